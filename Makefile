@@ -1,0 +1,68 @@
+# kops-iam: every entry point a developer, CI or a newcomer needs.
+# Only Python 3.11+, Node.js and make are assumed; everything else is installed here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+# The CDK CLI and jsii: offline, quiet, no phoning home.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+export CDK_DISABLE_VERSION_CHECK := 1
+export CDK_HOME := $(CURDIR)/.cdk-home
+export AWS_EC2_METADATA_DISABLED := true
+
+.PHONY: help install demo test lint typecheck unit synth reliability reliability-long bench catalogue clean
+
+help:
+	@echo "make demo         run the whole flow on an embedded AWS emulator"
+	@echo "make test         lint, type-check and run the whole test suite"
+	@echo "make synth        synthesize the CDK stack offline"
+	@echo "make reliability  fuzzing, fault injection, races, privilege (fast mode)"
+	@echo "make bench        benchmark suite (not part of the tests)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+$(NODE_STAMP): package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/kops-iam demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check functions infra tests bench scripts app.py
+	$(BIN)/ruff format --check functions infra tests bench scripts app.py
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/python -m pytest -n 2 tests
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+synth: $(STAMP) $(NODE_STAMP)
+	PATH=$(CURDIR)/$(BIN):$$PATH npx --no-install cdk synth --no-notices --quiet > /dev/null
+	@echo "synthesized to cdk.out/"
+
+reliability: $(STAMP)
+	$(BIN)/python -m kops_iam_reliability 2>/dev/null || $(BIN)/python -m pytest tests/reliability
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+catalogue: $(STAMP)
+	$(BIN)/python scripts/build_catalogue.py
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .cdk-home .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,67 @@
+"""kops naming: role names, truncation, partitions and the EC2 trust principal."""
+
+from __future__ import annotations
+
+import base64
+from typing import Final
+
+from kops_iam.model import RoleKind
+
+MAX_ROLE_NAME: Final = 64
+_HASH_LENGTH: Final = 6
+
+_FNV32_OFFSET: Final = 0x811C9DC5
+_FNV32_PRIME: Final = 0x01000193
+
+_ROLE_PREFIX: Final[dict[RoleKind, str]] = {
+    "master": "masters",
+    "node": "nodes",
+    "bastion": "bastions",
+}
+
+
+def fnv1a_32(data: bytes) -> int:
+    """32-bit FNV-1a hash."""
+    value = _FNV32_OFFSET
+    for byte in data:
+        value ^= byte
+        value = (value * _FNV32_PRIME) & 0xFFFFFFFF
+    return value
+
+
+def truncate_name(name: str, max_length: int = MAX_ROLE_NAME) -> str:
+    """Truncate ``name`` the way kops does.
+
+    Names of ``max_length`` characters or fewer are kept. Longer ones keep their first
+    ``max_length - 7`` characters, then ``-``, then the first 6 characters of the lower-cased
+    base32hex (RFC 4648) encoding of the FNV-1a hash of the full name.
+    """
+    if len(name) <= max_length:
+        return name
+    digest = fnv1a_32(name.encode("utf-8")).to_bytes(4, "big")
+    suffix = base64.b32hexencode(digest).decode("ascii").lower()[:_HASH_LENGTH]
+    return f"{name[: max_length - _HASH_LENGTH - 1]}-{suffix}"
+
+
+def role_name(kind: RoleKind, cluster: str) -> str:
+    """Name shared by the role, its instance profile and its main inline policy."""
+    return truncate_name(f"{_ROLE_PREFIX[kind]}.{cluster}")
+
+
+def additional_policy_name(role: str) -> str:
+    """Name of the inline policy holding a role's ``additionalPolicies``."""
+    return f"additional.{role}"
+
+
+def partition_for_region(region: str) -> str:
+    """AWS partition of a region: ``aws``, ``aws-cn`` or ``aws-us-gov``."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def ec2_service_principal(partition: str) -> str:
+    """The EC2 service principal roles trust (``ec2.amazonaws.com.cn`` in China)."""
+    return "ec2.amazonaws.com.cn" if partition == "aws-cn" else "ec2.amazonaws.com"
