@@ -1,0 +1,61 @@
+"""``kops-iam`` command line: a stable contract other tools call.
+
+Exit codes: 0 success, 1 an invalid spec (or a failed apply), 2 usage errors.
+Each subcommand lives in its own module under :mod:`kops_iam.commands`, exposing
+``add_arguments(parser)`` and ``run(args) -> int``; heavy imports stay inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from kops_iam import __version__
+
+#: subcommand -> (module under kops_iam.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("offline", "validate cluster specs; print every error with its field path"),
+    "render": ("offline", "print the IAM roles and policies a spec asks for, as JSON"),
+    "plan": ("live", "diff a spec against live IAM (read-only)"),
+    "apply": ("live", "make live IAM match a spec"),
+    "local": ("local", "run the embedded AWS emulator with the event flow wired up"),
+    "demo": ("local", "show the whole flow on the embedded emulator, then stop"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _module(name: str) -> ModuleType:
+    return importlib.import_module(f"kops_iam.commands.{name}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="kops-iam", description="Keep kops cluster IAM roles as specs say.")
+    parser.add_argument("--version", action="version", version=f"kops-iam {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, (module, help_text) in COMMANDS.items():
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        _module(module).add_arguments(name, sub_parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    module = _module(COMMANDS[args.command][0])
+    try:
+        code: int = module.run(args)
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
