@@ -26,7 +26,7 @@ class Issue:
         return f"{self.path}: {self.message}" if self.path else self.message
 
 
-class SpecInvalid(Exception):  # noqa: N818 - the name reads as the outcome it reports
+class SpecInvalid(Exception):
     """A spec that cannot be applied; carries every error found, not just the first."""
 
     def __init__(self, errors: Iterable[Issue], warnings: Iterable[Issue] = ()) -> None:
@@ -36,7 +36,7 @@ class SpecInvalid(Exception):  # noqa: N818 - the name reads as the outcome it r
 
 
 def join_path(base: str, *parts: str | int) -> str:
-    """Extend a field path: ``join_path("spec", "subnets", 0, "cidr") == "spec.subnets[0].cidr"``."""
+    """Extend a field path: ``join_path("spec", "subnets", 0)`` is ``"spec.subnets[0]"``."""
     path = base
     for part in parts:
         if isinstance(part, int):

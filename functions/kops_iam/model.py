@@ -56,5 +56,7 @@ class ClusterPlan:
             "partition": self.partition,
             "region": self.region,
             "warnings": list(self.warnings),
-            "roles": {kind: self.roles[kind].to_dict() for kind in ROLE_KINDS if kind in self.roles},
+            "roles": {
+                kind: self.roles[kind].to_dict() for kind in ROLE_KINDS if kind in self.roles
+            },
         }

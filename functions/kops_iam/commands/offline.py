@@ -1,0 +1,97 @@
+"""``kops-iam validate`` and ``kops-iam render``: offline, no AWS needed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from kops_iam.errors import Issue, SpecInvalid
+from kops_iam.model import ClusterPlan
+from kops_iam.options import Options
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    if name == "validate":
+        parser.add_argument("files", nargs="+", metavar="FILE", help="cluster spec (YAML or JSON)")
+    else:
+        parser.add_argument("file", metavar="FILE", help="cluster spec (YAML or JSON)")
+    add_option_arguments(parser)
+
+
+def add_option_arguments(parser: argparse.ArgumentParser) -> None:
+    """Operator options shared by every command that validates a spec."""
+    parser.add_argument("--account-id", help="AWS account id (turns bare KMS key ids into ARNs)")
+    parser.add_argument(
+        "--allow-action",
+        action="append",
+        default=[],
+        metavar="ACTION",
+        help="approve a privilege-escalation action (or pattern) in additionalPolicies",
+    )
+    parser.add_argument(
+        "--permissions-boundary",
+        metavar="ARN",
+        help="require this managed policy as every role's permissions boundary",
+    )
+
+
+def options_from_args(args: argparse.Namespace) -> Options:
+    return Options(
+        account_id=args.account_id,
+        allowed_actions=frozenset(args.allow_action),
+        permissions_boundary=args.permissions_boundary,
+    )
+
+
+def read_spec(path: str) -> bytes:
+    """Read a spec file (``-`` for stdin); raises :class:`SpecInvalid` when it can't be read."""
+    from kops_iam.parsing import MAX_SPEC_BYTES
+
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(MAX_SPEC_BYTES + 1)
+        else:
+            with Path(path).open("rb") as handle:
+                data = handle.read(MAX_SPEC_BYTES + 1)
+    except OSError as exc:
+        raise SpecInvalid([Issue("", f"cannot read: {exc.strerror or exc}")]) from None
+    return data
+
+
+def report(path: str, issues: tuple[Issue, ...], prefix: str, out: TextIO) -> None:
+    for issue in issues:
+        print(f"{path}: {prefix}{issue}", file=out)
+
+
+def run(args: argparse.Namespace) -> int:
+    from kops_iam.core import plan_spec, validate_spec
+
+    options = options_from_args(args)
+    if args.command == "validate":
+        failed = False
+        for path in args.files:
+            try:
+                spec = validate_spec(read_spec(path), options)
+            except SpecInvalid as exc:
+                failed = True
+                report(path, exc.errors, "", sys.stdout)
+                report(path, exc.warnings, "warning: ", sys.stdout)
+                continue
+            report(path, spec.warnings, "warning: ", sys.stdout)
+            print(f"{path}: ok")
+        return 1 if failed else 0
+
+    try:
+        plan: ClusterPlan = plan_spec(read_spec(args.file), options)
+    except SpecInvalid as exc:
+        report(args.file, exc.errors, "", sys.stdout)
+        report(args.file, exc.warnings, "warning: ", sys.stdout)
+        return 1
+    for warning in plan.warnings:
+        print(f"{args.file}: warning: {warning}", file=sys.stderr)
+    json.dump(plan.to_dict(), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0

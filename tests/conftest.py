@@ -1,0 +1,37 @@
+"""Shared test setup: no test ever reaches AWS or needs real credentials."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "events" / "specs"
+INVALID_SPECS = SPECS / "invalid"
+
+# Dummy credentials and a region for every boto3 client a test makes (moto or none).
+for _key, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "POWERTOOLS_DEV": "false",
+    "POWERTOOLS_METRICS_NAMESPACE": "KopsIamTests",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}.items():
+    os.environ.setdefault(_key, _value)
+os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture(scope="session")
+def specs_dir() -> Path:
+    return SPECS
+
+
+def sample(name: str) -> bytes:
+    """Bytes of a sample spec in ``events/specs`` (``invalid/x.yaml`` for invalid ones)."""
+    return (SPECS / name).read_bytes()
