@@ -1,0 +1,190 @@
+"""The privilege-escalation guardrail: which actions, which patterns cover them, who approves."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kops_iam.catalogue import default_catalogue
+from kops_iam.guardrail import ESCALATION_ACTIONS, REASONS, disallowed, escalations, explain
+
+CATALOGUE = default_catalogue()
+
+#: The facts file's list of actions that escalate alone, plus iam:PassRole.
+FACTS = {
+    "iam:CreateAccessKey",
+    "iam:CreateLoginProfile",
+    "iam:UpdateLoginProfile",
+    "iam:AddUserToGroup",
+    "iam:CreatePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+    "iam:AttachUserPolicy",
+    "iam:AttachGroupPolicy",
+    "iam:AttachRolePolicy",
+    "iam:PutUserPolicy",
+    "iam:PutGroupPolicy",
+    "iam:PutRolePolicy",
+    "iam:UpdateAssumeRolePolicy",
+    "glue:UpdateDevEndpoint",
+    "lambda:UpdateFunctionCode",
+    "iam:PassRole",
+}
+IAM_ONES = {action for action in FACTS if action.startswith("iam:")}
+ESCALATIONS = sorted(FACTS)
+
+
+def covered(*actions: str, not_action: bool = False) -> frozenset[str]:
+    return escalations(actions, not_action=not_action, catalogue=CATALOGUE)
+
+
+def test_the_escalation_set_is_the_documented_one() -> None:
+    assert ESCALATION_ACTIONS == FACTS
+    assert set(REASONS) == FACTS
+
+
+@pytest.mark.parametrize("action", ESCALATIONS)
+def test_each_escalation_action_is_a_real_iam_action(action: str) -> None:
+    # The catalogue spells each one exactly so (messages use these names)
+    assert CATALOGUE.canonical(action) == action
+
+
+@pytest.mark.parametrize("action", ESCALATIONS)
+def test_each_escalation_action_is_covered_by_its_name_in_any_case(action: str) -> None:
+    # Given an Allow statement naming the action (any casing)
+    for written in (action, action.lower(), action.upper()):
+        # Then the guardrail reports exactly that action, unapproved by default
+        assert covered(written) == {action}
+        assert disallowed(covered(written), ()) == {action}
+
+
+@pytest.mark.parametrize("action", ESCALATIONS)
+def test_each_escalation_action_can_be_approved_by_the_operator(action: str) -> None:
+    assert disallowed({action}, {action}) == frozenset()
+    assert disallowed({action}, {action.swapcase()}) == frozenset()
+    assert disallowed({action}, {"sts:AssumeRole"}) == {action}
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("*", FACTS),
+        ("*:*", FACTS),  # rejected as an action by the statement checks, but still covered
+        ("iam:*", IAM_ONES),
+        ("IAM:*", IAM_ONES),
+        ("iam:Put*", {"iam:PutUserPolicy", "iam:PutGroupPolicy", "iam:PutRolePolicy"}),
+        (
+            "iam:Attach*Policy",
+            {"iam:AttachUserPolicy", "iam:AttachGroupPolicy", "iam:AttachRolePolicy"},
+        ),
+        ("iam:*LoginProfile", {"iam:CreateLoginProfile", "iam:UpdateLoginProfile"}),
+        ("iam:Pass????", {"iam:PassRole"}),
+        ("lambda:Update*", {"lambda:UpdateFunctionCode"}),
+        ("glue:*", {"glue:UpdateDevEndpoint"}),
+        ("*PassRole", {"iam:PassRole"}),
+        ("iam*", IAM_ONES),
+        ("iam:Get*", set()),
+        ("s3:*", set()),
+        ("ec2:RunInstances", set()),
+        ("iam:PassRoles", set()),
+    ],
+)
+def test_wildcards_cover_the_escalation_actions_they_match(
+    pattern: str, expected: set[str]
+) -> None:
+    assert covered(pattern) == expected
+
+
+def test_a_list_covers_the_union() -> None:
+    assert covered("s3:GetObject", "iam:PassRole", "lambda:*") == {
+        "iam:PassRole",
+        "lambda:UpdateFunctionCode",
+    }
+
+
+@pytest.mark.parametrize(
+    ("not_actions", "expected"),
+    [
+        ((), FACTS),
+        (("s3:*",), FACTS),
+        (("iam:*",), {"glue:UpdateDevEndpoint", "lambda:UpdateFunctionCode"}),
+        (("iam:*", "glue:*", "lambda:*"), set()),
+        (("*",), set()),
+        (("iam:PassRole",), FACTS - {"iam:PassRole"}),
+    ],
+)
+def test_not_action_allows_the_complement(not_actions: tuple[str, ...], expected: set[str]) -> None:
+    # Given Allow + NotAction: everything not listed is allowed
+    assert covered(*not_actions, not_action=True) == expected
+
+
+@pytest.mark.parametrize(
+    ("allowed", "left"),
+    [
+        ((), IAM_ONES),
+        (("iam:*",), set()),
+        (
+            ("IAM:PUT*",),
+            IAM_ONES - {"iam:PutUserPolicy", "iam:PutGroupPolicy", "iam:PutRolePolicy"},
+        ),
+        (("*",), set()),
+        (
+            ("iam:PassRole", "iam:Attach*"),
+            IAM_ONES
+            - {
+                "iam:PassRole",
+                "iam:AttachUserPolicy",
+                "iam:AttachGroupPolicy",
+                "iam:AttachRolePolicy",
+            },
+        ),
+        (("", "  "), IAM_ONES),
+        (("iam:PassRole ",), IAM_ONES - {"iam:PassRole"}),
+    ],
+)
+def test_operator_approves_by_exact_name_or_pattern(
+    allowed: tuple[str, ...], left: set[str]
+) -> None:
+    assert disallowed(covered("iam:*"), allowed) == left
+
+
+_PATTERN_CHARS = st.sampled_from(list("iamglue:PasRoAttchy*?-"))
+_PATTERN = st.text(_PATTERN_CHARS, min_size=1, max_size=14)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_PATTERN, max_size=4))
+def test_not_action_is_the_exact_complement(patterns: list[str]) -> None:
+    assert covered(*patterns, not_action=True) == FACTS - covered(*patterns)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_PATTERN)
+def test_coverage_agrees_with_the_catalogue_expansion(pattern: str) -> None:
+    # The guardrail matches names directly; it must agree with the catalogue's expansion
+    assert covered(pattern) == CATALOGUE.expand(pattern) & FACTS
+
+
+def test_message_for_one_named_action() -> None:
+    message = explain("iam:PassRole", {"iam:PassRole"})
+    assert message.startswith("iam:PassRole lets the role escalate its own privileges (")
+    assert "ec2:RunInstances" in message
+    assert message.endswith(
+        "an operator can allow it with --allow-action iam:PassRole or the "
+        "KOPS_IAM_ALLOWED_ACTIONS setting"
+    )
+
+
+def test_message_for_a_wildcard_lists_the_first_few_and_counts_the_rest() -> None:
+    message = explain("iam:*", IAM_ONES)
+    assert message.startswith(
+        "iam:* covers privilege-escalation actions iam:AddUserToGroup, iam:AttachGroupPolicy, "
+        "iam:AttachRolePolicy and 11 more, which let the role escalate its own privileges"
+    )
+    assert "--allow-action" in message and "KOPS_IAM_ALLOWED_ACTIONS" in message
+
+
+def test_message_for_a_wildcard_covering_one_action_names_it() -> None:
+    message = explain("lambda:Update*", {"lambda:UpdateFunctionCode"})
+    assert message.startswith("lambda:Update* covers lambda:UpdateFunctionCode, which lets")
+    assert "--allow-action lambda:UpdateFunctionCode" in message
