@@ -1,0 +1,867 @@
+"""Checks of one additionalPolicies value: shape, IAM grammar, catalogue, partition, guardrail."""
+
+# ruff: noqa: E501 - expected messages are clearer on one line
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kops_iam.catalogue import ActionCatalogue, default_catalogue
+from kops_iam.errors import Issue
+from kops_iam.guardrail import escalations
+from kops_iam.options import Options
+from kops_iam.statements import MAX_STATEMENTS, check_additional_policy
+
+PATH = "spec.additionalPolicies.node"
+CATALOGUE = default_catalogue()
+ALL_ACTIONS = sorted(CATALOGUE.expand("*"))
+
+
+def check(
+    value: object,
+    *,
+    partition: str = "aws",
+    allowed: frozenset[str] = frozenset(),
+    catalogue: ActionCatalogue | None = None,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Check ``value`` (statements are JSON-encoded first unless already a string)."""
+    raw = value if isinstance(value, str) else json.dumps(value)
+    statements, errors = check_additional_policy(
+        raw,
+        PATH,
+        partition=partition,
+        options=Options(allowed_actions=allowed),
+        catalogue=catalogue,
+    )
+    return statements, [str(error) for error in errors]
+
+
+def errors_of(*statements: dict[str, Any], **kwargs: Any) -> list[str]:
+    return check(list(statements), **kwargs)[1]
+
+
+def allow(**extra: Any) -> dict[str, Any]:
+    """A valid statement, changed by ``extra`` (a value of None removes the key)."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Action": ["s3:GetObject"],
+        "Resource": ["arn:aws:s3:::bucket/*"],
+    }
+    statement.update(extra)
+    return {key: value for key, value in statement.items() if value is not None}
+
+
+def only(errors: list[str]) -> str:
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
+# -- the value's shape -----------------------------------------------------------------
+
+
+def test_the_kops_documentation_example_passes_unchanged() -> None:
+    # Given the kops page's additionalPolicies.node value, verbatim
+    raw = """[
+      {"Effect": "Allow", "Action": ["dynamodb:*"], "Resource": ["*"]},
+      {"Effect": "Allow", "Action": ["es:*"], "Resource": ["*"]}
+    ]"""
+    # When it is checked
+    statements, errors = check(raw)
+    # Then there is no error and the statements come back as written
+    assert errors == []
+    assert statements == json.loads(raw)
+
+
+def test_a_yaml_list_instead_of_a_string_says_to_quote_it() -> None:
+    # Given the statements as a YAML list (not kops' shape)
+    _, errors = check_additional_policy(
+        [allow()], PATH, partition="aws", options=Options(), catalogue=CATALOGUE
+    )
+    # Then one error at the value explains that kops wants a JSON string
+    message = str(only(errors))
+    assert message.startswith(f"{PATH}: must be a string holding a JSON array")
+    assert "YAML list" in message and "quote it as a JSON string" in message
+    assert "node: |" in message
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ({"Effect": "Allow"}, "found a YAML mapping"),
+        (None, "found null"),
+        (42, "found a number"),
+        (True, "found a boolean"),
+    ],
+)
+def test_a_value_that_is_not_a_string_is_an_error(raw: object, fragment: str) -> None:
+    _, errors = check_additional_policy(raw, PATH, partition="aws", options=Options())
+    assert fragment in str(only(errors))
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ("", "is empty"),
+        ("   \n", "is empty"),
+        ('[{"Effect": "Allow",}]', "is not valid JSON: Expecting property name"),
+        ('[{"Effect": "Allow" "Action": "*"}]', "line 1 column 21"),
+        ("[" * 100_000, "nested too deeply"),
+        ('[{"Effect": NaN}]', "NaN is not a JSON number"),
+        ('[{"Sid": 1' + "0" * 5000 + "}]", "is not valid JSON"),
+        ('[{"Effect":\u2028"Allow"}]', "U+2028 LINE SEPARATOR"),
+        ('{"Effect": "Allow", "Action": "*", "Resource": "*"}', "wrap the statement in [ ]"),
+        ('"[]"', "found a string"),
+        ("[]", "holds an empty array"),
+    ],
+)
+def test_the_string_must_hold_a_json_array_of_statements(raw: str, fragment: str) -> None:
+    assert fragment in only(check(raw)[1])
+
+
+@pytest.mark.parametrize("statement", ["s3:GetObject", 1, None, [allow()]])
+def test_each_statement_must_be_an_object(statement: object) -> None:
+    message = only(errors_of(allow(), statement))  # type: ignore[arg-type]
+    assert message.startswith(f"{PATH}[1]: must be a JSON object (an IAM statement)")
+
+
+# -- Effect, Action/NotAction, Resource/NotResource, Principal, keys ----------------------
+
+
+@pytest.mark.parametrize("effect", ["Allow", "Deny"])
+def test_effect_allow_or_deny_passes(effect: str) -> None:
+    assert errors_of(allow(Effect=effect)) == []
+
+
+@pytest.mark.parametrize(
+    ("effect", "message"),
+    [
+        (None, f"{PATH}[0]: needs Effect (Allow or Deny)"),
+        (
+            "allow",
+            f"{PATH}[0].Effect: must be Allow or Deny, found 'allow' (IAM is case-sensitive here)",
+        ),
+        ("Permit", f"{PATH}[0].Effect: must be Allow or Deny, found 'Permit'"),
+        (True, f"{PATH}[0].Effect: must be Allow or Deny, found a boolean"),
+    ],
+)
+def test_effect_must_be_allow_or_deny(effect: object, message: str) -> None:
+    assert only(errors_of(allow(Effect=effect))) == message
+
+
+def test_not_action_and_not_resource_alone_pass() -> None:
+    statement = {"Effect": "Deny", "NotAction": "s3:GetObject", "NotResource": "arn:aws:s3:::b"}
+    assert errors_of(statement) == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"NotAction": ["s3:PutObject"]}, "has both Action and NotAction"),
+        ({"Action": None}, "needs Action (or NotAction)"),
+        ({"NotResource": ["*"]}, "has both Resource and NotResource"),
+        ({"Resource": None}, "needs Resource (or NotResource)"),
+    ],
+)
+def test_exactly_one_of_action_not_action_and_of_resource_not_resource(
+    extra: dict[str, Any], message: str
+) -> None:
+    # (Deny, so that the guardrail on Allow + NotAction stays out of the way)
+    assert only(errors_of(allow(Effect="Deny", **extra))).startswith(f"{PATH}[0]: {message}")
+
+
+@pytest.mark.parametrize("key", ["Principal", "NotPrincipal", "principal"])
+def test_principal_is_not_allowed_in_a_role_policy(key: str) -> None:
+    message = only(errors_of(allow(**{key: {"AWS": "*"}})))
+    assert message.startswith(f"{PATH}[0].{key}: ")
+    assert "not allowed in a role's own (identity) policy" in message
+
+
+def test_unknown_keys_are_rejected() -> None:
+    message = only(errors_of(allow(Version="2012-10-17")))
+    assert message.startswith(f"{PATH}[0].Version: unknown statement key 'Version'")
+
+
+def test_keys_in_other_casing_are_normalized_to_iams() -> None:
+    # Given kops-era keys in lower case (kops' JSON decoding ignored key case)
+    raw = [{"effect": "Allow", "action": "s3:GetObject", "RESOURCE": "*", "sid": "One"}]
+    # When checked; then no error, and the statement uses IAM's keys in IAM's order
+    statements, errors = check(raw)
+    assert errors == []
+    assert statements == [
+        {"Sid": "One", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
+    ]
+    assert list(statements[0]) == ["Sid", "Effect", "Action", "Resource"]
+
+
+def test_repeated_keys_are_errors() -> None:
+    raw = '[{"Effect": "Allow", "Action": "s3:GetObject", "action": "s3:PutObject", "Resource": "*", "Resource": "*"}]'
+    assert check(raw)[1] == [
+        f"{PATH}[0].Resource: appears more than once in the statement",
+        f"{PATH}[0].action: repeats Action (keys are case-insensitive here)",
+    ]
+
+
+# -- Sid -------------------------------------------------------------------------------
+
+
+def test_valid_unique_sids_pass() -> None:
+    assert errors_of(allow(Sid="ReadBucket1"), allow(Sid="readBucket1"), allow()) == []
+
+
+@pytest.mark.parametrize(
+    ("sid", "fragment"),
+    [
+        ("read-bucket", "'read-bucket' is not a valid Sid: IAM allows only letters"),
+        ("", "'' is not a valid Sid"),
+        ("Sid with space", "is not a valid Sid"),
+        ("Caf\u00e9", "is not a valid Sid"),
+        (7, "must be a string, found a number"),
+    ],
+)
+def test_sid_must_be_alphanumeric(sid: object, fragment: str) -> None:
+    message = only(errors_of(allow(Sid=sid)))
+    assert message.startswith(f"{PATH}[0].Sid: ") and fragment in message
+
+
+def test_sids_must_be_unique() -> None:
+    assert errors_of(allow(Sid="Same"), allow(), allow(Sid="Same")) == [
+        f"{PATH}[2].Sid: duplicate Sid 'Same' (also at {PATH}[0].Sid)"
+    ]
+
+
+# -- Action ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        "s3:GetObject",
+        ["s3:GetObject", "s3:PutObject"],
+        "ec2:Describe*",
+        "S3:getobject",
+        "s3:?etObject",
+        ["dynamodb:*"],
+        "vpc-lattice:AssociateViaAWSService-EventsAndStates",
+    ],
+)
+def test_real_actions_and_matching_wildcards_pass(action: object) -> None:
+    assert errors_of(allow(Action=action)) == []
+
+
+def test_star_alone_is_an_action() -> None:
+    # Deny * is fine; Allow * is valid IAM but the guardrail catches it (below)
+    assert errors_of(allow(Effect="Deny", Action="*")) == []
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        (
+            ["s3:GetObject", "ec2:DescribeInstance"],
+            "[0].Action[1]: 'ec2:DescribeInstance' is not an action of IAM service 'ec2'; did you mean 'ec2:DescribeInstances'?",
+        ),
+        ("foo:Bar", "[0].Action: 'foo:Bar': unknown IAM service 'foo'"),
+        (
+            ["dynamodbb:*"],
+            "[0].Action[0]: 'dynamodbb:*': unknown IAM service 'dynamodbb'; did you mean 'dynamodb'?",
+        ),
+        ("s3:Nope*", "[0].Action: 's3:Nope*' matches no action of IAM service 's3'"),
+        (
+            "*:*",
+            "[0].Action: '*:*': wildcards are not allowed in the service prefix; write * alone for every action of every service",
+        ),
+        (
+            "s3*:GetObject",
+            "[0].Action: 's3*:GetObject': wildcards are not allowed in the service prefix; write * alone for every action of every service",
+        ),
+        (
+            "GetObject",
+            "[0].Action: 'GetObject' is not an IAM action: write service:ActionName (e.g. ec2:DescribeInstances, wildcards * and ? allowed in the name) or *",
+        ),
+        ("s3:", "[0].Action: 's3:' is not an IAM action"),
+        ("s3:Get:Object", "[0].Action: 's3:Get:Object' is not an IAM action"),
+        ("s3:Get Object", "[0].Action: 's3:Get Object' is not an IAM action"),
+        (" s3:GetObject", "[0].Action: ' s3:GetObject' has leading or trailing whitespace"),
+        ([], "[0].Action: must not be an empty list of actions"),
+        (["s3:GetObject", 3], "[0].Action[1]: must be a string, found a number"),
+        ({"s3": "GetObject"}, "[0].Action: must be a string or a list of strings, found an object"),
+    ],
+)
+def test_actions_must_name_real_iam_actions(action: object, message: str) -> None:
+    error = only(errors_of(allow(Effect="Deny", Action=action)))
+    assert error.startswith(PATH + message), error
+
+
+@pytest.mark.parametrize(
+    ("action", "character", "suggestion"),
+    [
+        ("i\u0430m:PassRole", "U+0430 CYRILLIC SMALL LETTER A", "iam:PassRole"),
+        (
+            "\uff45c2:DescribeInstances",
+            "U+FF45 FULLWIDTH LATIN SMALL LETTER E",
+            "ec2:DescribeInstances",
+        ),
+        ("s3:Get\u200bObject", "U+200B ZERO WIDTH SPACE", "s3:GetObject"),
+        ("s3:GetObj\u0435ct", "U+0435 CYRILLIC SMALL LETTER IE", "s3:GetObject"),
+        ("s3:G\u00e9tObject", "U+00E9 LATIN SMALL LETTER E WITH ACUTE", None),
+    ],
+)
+def test_look_alike_unicode_in_actions_fails_clearly(
+    action: str, character: str, suggestion: str | None
+) -> None:
+    # Given an action with a character that looks like ASCII
+    message = only(errors_of(allow(Effect="Deny", Action=[action])))
+    # Then the error names the character and, when the ASCII reading is real, suggests it
+    assert message.startswith(f"{PATH}[0].Action[0]: ")
+    assert character in message and "IAM action names are plain ASCII" in message
+    if suggestion:
+        assert message.endswith(f"did you mean {suggestion!r}?")
+    else:
+        assert "did you mean" not in message
+
+
+def test_suggestions_are_bounded_but_errors_are_not() -> None:
+    # Given many misspelled actions; then each is reported (suggestions stop after a while)
+    errors = errors_of(
+        allow(Effect="Deny", Action=[f"ec2:DescribeInstancez{i}" for i in range(60)])
+    )
+    assert len(errors) == 60
+
+
+# -- Resource --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("partition", "resource"),
+    [
+        ("aws", "*"),
+        ("aws", "arn:aws:s3:::bucket/*"),
+        ("aws", ["arn:aws:iam::123456789012:role/x", "arn:aws:kms:eu-west-1:123456789012:key/k"]),
+        ("aws", "arn:*:s3:::bucket"),
+        ("aws", "arn:aws:s3:::bucket/${aws:username}/*"),
+        ("aws-cn", "arn:aws-cn:s3:::bucket"),
+        ("aws-us-gov", "arn:aws-us-gov:s3:::bucket"),
+    ],
+)
+def test_star_and_arns_of_the_cluster_partition_pass(partition: str, resource: object) -> None:
+    assert errors_of(allow(Resource=resource), partition=partition) == []
+
+
+@pytest.mark.parametrize(
+    ("partition", "resource", "message"),
+    [
+        (
+            "aws",
+            "arn:aws-cn:s3:::bucket",
+            "[0].Resource: ARN partition does not match the cluster's: expected arn:aws:..., found arn:aws-cn:...",
+        ),
+        (
+            "aws-cn",
+            ["*", "arn:aws:s3:::b"],
+            "[0].Resource[1]: ARN partition does not match the cluster's: expected arn:aws-cn:..., found arn:aws:...",
+        ),
+        (
+            "aws",
+            "bucket",
+            "[0].Resource: 'bucket' is not * or an ARN (arn:aws:service:region:account:resource)",
+        ),
+        ("aws", "arn:aws:s3", "[0].Resource: 'arn:aws:s3' is not * or an ARN"),
+        ("aws", "ARN:aws:s3:::b", "[0].Resource: 'ARN:aws:s3:::b' is not * or an ARN"),
+        ("aws", "arn::s3:::b", "[0].Resource: 'arn::s3:::b' is not * or an ARN"),
+        ("aws", [], "[0].Resource: must not be an empty list of resources"),
+        ("aws", [None], "[0].Resource[0]: must be a string, found null"),
+    ],
+)
+def test_resources_must_be_star_or_arns_of_the_cluster_partition(
+    partition: str, resource: object, message: str
+) -> None:
+    error = only(errors_of(allow(Resource=resource), partition=partition))
+    assert error.startswith(PATH + message), error
+
+
+def test_not_resource_is_checked_like_resource() -> None:
+    statement = allow(Resource=None, NotResource="arn:aws-cn:s3:::b")
+    assert only(errors_of(statement)).startswith(f"{PATH}[0].NotResource: ARN partition")
+
+
+# -- characters IAM forbids -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["arn:aws:s3:::caf\u00e9", "arn:aws:s3:::a\tb"])
+def test_latin1_and_tab_are_allowed_policy_text(text: str) -> None:
+    assert errors_of(allow(Resource=text)) == []
+
+
+@pytest.mark.parametrize(
+    ("statement", "path", "character"),
+    [
+        (allow(Resource="arn:aws:s3:::b\u2028"), "[0].Resource", "U+2028 LINE SEPARATOR"),
+        (allow(Resource=["*", "arn:aws:s3:::\u0001"]), "[0].Resource[1]", "U+0001"),
+        (allow(Action="s3:GetObject\u0007"), "[0].Action", "U+0007"),
+        (
+            allow(Condition={"StringEquals": {"aws:PrincipalTag/t": "\u4e2d"}}),
+            "[0].Condition.StringEquals.aws:PrincipalTag/t",
+            "U+4E2D",
+        ),
+        (
+            allow(Condition={"StringEquals": {"aws:\u4e2d": "x"}}),
+            "[0].Condition.StringEquals.aws:\u4e2d",
+            "U+4E2D",
+        ),
+        (allow(**{"\u2603": 1}), "[0].\u2603", "U+2603 SNOWMAN"),
+    ],
+)
+def test_characters_iam_forbids_are_errors_with_their_path(
+    statement: dict[str, Any], path: str, character: str
+) -> None:
+    errors = errors_of(statement)
+    assert any(
+        e.startswith(f"{PATH}{path}: ") and character in e and "IAM does not allow" in e
+        for e in errors
+    ), errors
+
+
+# -- Condition -------------------------------------------------------------------------
+
+WELL_FORMED_CONDITIONS = [
+    {"StringEquals": {"aws:RequestedRegion": "eu-central-1"}},
+    {"StringLike": {"s3:prefix": ["home/", "home/${aws:username}/*"]}},
+    {"ArnLike": {"aws:SourceArn": "arn:aws:sns:*:123456789012:t"}},
+    {"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "192.0.2.1", "2001:db8::/32"]}},
+    {"NotIpAddress": {"aws:SourceIp": "203.0.113.0/24"}},
+    {"NumericLessThan": {"s3:max-keys": 10}},
+    {"NumericLessThanEquals": {"s3:max-keys": "10"}},
+    {"DateGreaterThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}},
+    {"DateLessThan": {"aws:EpochTime": 1900000000}},
+    {"Bool": {"aws:SecureTransport": True}},
+    {"Bool": {"aws:MultiFactorAuthPresent": "false"}},
+    {"Null": {"aws:TokenIssueTime": "true"}},
+    {"StringEqualsIfExists": {"ec2:InstanceType": ["t3.micro"]}},
+    {"ForAnyValue:StringLike": {"aws:TagKeys": ["team*"]}},
+    {"ForAllValues:StringEqualsIgnoreCase": {"aws:TagKeys": ["a", "b"]}},
+    {"ForAnyValue:StringNotLikeIfExists": {"aws:TagKeys": "x*"}},
+    {"BinaryEquals": {"aws:Thing": "QmluYXJ5"}},
+    {},
+]
+
+
+@pytest.mark.parametrize("condition", WELL_FORMED_CONDITIONS)
+def test_well_formed_conditions_pass(condition: dict[str, Any]) -> None:
+    statements, errors = check([allow(Condition=condition)])
+    assert errors == []
+    assert statements[0]["Condition"] == condition
+
+
+_OP = "[0].Condition"
+
+
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        ("aws:SecureTransport", f"{_OP}: must be an object of condition operators, found a string"),
+        (
+            {"StringEqual": {"aws:x": "y"}},
+            f"{_OP}.StringEqual: unknown condition operator 'StringEqual' (did you mean 'StringEquals'?)",
+        ),
+        (
+            {"stringequals": {"aws:x": "y"}},
+            f"{_OP}.stringequals: unknown condition operator 'stringequals' (did you mean 'StringEquals'?)",
+        ),
+        (
+            {"ForAnyValues:StringLike": {"aws:x": "y"}},
+            f"{_OP}.ForAnyValues:StringLike: unknown condition operator",
+        ),
+        (
+            {"NullIfExists": {"aws:x": "true"}},
+            f"{_OP}.NullIfExists: NullIfExists is not a condition operator",
+        ),
+        ({"IfExists": {"aws:x": "y"}}, f"{_OP}.IfExists: unknown condition operator"),
+        (
+            {"StringEquals": "aws:x"},
+            f"{_OP}.StringEquals: must be an object of condition keys, found a string",
+        ),
+        ({"StringEquals": {}}, f"{_OP}.StringEquals: needs at least one condition key"),
+        (
+            {"StringEquals": {"aws:x": {"nested": 1}}},
+            f"{_OP}.StringEquals.aws:x: must be a string, number or boolean, found an object",
+        ),
+        (
+            {"StringEquals": {"aws:x": None}},
+            f"{_OP}.StringEquals.aws:x: must be a string, number or boolean, found null",
+        ),
+        (
+            {"StringEquals": {"aws:x": ["a", ["b"]]}},
+            f"{_OP}.StringEquals.aws:x[1]: must be a string, number or boolean, found a list",
+        ),
+        ({"StringEquals": {"aws:x": []}}, f"{_OP}.StringEquals.aws:x: must not be an empty list"),
+        (
+            {"StringEquals": {"SourceIp": "y"}},
+            f"{_OP}.StringEquals.SourceIp: 'SourceIp' is not a condition key",
+        ),
+        (
+            {"Bool": {"aws:SecureTransport": "yes"}},
+            f"{_OP}.Bool.aws:SecureTransport: Bool takes true or false, found 'yes'",
+        ),
+        ({"Null": {"aws:x": 1}}, f"{_OP}.Null.aws:x: Null takes true or false, found 1"),
+        (
+            {"NumericLessThan": {"s3:max-keys": "ten"}},
+            f"{_OP}.NumericLessThan.s3:max-keys: NumericLessThan takes a number, found 'ten'",
+        ),
+        (
+            {"NumericEquals": {"s3:max-keys": True}},
+            f"{_OP}.NumericEquals.s3:max-keys: NumericEquals takes a number, found True",
+        ),
+        (
+            {"DateGreaterThan": {"aws:CurrentTime": "tomorrow"}},
+            f"{_OP}.DateGreaterThan.aws:CurrentTime: DateGreaterThan takes a date",
+        ),
+        (
+            {"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "10.0.0.300"]}},
+            f"{_OP}.IpAddress.aws:SourceIp[1]: IpAddress takes an IP address or CIDR, found '10.0.0.300'",
+        ),
+    ],
+)
+def test_malformed_conditions_are_errors(condition: object, message: str) -> None:
+    error = only(errors_of(allow(Condition=condition)))
+    assert error.startswith(PATH + message), error
+
+
+def test_duplicate_condition_operators_and_keys_are_errors() -> None:
+    raw = (
+        '[{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": '
+        '{"Bool": {"aws:SecureTransport": "true"}, "Bool": {"aws:x": "true", "aws:x": "false"}}}]'
+    )
+    assert check(raw)[1] == [
+        f"{PATH}[0].Condition.Bool: appears more than once in the Condition",
+        f"{PATH}[0].Condition.Bool.aws:x: appears more than once",
+    ]
+
+
+def test_policy_variables_are_not_type_checked() -> None:
+    condition = {"DateLessThan": {"aws:CurrentTime": "${aws:TokenIssueTime}"}}
+    assert errors_of(allow(Condition=condition)) == []
+
+
+# -- guardrail through the statement checks ---------------------------------------------
+
+
+def test_an_escalation_action_is_an_error_at_its_action_path() -> None:
+    # Given an Allow statement whose second action is iam:PassRole
+    errors = errors_of(
+        {"Effect": "Allow", "Action": ["s3:GetObject", "iam:PassRole"], "Resource": "*"}
+    )
+    # Then exactly one error at Action[1] names it, says why, and says how to allow it
+    message = only(errors)
+    assert message.startswith(
+        f"{PATH}[0].Action[1]: iam:PassRole lets the role escalate its own privileges ("
+    )
+    assert message.endswith(
+        "an operator can allow it with --allow-action iam:PassRole or the "
+        "KOPS_IAM_ALLOWED_ACTIONS setting"
+    )
+
+
+@pytest.mark.parametrize(
+    ("action", "count"),
+    [("*", 16), ("iam:*", 14), ("iam:Put*", 3), ("IAM:ATTACH*", 3)],
+)
+def test_a_wildcard_covering_escalations_lists_them(action: str, count: int) -> None:
+    message = only(errors_of(allow(Action=action, Resource="*")))
+    assert message.startswith(f"{PATH}[0].Action: {action} covers privilege-escalation actions ")
+    assert f" and {count - 3} more" in message if count > 3 else " more" not in message
+
+
+def test_star_colon_star_gets_both_the_syntax_error_and_the_guardrail() -> None:
+    errors = errors_of(allow(Action="*:*"))
+    assert len(errors) == 2
+    assert "wildcards are not allowed in the service prefix" in errors[0]
+    assert "covers privilege-escalation actions" in errors[1]
+
+
+def test_deny_statements_never_trigger_the_guardrail() -> None:
+    assert errors_of(allow(Effect="Deny", Action=["*", "iam:PassRole", "iam:*"])) == []
+    assert errors_of(allow(Effect="Deny", Action=None, NotAction="s3:*")) == []
+
+
+@pytest.mark.parametrize(
+    ("allowed", "action"),
+    [
+        ({"iam:PassRole"}, "iam:PassRole"),
+        ({"IAM:PASSROLE"}, "iam:passrole"),
+        ({"iam:*"}, "iam:Put*"),
+        ({"iam:Put*"}, "iam:PutRolePolicy"),
+        ({"*"}, "*"),
+    ],
+)
+def test_the_operator_can_allow_escalations_by_name_or_pattern(
+    allowed: set[str], action: str
+) -> None:
+    assert errors_of(allow(Action=action, Resource="*"), allowed=frozenset(allowed)) == []
+
+
+def test_partial_approval_reports_only_what_is_left() -> None:
+    errors = errors_of(allow(Action="iam:Put*"), allowed=frozenset({"iam:PutRolePolicy"}))
+    message = only(errors)
+    assert "iam:PutGroupPolicy, iam:PutUserPolicy" in message
+    assert "iam:PutRolePolicy" not in message
+
+
+def test_allow_with_not_action_covers_the_complement() -> None:
+    # Given Allow + NotAction listing only s3 actions: every escalation is allowed
+    message = only(errors_of(allow(Action=None, NotAction=["s3:*"])))
+    # Then the error sits on NotAction (no index) and lists the escalation actions
+    assert message.startswith(
+        f"{PATH}[0].NotAction: an Allow statement with NotAction (it allows every action not "
+        "listed) covers privilege-escalation actions glue:UpdateDevEndpoint, "
+        "iam:AddUserToGroup, iam:AttachGroupPolicy and 13 more"
+    )
+
+
+def test_allow_with_not_action_excluding_every_escalation_passes() -> None:
+    statement = allow(Action=None, NotAction=["iam:*", "glue:UpdateDevEndpoint", "lambda:*"])
+    assert errors_of(statement) == []
+
+
+def test_the_spec_cannot_approve_itself() -> None:
+    # A Sid or Condition naming the flag changes nothing: only Options approve
+    statement = allow(
+        Sid="AllowActionIamPassRole",
+        Action="iam:PassRole",
+        Condition={"StringEquals": {"aws:x": "--allow-action iam:PassRole"}},
+    )
+    assert len(errors_of(statement)) == 1
+
+
+# -- every error at once, paths, scale ----------------------------------------------------
+
+
+def test_every_error_is_reported_at_once_with_its_path() -> None:
+    errors = errors_of(
+        allow(),
+        {"Effect": "allow", "Action": ["s3:GetObject", "ec2:Nope"], "Resource": "bucket", "Foo": 1},
+        allow(Sid="bad-sid", Action="iam:PassRole", Resource="arn:aws-cn:s3:::b"),
+    )
+    paths = [error.split(": ", 1)[0] for error in errors]
+    assert paths == [
+        f"{PATH}[1].Foo",
+        f"{PATH}[1].Effect",
+        f"{PATH}[1].Action[1]",
+        f"{PATH}[1].Resource",
+        f"{PATH}[2].Sid",
+        f"{PATH}[2].Action",
+        f"{PATH}[2].Resource",
+    ]
+
+
+def test_errors_are_issues_with_the_given_base_path() -> None:
+    _, errors = check_additional_policy(
+        '[{"Effect": "Allow"}]',
+        "spec.additionalPolicies.bastion",
+        partition="aws",
+        options=Options(),
+    )
+    assert errors and all(isinstance(e, Issue) for e in errors)
+    assert all(e.path.startswith("spec.additionalPolicies.bastion[0]") for e in errors)
+
+
+def test_thousands_of_statements_are_checked_quickly() -> None:
+    # Given as many statements as are ever checked, each distinct
+    statements = [
+        allow(Sid=f"S{i}", Action=[ALL_ACTIONS[(i * 7) % len(ALL_ACTIONS)]], Resource="*")
+        for i in range(MAX_STATEMENTS)
+    ]
+    raw = json.dumps(
+        [
+            s
+            for s in statements
+            if not escalations(s["Action"], not_action=False, catalogue=CATALOGUE)
+        ]
+    )
+    # When checked
+    start = time.perf_counter()
+    _, errors = check(raw)
+    elapsed = time.perf_counter() - start
+    # Then there is no error and it took well under a second
+    assert errors == []
+    assert elapsed < 1.0
+
+
+def test_more_statements_than_the_bound_is_one_error_and_bounded_work() -> None:
+    # Given far more statements than can ever fit a role, each with a mistake
+    raw = json.dumps([allow(Action="s3:Nope")] * (MAX_STATEMENTS * 5))
+    # When checked
+    start = time.perf_counter()
+    _, errors = check(raw)
+    # Then one error says so and only the first MAX_STATEMENTS are examined
+    assert errors[0].startswith(
+        f"{PATH}: holds {MAX_STATEMENTS * 5} statements; kops-iam checks at most {MAX_STATEMENTS}"
+    )
+    assert len(errors) == 1 + MAX_STATEMENTS
+    assert time.perf_counter() - start < 2.0
+
+
+def test_a_custom_catalogue_is_used_when_given() -> None:
+    catalogue = ActionCatalogue({"demo": ["DoThing"]})
+    assert errors_of(allow(Action="demo:DoThing"), catalogue=catalogue) == []
+    assert "unknown IAM service 's3'" in only(errors_of(allow(), catalogue=catalogue))
+
+
+# -- properties ------------------------------------------------------------------------
+
+_JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+_JSON = st.recursive(
+    _JSON_SCALARS,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+_KEYS = st.sampled_from(
+    [
+        "Sid",
+        "Effect",
+        "Action",
+        "NotAction",
+        "Resource",
+        "NotResource",
+        "Condition",
+        "Principal",
+        "action",
+        "Foo",
+    ]
+)
+_VALUES = (
+    _JSON
+    | st.sampled_from(
+        ["Allow", "Deny", "*", "iam:PassRole", "s3:Get*", "arn:aws:s3:::b", "arn:aws-cn:s3:::b"]
+    )
+    | st.lists(st.sampled_from(["*", "iam:*", "ec2:Describe*", "x:y", "s3:GetObject"]), max_size=3)
+    | st.dictionaries(
+        st.sampled_from(["StringEquals", "Bool", "Nope", "ForAnyValue:StringLike"]),
+        _JSON,
+        max_size=2,
+    )
+)
+_STATEMENTISH = st.dictionaries(_KEYS, _VALUES, max_size=7)
+
+
+def _assert_only_issues(raw: object) -> None:
+    statements, errors = check_additional_policy(raw, PATH, partition="aws", options=Options())
+    assert isinstance(statements, list)
+    assert all(isinstance(e, Issue) and e.path.startswith(PATH) and e.message for e in errors)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_JSON)
+def test_any_json_value_never_raises(value: object) -> None:
+    _assert_only_issues(value)
+    _assert_only_issues(json.dumps(value))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_STATEMENTISH | _JSON, min_size=1, max_size=4))
+def test_any_statement_like_list_never_raises(value: list[object]) -> None:
+    _assert_only_issues(json.dumps(value))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_never_raises(text: str) -> None:
+    _assert_only_issues(text)
+
+
+_SAFE_ACTIONS = [
+    a for a in ALL_ACTIONS if not escalations([a], not_action=False, catalogue=CATALOGUE)
+]
+
+
+@st.composite
+def _action(draw: st.DrawFn) -> str:
+    action = draw(st.sampled_from(_SAFE_ACTIONS))
+    if draw(st.booleans()):
+        service, name = action.split(":")
+        pattern = f"{service}:{name[: draw(st.integers(0, len(name)))]}*"
+        if not escalations([pattern], not_action=False, catalogue=CATALOGUE):
+            action = pattern
+    return action.lower() if draw(st.booleans()) else action
+
+
+_LATIN1_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=12)
+_CONDITIONS = st.one_of(
+    st.builds(
+        lambda v: {"StringEquals": {"aws:PrincipalTag/team": v}},
+        _LATIN1_TEXT | st.lists(_LATIN1_TEXT, min_size=1, max_size=3),
+    ),
+    st.builds(
+        lambda v: {"Bool": {"aws:SecureTransport": v}},
+        st.booleans() | st.sampled_from(["true", "false"]),
+    ),
+    st.builds(lambda v: {"NumericLessThan": {"s3:max-keys": v}}, st.integers(0, 1000)),
+    st.builds(
+        lambda v: {"ForAnyValue:StringLike": {"aws:TagKeys": v}},
+        st.lists(_LATIN1_TEXT, min_size=1, max_size=3),
+    ),
+    st.builds(lambda n: {"IpAddress": {"aws:SourceIp": f"10.{n}.0.0/16"}}, st.integers(0, 255)),
+)
+
+
+@st.composite
+def _statement(draw: st.DrawFn, partition: str, index: int) -> dict[str, Any]:
+    effect = draw(st.sampled_from(["Allow", "Deny"]))
+    actions = draw(st.lists(_action(), min_size=1, max_size=4))
+    statement: dict[str, Any] = {}
+    if draw(st.booleans()):
+        statement["Sid"] = f"S{index}" + draw(st.text("abcXYZ019", max_size=6))
+    statement["Effect"] = effect
+    if draw(st.booleans()):
+        if effect == "Allow":
+            actions = [*actions, "iam:*", "glue:*", "lambda:*"]
+        statement["NotAction"] = actions
+    else:
+        statement["Action"] = actions[0] if len(actions) == 1 and draw(st.booleans()) else actions
+    resources = draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    "*",
+                    f"arn:{partition}:s3:::bucket/*",
+                    f"arn:{partition}:ec2:*:*:instance/*",
+                    "arn:*:sqs:*:*:q",
+                ]
+            ),
+            min_size=1,
+            max_size=3,
+        )
+    )
+    statement["NotResource" if draw(st.booleans()) else "Resource"] = resources
+    if draw(st.booleans()):
+        statement["Condition"] = draw(_CONDITIONS)
+    return statement
+
+
+@st.composite
+def _policy(draw: st.DrawFn) -> tuple[str, list[dict[str, Any]]]:
+    partition = draw(st.sampled_from(["aws", "aws-cn", "aws-us-gov"]))
+    count = draw(st.integers(1, 5))
+    return partition, [draw(_statement(partition, index)) for index in range(count)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(_policy())
+def test_generated_valid_statements_pass_and_round_trip(
+    policy: tuple[str, list[dict[str, Any]]],
+) -> None:
+    # Given valid statements (no escalation, the cluster's partition)
+    partition, statements = policy
+    # When their JSON is checked
+    result, errors = check(json.dumps(statements, indent=2), partition=partition)
+    # Then there is no error and the statements come back equal, in order, as plain dicts
+    assert errors == []
+    assert result == statements
+    assert json.loads(json.dumps(result)) == statements
