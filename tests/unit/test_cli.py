@@ -135,3 +135,26 @@ def test_validate_checks_policy_size_offline(capsys: pytest.CaptureFixture[str])
 def test_validate_needs_no_account_or_kms(capsys: pytest.CaptureFixture[str]) -> None:
     # The China sample uses a bare key id: render needs --account-id, validate does not.
     assert main(["validate", str(SPECS / "china-region.yaml")]) == 0
+
+
+def test_lone_surrogates_print_without_traceback(tmp_path: Path) -> None:
+    # Given a JSON spec whose label key is a lone surrogate (valid JSON, not encodable UTF-8)
+    path = tmp_path / "spec.json"
+    path.write_text(
+        '{"metadata": {"name": "a.example.com"}, "spec": {"cloudLabels": {"\\ud800": "x"}}}'
+    )
+    # When the real process prints the error
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "kops_iam.cli", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        check=False,
+    )
+    # Then it exits 1 with the field named, and no traceback
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "spec.cloudLabels." in result.stdout
