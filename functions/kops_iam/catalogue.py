@@ -21,6 +21,8 @@ DATA_FILE: Final = "iam-actions.json.gz"
 FORMAT_VERSION: Final = 1
 #: How many distinct patterns each catalogue remembers the expansion of.
 EXPAND_CACHE_SIZE: Final = 4096
+#: Patterns with at most this many non-``*`` characters skip the length shortcut.
+_SHORT: Final = 64
 
 
 def has_wildcard(text: str) -> bool:
@@ -186,7 +188,13 @@ class ActionCatalogue:
 
     def _longest_action(self) -> int:
         if self._longest is None:
-            self._longest = max((len(action) for action in self._all_actions()), default=0)
+            self._longest = max(
+                (
+                    len(p) + 1 + max(map(len, names), default=0)
+                    for p, names in self._services.items()
+                ),
+                default=0,
+            )
         return self._longest
 
     def _flat_actions(self) -> tuple[tuple[str, str], ...]:
@@ -200,7 +208,8 @@ class ActionCatalogue:
             return frozenset((found,)) if found is not None else frozenset()
         if pattern.strip("*") == "":
             return self._all_actions()
-        if len(pattern) - pattern.count("*") > self._longest_action():
+        needed = len(pattern) - pattern.count("*")
+        if needed > _SHORT and needed > self._longest_action():
             return frozenset()  # longer than any action: skip compiling a huge pattern
         prefix, sep, name = pattern.partition(":")
         if sep and not has_wildcard(prefix):
