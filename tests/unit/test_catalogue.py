@@ -198,7 +198,7 @@ def _patterns(draw: st.DrawFn) -> str:
     return text.upper() if draw(st.booleans()) else text
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(_patterns())
 def test_expand_agrees_with_a_brute_force_glob(pattern: str) -> None:
     # Given any pattern; when expanded; then it equals a brute-force case-insensitive glob

@@ -764,7 +764,7 @@ def test_any_json_value_never_raises(value: object) -> None:
     _assert_only_issues(json.dumps(value))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(_STATEMENTISH | _JSON, min_size=1, max_size=4))
 def test_any_statement_like_list_never_raises(value: list[object]) -> None:
     _assert_only_issues(json.dumps(value))
@@ -852,7 +852,7 @@ def _policy(draw: st.DrawFn) -> tuple[str, list[dict[str, Any]]]:
     return partition, [draw(_statement(partition, index)) for index in range(count)]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(_policy())
 def test_generated_valid_statements_pass_and_round_trip(
     policy: tuple[str, list[dict[str, Any]]],
