@@ -1,0 +1,212 @@
+"""The events that invoke the reconciler, parsed into what to reconcile.
+
+Accepted shapes (validated with Powertools Parser / pydantic models, built on first use so
+importing this module stays cheap):
+
+* S3 event notifications, ``Records[]`` with ``ObjectCreated:*`` / ``ObjectRemoved:*``;
+* the same notifications wrapped in SQS messages (``Records[].body``), as a queue or the
+  local emulator delivers them;
+* S3 events delivered by EventBridge (``Object Created`` / ``Object Deleted``);
+* EventBridge scheduled events (``Scheduled Event``): reconcile every spec in the bucket.
+
+Object keys are URL-decoded (``unquote_plus``) as S3 notifications encode them. Whatever an
+event says happened to the object, the reconciler reads the object's current state: the
+event only says *which* key to look at.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import unquote_plus
+
+from kops_iam.wiring import S3_EVENT_SOURCE, S3_OBJECT_CREATED, S3_OBJECT_DELETED
+
+ObjectTrigger = Literal["s3", "eventbridge"]
+
+
+@dataclass(frozen=True)
+class ObjectEvent:
+    """An object of the specs bucket was created or deleted."""
+
+    bucket: str
+    key: str
+    trigger: ObjectTrigger
+    event_name: str
+    version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ScheduledRun:
+    """A scheduled event: reconcile every spec (drift correction)."""
+
+    time: datetime | None
+
+    @property
+    def rotation(self) -> int:
+        """Where a time-limited run starts in the cluster list (minutes since the epoch)."""
+        return int(self.time.timestamp() // 60) if self.time is not None else 0
+
+
+@dataclass(frozen=True)
+class ParsedEvent:
+    """What an invocation must do: objects to reconcile, a full run, and what was ignored."""
+
+    objects: tuple[ObjectEvent, ...] = ()
+    scheduled: ScheduledRun | None = None
+    ignored: tuple[str, ...] = ()
+
+
+class UnsupportedEvent(ValueError):
+    """The event is none of the accepted shapes (or fails their validation)."""
+
+
+def parse_event(event: Any) -> ParsedEvent:
+    """Turn a Lambda event into a :class:`ParsedEvent`.
+
+    Raises
+    ------
+    UnsupportedEvent
+        Not an S3 notification, an S3 event from EventBridge or a scheduled event.
+    """
+    if not isinstance(event, Mapping):
+        raise UnsupportedEvent(f"expected a JSON object, got {type(event).__name__}")
+    if "Records" in event:
+        return _records(event)
+    if "detail-type" in event:
+        return _eventbridge(event)
+    if event.get("Event") == "s3:TestEvent":
+        return ParsedEvent(ignored=("s3:TestEvent",))
+    raise UnsupportedEvent("neither S3 Records nor an EventBridge event")
+
+
+def _records(event: Mapping[str, Any]) -> ParsedEvent:
+    from aws_lambda_powertools.utilities.parser import parse
+    from pydantic import ValidationError
+
+    models = _models()
+    try:
+        parsed = parse(event=dict(event), model=models.Records)
+    except ValidationError as exc:
+        raise UnsupportedEvent(f"not an S3 notification: {exc}") from exc
+    objects: list[ObjectEvent] = []
+    ignored: list[str] = []
+    for record in parsed.Records:
+        if record.eventSource == "aws:sqs" and record.body is not None:
+            try:
+                inner = parse_event(json.loads(record.body))
+            except (ValueError, UnsupportedEvent) as exc:
+                ignored.append(f"SQS message {record.messageId}: {exc}")
+                continue
+            objects.extend(inner.objects)
+            ignored.extend(inner.ignored)
+            continue
+        if record.s3 is None or record.eventName is None:
+            ignored.append(f"record from {record.eventSource}")
+            continue
+        name = record.eventName
+        if not name.startswith(("ObjectCreated:", "ObjectRemoved:")):
+            ignored.append(name)
+            continue
+        s3 = record.s3
+        objects.append(
+            ObjectEvent(
+                bucket=s3.bucket.name,
+                key=unquote_plus(s3.object.key),
+                trigger="s3",
+                event_name=name,
+                version_id=s3.object.versionId,
+            )
+        )
+    return ParsedEvent(objects=tuple(objects), ignored=tuple(ignored))
+
+
+def _eventbridge(event: Mapping[str, Any]) -> ParsedEvent:
+    from aws_lambda_powertools.utilities.parser import parse
+    from pydantic import ValidationError
+
+    models = _models()
+    detail_type = event.get("detail-type")
+    source = event.get("source")
+    try:
+        if source == S3_EVENT_SOURCE and detail_type in (S3_OBJECT_CREATED, S3_OBJECT_DELETED):
+            s3_event = parse(event=dict(event), model=models.S3EventBridge)
+            obj = s3_event.detail.object
+            return ParsedEvent(
+                objects=(
+                    ObjectEvent(
+                        bucket=s3_event.detail.bucket.name,
+                        key=unquote_plus(obj.key),
+                        trigger="eventbridge",
+                        event_name=s3_event.detail_type,
+                        version_id=obj.version_id,
+                    ),
+                )
+            )
+        if detail_type == "Scheduled Event":
+            scheduled = parse(event=dict(event), model=models.Scheduled)
+            return ParsedEvent(scheduled=ScheduledRun(time=scheduled.time))
+    except ValidationError as exc:
+        raise UnsupportedEvent(f"malformed {detail_type!r} event: {exc}") from exc
+    if source == S3_EVENT_SOURCE:
+        return ParsedEvent(ignored=(f"{source} {detail_type}",))
+    raise UnsupportedEvent(f"unsupported EventBridge event {source!r} / {detail_type!r}")
+
+
+@functools.cache
+def _models() -> Any:
+    """Build the pydantic models once, on first use (pydantic is heavy to import)."""
+    from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class _Lenient(BaseModel):
+        model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    class S3Bucket(_Lenient):
+        name: str = Field(min_length=1)
+
+    class S3Object(_Lenient):
+        key: str = Field(min_length=1)
+        versionId: str | None = None
+        eTag: str | None = None
+        sequencer: str | None = None
+
+    class S3Entity(_Lenient):
+        bucket: S3Bucket
+        object: S3Object
+
+    class Record(_Lenient):
+        eventSource: str = ""
+        eventName: str | None = None
+        s3: S3Entity | None = None
+        body: str | None = None
+        messageId: str | None = None
+
+    class Records(_Lenient):
+        Records: list[Record]
+
+    class EBObject(_Lenient):
+        key: str = Field(min_length=1)
+        version_id: str | None = Field(default=None, alias="version-id")
+        etag: str | None = None
+
+    class EBDetail(_Lenient):
+        bucket: S3Bucket
+        object: EBObject
+
+    class S3EventBridge(EventBridgeModel):
+        detail: EBDetail
+
+    class Scheduled(EventBridgeModel):
+        detail: dict[str, Any] = Field(default_factory=dict)
+
+    class Models:
+        pass
+
+    for model in (Records, S3EventBridge, Scheduled):
+        setattr(Models, model.__name__, model)
+    return Models

@@ -1,0 +1,99 @@
+"""Every audit event the reconciler produces validates against its published JSON Schema."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from botocore.retries.standard import ExponentialBackoff
+from jsonschema import Draft202012Validator
+from reconciler_world import ROOT, SESSION, Faults, World, allow, spec
+
+from kops_iam import handler
+from kops_iam.audit import MAX_ENTRY_BYTES, entry_size
+from kops_iam.wiring import DetailType
+
+SCHEMAS = ROOT / "schemas"
+SCHEDULED = json.loads((ROOT / "events" / "eventbridge" / "scheduled.json").read_text())
+
+
+def schema_for(detail_type: str) -> dict[str, Any]:
+    slug = re.sub(r"\s+", "-", detail_type.lower())
+    schema: dict[str, Any] = json.loads((SCHEMAS / f"{slug}.json").read_text())
+    return schema
+
+
+def assert_valid(event: dict[str, Any]) -> None:
+    validator = Draft202012Validator(schema_for(event["detail-type"]))
+    errors = sorted(validator.iter_errors(event), key=lambda e: list(e.path))
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors]
+    assert entry_size(event["detail-type"], event["detail"], event["resources"]) <= MAX_ENTRY_BYTES
+
+
+@pytest.mark.parametrize("detail_type", DetailType.ALL)
+def test_each_detail_type_has_a_valid_schema(detail_type: str) -> None:
+    schema = schema_for(detail_type)
+    Draft202012Validator.check_schema(schema)
+    assert schema["properties"]["detail-type"] == {"const": detail_type}
+
+
+def test_events_of_every_outcome_match_their_schema(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+    cluster = "s.k8s.example.com"
+    seen: list[dict[str, Any]] = []
+
+    # applied, unchanged, edited, rejected (invalid, mismatch), drift, planned, deleted
+    world.upload(cluster, spec(cluster, additional={"node": [allow("s3:GetObject")]}, bastion=True))
+    world.deliver()
+    world.upload(cluster, spec(cluster, additional={"node": [allow("s3:GetObject")]}, bastion=True))
+    world.deliver()
+    world.upload(cluster, spec(cluster, additional={"node": [allow("s3:PutObject")]}))
+    world.deliver()
+    world.upload(cluster, "spec: [unclosed")
+    world.deliver()
+    world.upload(cluster, spec("other.k8s.example.com"))
+    world.deliver()
+    world.upload(cluster, spec(cluster))
+    world.deliver()
+    world.iam.delete_role_policy(RoleName=f"nodes.{cluster}", PolicyName=f"nodes.{cluster}")
+    world.handle(SCHEDULED)
+    world.upload(cluster, spec(cluster, labels={"team": "x"}))
+    world.deliver(world.runtime(world.with_settings(mode="plan")))
+    world.delete(cluster)
+    world.deliver()
+    seen.extend(world.audit())
+
+    # apply failed
+    iam = SESSION.client("iam")
+    Faults(iam).fail("CreateRole", times=100, status=500, code="ServiceFailure")
+    world.upload(cluster, spec(cluster))
+    with pytest.raises(handler.ReconcileFailed):
+        world.deliver(world.runtime(iam=iam))
+    seen.extend(world.audit())
+
+    assert {e["detail-type"] for e in seen} == set(DetailType.ALL)
+    for event in seen:
+        assert_valid(event)
+
+
+def test_a_rejection_with_thousands_of_errors_is_truncated_to_fit(world: World) -> None:
+    # Given a spec with thousands of invalid statements (each one an error)
+    cluster = "big.k8s.example.com"
+    bad = [{"Effect": "Permit", "Action": ["s3:GetObject"], "Resource": ["*"]}] * 1000
+    world.upload(cluster, spec(cluster, additional={"node": bad, "master": bad, "bastion": bad}))
+
+    # When it is handled
+    outcome = world.reconciler().reconcile_key(f"{cluster}/config")
+
+    # Then the rejection fits EventBridge's entry limit, says it was truncated, and
+    # still matches its schema
+    [event] = world.audit()
+    assert outcome.detail_type == DetailType.SPEC_REJECTED
+    assert event["detail"]["truncated"] is True
+    assert any("truncated" in str(e) for e in event["detail"]["errors"])
+    assert 50 < len(event["detail"]["errors"]) < 3000
+    assert_valid(event)

@@ -1,0 +1,162 @@
+"""Failure semantics: transient errors converge, persistent ones fail loudly, audit never lies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.config import Config
+from botocore.retries.standard import ExponentialBackoff
+from reconciler_world import SESSION, CallLog, Faults, World, allow, spec
+
+from kops_iam import handler
+from kops_iam.wiring import DetailType
+
+CLUSTER = "c1.k8s.example.com"
+NODES = f"nodes.{CLUSTER}"
+
+
+@pytest.fixture(autouse=True)
+def no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's retry back-off (up to seconds for throttling) is not what is tested here."""
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+
+
+def faulty(world: World, service: str, **config: Any) -> tuple[Any, Faults, CallLog]:
+    """A client of ``service`` with the world's retry settings, faults and call log."""
+    client = SESSION.client(
+        service, config=Config(**config) if config else world.settings.boto_config()
+    )
+    calls = CallLog()
+    calls.attach(client)
+    return client, Faults(client), calls
+
+
+def test_throttled_iam_calls_converge_after_botocore_retries(world: World) -> None:
+    # Given IAM throttling the first two PutRolePolicy calls
+    iam, faults, calls = faulty(world, "iam")
+    faults.fail("PutRolePolicy", times=2, code="Throttling")
+    world.upload(CLUSTER, spec(additional={"node": [allow("s3:GetObject")]}))
+
+    # When the spec is handled
+    [summary] = world.deliver(world.runtime(iam=iam))
+
+    # Then the calls were retried and the result is complete and reported as applied
+    assert faults.injected["PutRolePolicy"] == 2
+    assert summary["outcomes"][0]["detailType"] == DetailType.SPEC_APPLIED
+    assert set(world.inline(NODES)) == {NODES, f"additional.{NODES}"}
+    assert calls.count("iam:PutRolePolicy") == 3  # three API calls; the retries were inside
+    [event] = world.audit()
+    assert event["detail-type"] == DetailType.SPEC_APPLIED
+
+
+def test_a_persistent_iam_failure_fails_the_invocation_and_reports_apply_failed(
+    world: World,
+) -> None:
+    # Given IAM failing every attempt to put the additional node policy
+    iam, faults, _ = faulty(world, "iam")
+    faults.fail("PutRolePolicy", times=1000, status=500, code="ServiceFailure")
+    runtime = world.runtime(iam=iam)
+    world.upload(CLUSTER, spec(additional={"node": [allow("s3:GetObject")]}))
+    [notification] = world.notifications()
+
+    # When the event is handled, the invocation fails (so Lambda retries it)
+    with pytest.raises(handler.ReconcileFailed):
+        world.handle(notification, runtime)
+
+    # And an Apply Failed event says what failed and what was already written
+    [event] = world.audit()
+    assert event["detail-type"] == DetailType.APPLY_FAILED
+    detail = event["detail"]
+    assert detail["error"]["code"] == "ServiceFailure"
+    assert detail["error"]["operation"].startswith("put_role_policy masters.")
+    assert detail["partial"] is True
+    assert detail["completedWrites"] == [f"create_role masters.{CLUSTER}"]
+
+    # When the fault clears and Lambda retries the same event
+    faults.remaining.clear()
+    [summary] = [world.handle(notification, runtime)]
+
+    # Then IAM converges and the retry reports the changes it made
+    assert summary["outcomes"][0]["detailType"] == DetailType.SPEC_APPLIED
+    assert world.role_names() == {f"masters.{CLUSTER}", NODES}
+    assert set(world.inline(NODES)) == {NODES, f"additional.{NODES}"}
+    [event] = world.audit()
+    assert event["detail-type"] == DetailType.SPEC_APPLIED
+
+
+def test_a_failing_s3_read_fails_the_invocation_without_touching_iam(world: World) -> None:
+    # Given S3 failing every HEAD
+    s3, faults, _ = faulty(world, "s3")
+    faults.fail("HeadObject", times=1000, status=503, code="SlowDown")
+    world.upload(CLUSTER, spec())
+    [notification] = world.notifications()
+    world.calls.clear()
+
+    # When the event is handled
+    with pytest.raises(handler.ReconcileFailed):
+        world.handle(notification, world.runtime(s3=s3))
+
+    # Then nothing was written (a missing object must never be mistaken for a deletion)
+    assert world.calls.writes() == []
+    [event] = world.audit()
+    assert event["detail-type"] == DetailType.APPLY_FAILED
+    assert event["detail"]["partial"] is False
+
+
+def test_an_audit_publish_failure_never_undoes_or_hides_the_iam_change(world: World) -> None:
+    # Given an audit bus that does not exist (every put fails)
+    runtime = world.runtime(world.with_settings(bus_name="no-such-bus"))
+    world.upload(CLUSTER, spec())
+
+    # When the spec is handled
+    [summary] = world.deliver(runtime)
+
+    # Then IAM was changed, the invocation succeeded, and the loss is reported
+    assert world.role_names() == {f"masters.{CLUSTER}", NODES}
+    outcome = summary["outcomes"][0]
+    assert outcome["detailType"] == DetailType.SPEC_APPLIED
+    assert outcome["published"] is False
+    assert world.calls.count("events:PutEvents") == runtime.settings.audit_attempts
+
+
+def test_a_transient_audit_failure_is_retried_by_the_publisher(world: World) -> None:
+    # Given an EventBridge client without botocore retries, failing once
+    events, faults, calls = faulty(
+        world, "events", retries={"total_max_attempts": 1, "mode": "standard"}
+    )
+    faults.fail("PutEvents", times=1, status=500, code="InternalFailure")
+    world.upload(CLUSTER, spec())
+
+    # When the spec is handled
+    [summary] = world.deliver(world.runtime(events=events))
+
+    # Then the event was put on the second attempt and received once
+    assert summary["outcomes"][0]["published"] is True
+    assert calls.count("events:PutEvents") == 2  # botocore does not retry: the publisher did
+    assert [e["detail-type"] for e in world.audit()] == [DetailType.SPEC_APPLIED]
+
+
+def test_iam_changing_under_a_pass_makes_the_reconciler_read_again(world: World) -> None:
+    # Given a node role that another invocation creates between our read and our write
+    iam = SESSION.client("iam")
+    other = world.reconciler()
+    triggered: list[bool] = []
+
+    def race(**_: Any) -> None:
+        if not triggered:
+            triggered.append(True)
+            other.reconcile_key(f"{CLUSTER}/config", request_id="other")
+
+    iam.meta.events.register("before-call.iam.CreateRole", race)
+    world.upload(CLUSTER, spec())
+    world.notifications()
+
+    # When our invocation runs (its first CreateRole hits EntityAlreadyExists)
+    outcome = world.reconciler(iam=iam).reconcile_key(f"{CLUSTER}/config", request_id="ours")
+
+    # Then it read again, found everything in place, and did not fail
+    assert not outcome.failed
+    assert outcome.detail_type == DetailType.SPEC_UNCHANGED
+    assert outcome.detail["passes"] == 2
+    assert world.role_names() == {f"masters.{CLUSTER}", NODES}
