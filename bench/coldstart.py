@@ -1,0 +1,246 @@
+"""Cold start: wall time to import the handler module in a fresh interpreter.
+
+Each round starts one fresh interpreter per variant, in alternating order, so drift of the
+machine hits every variant alike: the handler module, a bare ``import boto3``, and a plain
+reference handler (boto3 + PyYAML + pydantic + Powertools Logger/Metrics/Tracer). The child
+times its own import with ``perf_counter`` (interpreter start-up excluded, as the Lambda
+runtime's own start-up is not the function's), and the parent times the whole process. Ratios
+are paired per round. One discarded warm-up round first, so compiled bytecode is on disk as
+it is in a deployed asset.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from bench.machine import ROOT, lambda_like_env
+from bench.report import Row, fmt, not_measured, verdict
+from bench.stats import ratio, summarize
+
+SECTION = "cold start"
+HANDLER_MODULE = "kops_iam.handler"
+TARGET_RATIO = 1.3
+
+_CHILD = """
+import json, sys, time
+t0 = time.perf_counter()
+{body}
+t1 = time.perf_counter()
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")]
+print(json.dumps({{"import_s": t1 - t0,
+                  "maxrss_kb": int(hwm[0].split()[1]) if hwm else 0,
+                  "modules": len(sys.modules)}}))
+"""
+
+REFERENCE_BODY = """
+import boto3, yaml, pydantic
+from aws_lambda_powertools import Logger, Metrics, Tracer
+logger, metrics, tracer = Logger(), Metrics(), Tracer()
+"""
+
+
+#: A fresh container's cold path beyond the import: what the first event makes the handler
+#: load (runtime with clients and Tracer, event models, the domain core with its models,
+#: parser and action catalogue), each step timed; no AWS call is made.
+_FIRST_EVENT = """
+import json, os, sys, time
+from pathlib import Path
+spec = Path("events/specs/bastion-all-roles.yaml").read_bytes()
+event = {"version": "0", "id": "1", "detail-type": "Object Created", "source": "aws.s3",
+         "account": "123456789012", "time": "2024-01-01T00:00:00Z", "region": "us-east-1",
+         "resources": [], "detail": {"bucket": {"name": "kops-iam-specs"},
+                                     "object": {"key": "staging.k8s.example.com/config"}}}
+marks = [time.perf_counter()]
+import kops_iam.handler as handler
+marks.append(time.perf_counter())
+runtime = handler.build_runtime(os.environ, account_id="123456789012")
+marks.append(time.perf_counter())
+from kops_iam.events import parse_event
+parse_event(event)
+marks.append(time.perf_counter())
+runtime.reconciler.plan_document(spec, cluster="staging.k8s.example.com")
+marks.append(time.perf_counter())
+runtime.reconciler.plan_document(spec, cluster="staging.k8s.example.com")
+marks.append(time.perf_counter())
+names = ["import", "runtime", "event models", "first plan", "warm plan"]
+print(json.dumps({n: b - a for n, a, b in zip(names, marks, marks[1:])}))
+"""
+FIRST_EVENT_STEPS = {
+    "import": "import kops_iam.handler",
+    "runtime": "build_runtime: settings, boto3 clients (iam, s3, events), Tracer",
+    "event models": "events.parse_event: Powertools parser + pydantic event models",
+    "first plan": "first plan_document: core, spec models, YAML parser, statements, catalogue",
+    "warm plan": "the same plan again (warm)",
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    label: str
+    body: str
+
+
+def handler_available() -> bool:
+    """Whether ``kops_iam.handler`` exists (the reconciler has landed)."""
+    try:
+        return importlib.util.find_spec(HANDLER_MODULE) is not None
+    except ImportError:
+        return False
+
+
+def _run_child(body: str) -> tuple[dict[str, float], float]:
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD.format(body=body)],
+        capture_output=True,
+        text=True,
+        env=lambda_like_env(),
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"child failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1]), wall
+
+
+def _run_child_env(code: str, extra: dict[str, str]) -> tuple[dict[str, float], float]:
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=lambda_like_env(extra),
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"child failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1]), wall
+
+
+def measure(variants: list[Variant], rounds: int) -> dict[str, dict[str, list[float]]]:
+    """Import time, process wall time and peak RSS of each variant over ``rounds`` rounds."""
+    results: dict[str, dict[str, list[float]]] = {
+        v.label: {"import_s": [], "wall_s": [], "maxrss_mb": [], "modules": []} for v in variants
+    }
+    for v in variants:  # warm-up: bytecode compiled, files in the page cache
+        _run_child(v.body)
+    for r in range(rounds):
+        order = variants if r % 2 == 0 else list(reversed(variants))
+        for v in order:
+            child, wall = _run_child(v.body)
+            results[v.label]["import_s"].append(child["import_s"])
+            results[v.label]["wall_s"].append(wall)
+            results[v.label]["maxrss_mb"].append(child["maxrss_kb"] / 1024)
+            results[v.label]["modules"].append(child["modules"])
+    return results
+
+
+def run(rounds: int) -> tuple[list[Row], dict[str, object]]:
+    """Measure and return the table rows and the raw figures."""
+    have_handler = handler_available()
+    subject = HANDLER_MODULE if have_handler else "kops_iam.core"
+    variants = [
+        Variant("import boto3", "import boto3"),
+        Variant(f"import {subject}", f"import {subject}"),
+        Variant("reference handler", REFERENCE_BODY),
+    ]
+    raw = measure(variants, rounds)
+    base = raw["import boto3"]
+    rows: list[Row] = []
+    for v in variants:
+        data = raw[v.label]
+        imp = summarize([s * 1000 for s in data["import_s"]])
+        rel = ratio(data["import_s"], base["import_s"])
+        wall = summarize([s * 1000 for s in data["wall_s"]])
+        wall_rel = ratio(data["wall_s"], base["wall_s"])
+        is_subject = v.label == f"import {subject}"
+        status = "info"
+        target = ""
+        note = ""
+        if is_subject and have_handler:
+            target = f"<= {TARGET_RATIO}x boto3"
+            status = verdict(rel.median <= TARGET_RATIO)
+        elif is_subject:
+            note = (
+                "kops_iam.handler not committed yet: the domain core (parse/validate/plan) "
+                "measured instead; the handler imports it lazily or adds to it."
+            )
+        elif v.label == "reference handler":
+            note = "boto3 + PyYAML + pydantic + Powertools Logger/Metrics/Tracer (issue: 1.6x)"
+        rows.append(
+            Row(
+                SECTION,
+                f"{v.label}: import time",
+                fmt(imp, "ms"),
+                fmt(rel, "x", 2),
+                target,
+                status,
+                note,
+            )
+        )
+        rows.append(
+            Row(
+                SECTION,
+                f"{v.label}: process wall",
+                fmt(wall, "ms"),
+                fmt(wall_rel, "x", 2),
+                note=f"interpreter start + import + exit; {int(data['modules'][0])} modules, "
+                f"peak RSS {summarize(data['maxrss_mb']).median:.1f} MB",
+            )
+        )
+    if have_handler:
+        steps: dict[str, list[float]] = {name: [] for name in FIRST_EVENT_STEPS}
+        allowed = "arn:aws:iam::123456789012:policy/staging-node-extras"
+        for _ in range(max(3, rounds // 2)):
+            child, _wall = _run_child_env(
+                _FIRST_EVENT, {"KOPS_IAM_ALLOWED_MANAGED_POLICIES": allowed}
+            )
+            for name in FIRST_EVENT_STEPS:
+                steps[name].append(child[name] * 1000)
+        raw["first event"] = steps
+        boto3_ms = summarize([s * 1000 for s in base["import_s"]]).median
+        cold = [
+            sum(v)
+            for v in zip(*(steps[n] for n in FIRST_EVENT_STEPS if n != "warm plan"), strict=True)
+        ]
+        for name, what in FIRST_EVENT_STEPS.items():
+            rows.append(
+                Row(
+                    SECTION,
+                    f"fresh container: {name}",
+                    fmt(summarize(steps[name]), "ms"),
+                    note=what,
+                )
+            )
+        total = summarize(cold)
+        rows.append(
+            Row(
+                SECTION,
+                "fresh container: import + everything the first event loads",
+                fmt(total, "ms"),
+                f"{total.median / boto3_ms:.2f}x boto3 import",
+                note="the sum of the steps above but the warm plan, on this machine; Lambda "
+                "runs the import in the init phase (full CPU) and the rest in the first "
+                "invocation (CPU share of the memory size)",
+            )
+        )
+    if not have_handler:
+        rows.append(
+            not_measured(
+                SECTION,
+                f"import {HANDLER_MODULE}",
+                "module not committed yet (issue 3)",
+                f"<= {TARGET_RATIO}x boto3",
+            )
+        )
+    return rows, {"subject": subject, "rounds": rounds, "raw": raw}
