@@ -1,0 +1,165 @@
+"""Hostile input: structure-aware and raw-byte fuzzing of the spec pipeline and the CLI.
+
+Property, for every input: either it is valid, renders, and every inline policy is accepted
+by IAM's grammar (moto ``put_role_policy``) within IAM's limits, granting no escalation the
+operator did not approve; or it is rejected with :class:`SpecInvalid` whose every error has
+a field path. Anything else (another exception type, a traceback) fails the test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import rel_oracle
+import rel_strategies
+import rel_support
+from hypothesis import given, settings
+from moto import mock_aws
+
+from kops_iam import cli
+from kops_iam.core import validate_spec
+from kops_iam.errors import SpecInvalid
+from kops_iam.options import Options
+
+PART = "hostile_input"
+PROFILE = "reliability-long" if rel_support.LONG else "reliability-fast"
+STRUCTURED = rel_support.budget(300, 10_000)
+RAW = rel_support.budget(150, 3_000)
+CLI_CASES = rel_support.budget(100, 1_000)
+
+
+@pytest.fixture(scope="module")
+def iam() -> Iterator[Any]:
+    """One in-process moto IAM and one client for the whole module (fast: ~2 ms per put)."""
+    with mock_aws():
+        client = boto3.Session(region_name="us-east-1").client("iam")
+        client.create_role(
+            RoleName=rel_oracle.FUZZ_ROLE,
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "ec2.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+        )
+        yield client
+
+
+def _tally(kind: str, verdict: rel_oracle.Verdict) -> None:
+    rel_support.record(PART, f"{kind}.tried")
+    rel_support.record(PART, f"{kind}.{'accepted' if verdict.accepted else 'rejected'}")
+    if verdict.accepted:
+        assert verdict.plan is not None
+        rel_support.record(
+            PART,
+            "iam_put_role_policy_accepted",
+            sum(len(role.inline_policies) for role in verdict.plan.roles.values()),
+        )
+
+
+def test_samples_are_accepted_by_the_oracle(iam: Any) -> None:
+    # Given the valid samples, When judged, Then each is accepted (the oracle is not vacuous)
+    for name, data in rel_strategies.SAMPLE_BYTES.items():
+        verdict = rel_oracle.judge(data, Options(account_id=rel_strategies.ACCOUNT), iam)
+        assert verdict.accepted, (name, verdict.errors)
+
+
+def test_oracle_catches_an_escalation_and_a_pathless_error() -> None:
+    # Given a statement granting iam:PassRole through a wildcard, Then the independent
+    # matcher sees it (so an accepted plan holding one would fail the property)
+    assert rel_oracle.escalations_allowed({"Effect": "Allow", "Action": "iam:Pa*"}) == {
+        "iam:PassRole"
+    }
+    assert "iam:PassRole" in rel_oracle.escalations_allowed(
+        {"Effect": "Allow", "NotAction": ["s3:*"]}
+    )
+    # And a rejection of a parsed document without a field path breaks the property
+    from kops_iam.errors import Issue
+
+    with pytest.raises(AssertionError, match="without a field path"):
+        rel_oracle.check_rejection(b"kind: Cluster\n", SpecInvalid([Issue("", "bad")]))
+
+
+@settings(settings.get_profile(PROFILE), max_examples=STRUCTURED)
+@given(case=rel_strategies.hostile_specs())
+def test_mutated_specs_are_valid_and_sound_or_rejected_with_paths(
+    iam: Any, case: rel_strategies.Case
+) -> None:
+    # Given a mutated sample spec, When the pipeline runs, Then accepted-and-sound or rejected
+    with rel_support.timed(PART):
+        verdict = rel_oracle.judge(case.data, case.options, iam)
+    _tally("structured", verdict)
+    for mutation in case.mutations:
+        rel_support.record(PART, f"mutation.{mutation.split('(')[0]}")
+
+
+@settings(settings.get_profile(PROFILE), max_examples=RAW)
+@given(data=rel_strategies.raw_inputs())
+def test_raw_bytes_are_valid_and_sound_or_rejected_with_paths(iam: Any, data: bytes) -> None:
+    # Given arbitrary bytes or a byte-mutated sample, Then accepted-and-sound or rejected
+    with rel_support.timed(PART):
+        verdict = rel_oracle.judge(data, Options(account_id=rel_strategies.ACCOUNT), iam)
+    _tally("raw_bytes", verdict)
+
+
+def run_cli(argv: list[str]) -> tuple[int, str]:
+    """Run the CLI in-process; return its exit code and everything it printed."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = cli.main(argv)
+        except SystemExit as exc:  # argparse usage errors exit 2
+            code = int(exc.code or 0)
+    return code, out.getvalue() + err.getvalue()
+
+
+def _raw_case(data: bytes) -> rel_strategies.Case:
+    return rel_strategies.Case(data, "raw", (), Options(account_id=rel_strategies.ACCOUNT))
+
+
+@pytest.fixture(scope="module")
+def spec_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cli") / "config"
+
+
+@settings(settings.get_profile(PROFILE), max_examples=CLI_CASES)
+@given(case=rel_strategies.hostile_specs() | rel_strategies.raw_inputs().map(_raw_case))
+def test_cli_validate_exits_0_or_1_without_traceback_and_agrees_with_the_core(
+    spec_file: Path, case: rel_strategies.Case
+) -> None:
+    # Given a hostile spec file
+    spec_file.write_bytes(case.data)
+    argv = ["validate", "--account-id", rel_strategies.ACCOUNT]
+    for action in sorted(case.options.allowed_actions):
+        argv += ["--allow-action", action]
+    if case.options.permissions_boundary:
+        argv += ["--permissions-boundary", case.options.permissions_boundary]
+    # When `kops-iam validate` runs on it
+    with rel_support.timed(PART):
+        code, output = run_cli([*argv, str(spec_file)])
+    # Then it exits 0 or 1, prints no traceback, and says what the core says
+    assert code in (0, 1), (code, output)
+    assert "Traceback" not in output, output
+    try:
+        validate_spec(case.data, case.options)
+        expected = 0
+    except SpecInvalid as exc:
+        expected = 1
+        for issue in exc.errors:
+            assert f"{spec_file}: {issue}" in output
+    assert code == expected, output
+    rel_support.record(PART, "cli.tried")
+    rel_support.record(PART, f"cli.exit_{code}")
