@@ -277,5 +277,6 @@ def test_hostile_patterns_do_not_backtrack_catastrophically() -> None:
     assert matches(hostile, "a" * 60 + "b")
     assert CATALOGUE.expand("ec2:" + "*e" * 40) == frozenset()
     assert CATALOGUE.expand("*" + "*a" * 5_000) == frozenset()
-    # Then it is immediate
-    assert time.perf_counter() - start < 0.5
+    # Then it finishes: a hang guard (exponential matching takes hours here), not a speed
+    # target; speed is measured by bench/, never by timed unit tests.
+    assert time.perf_counter() - start < 10.0
