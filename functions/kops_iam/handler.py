@@ -118,13 +118,17 @@ CONTAINER = Container()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Reconcile what ``event`` points at; see the module docstring for the semantics."""
     runtime = CONTAINER.runtime(account_id=_account_id(context))
-    return handle(event, context, runtime)
+    return handle(event, context, runtime, metrics)
 
 
-def handle(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
+def handle(
+    event: Any, context: Any, runtime: Runtime, metrics: Metrics | None = None
+) -> dict[str, Any]:
     """The handler's work, without the Powertools decorators (tests and the emulator).
 
-    Returns a summary: one entry per key reconciled, and what was ignored.
+    Returns a summary: one entry per key reconciled, and what was ignored. ``metrics`` (the
+    Lambda passes its Powertools ``Metrics``) receives one count per outcome, the IAM
+    writes, lost audit events and, for scheduled runs, clusters scanned and skipped.
 
     Raises
     ------
@@ -139,7 +143,8 @@ def handle(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
     except UnsupportedEvent as exc:
         # Retrying cannot make an unknown event known: log it, report it, do not fail.
         logger.error("unsupported event ignored", extra={"reason": str(exc)[:2000]})
-        metrics.add_metric(name="UnsupportedEvents", unit=MetricUnit.Count, value=1)
+        if metrics is not None:
+            metrics.add_metric(name="UnsupportedEvents", unit=MetricUnit.Count, value=1)
         return {"outcomes": [], "ignored": [str(exc)[:500]]}
     reconciler = runtime.reconciler
     bucket = runtime.settings.bucket
@@ -172,12 +177,13 @@ def handle(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
                 request_id=request_id, deadline=deadline, rotation=parsed.scheduled.rotation
             )
         outcomes.extend(report.outcomes)
-        metrics.add_metric(name="ClustersScanned", unit=MetricUnit.Count, value=report.keys)
-        if report.skipped:
+        if metrics is not None:
+            metrics.add_metric(name="ClustersScanned", unit=MetricUnit.Count, value=report.keys)
             metrics.add_metric(
                 name="ClustersSkipped", unit=MetricUnit.Count, value=len(report.skipped)
             )
-    _record_metrics(outcomes)
+    if metrics is not None:
+        _record_metrics(metrics, outcomes)
     failures = [o for o in outcomes if o.failed]
     summary = {
         "outcomes": [
@@ -201,7 +207,7 @@ def handle(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
     return summary
 
 
-def _record_metrics(outcomes: list[Outcome]) -> None:
+def _record_metrics(metrics: Metrics, outcomes: list[Outcome]) -> None:
     counts: dict[str, int] = {}
     writes = 0
     lost = 0

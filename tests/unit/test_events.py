@@ -1,0 +1,97 @@
+"""Parsing the events that invoke the handler."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kops_iam.events import ObjectEvent, UnsupportedEvent, parse_event
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def sample(path: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EVENTS / path).read_text())
+    return data
+
+
+def test_s3_notifications_name_bucket_and_decoded_key() -> None:
+    parsed = parse_event(sample("s3/object-created.json"))
+    assert parsed.objects == (
+        ObjectEvent(
+            bucket="kops-iam-specs",
+            key="staging.k8s.example.com/config",
+            trigger="s3",
+            event_name="ObjectCreated:Put",
+            version_id="3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
+        ),
+    )
+    removed = parse_event(sample("s3/object-removed.json"))
+    assert removed.objects[0].event_name == "ObjectRemoved:Delete"
+
+
+def test_keys_are_url_decoded_as_s3_encodes_them() -> None:
+    event = sample("s3/object-created.json")
+    event["Records"][0]["s3"]["object"]["key"] = "my+cluster%2Bx.example.com%2Fconfig"
+    assert parse_event(event).objects[0].key == "my cluster+x.example.com/config"
+
+
+def test_sqs_wrapped_notifications_are_unwrapped() -> None:
+    inner = sample("s3/object-created.json")
+    event = {
+        "Records": [
+            {"eventSource": "aws:sqs", "messageId": "1", "body": json.dumps(inner)},
+            {
+                "eventSource": "aws:sqs",
+                "messageId": "2",
+                "body": json.dumps({"Event": "s3:TestEvent"}),
+            },
+            {"eventSource": "aws:sqs", "messageId": "3", "body": "not json"},
+        ]
+    }
+    parsed = parse_event(event)
+    assert [o.key for o in parsed.objects] == ["staging.k8s.example.com/config"]
+    assert parsed.ignored[0] == "s3:TestEvent"
+    assert parsed.ignored[1].startswith("SQS message 3")
+
+
+def test_eventbridge_s3_events_and_schedules() -> None:
+    created = parse_event(sample("eventbridge/object-created.json"))
+    assert created.objects[0].trigger == "eventbridge"
+    assert created.objects[0].key == "staging.k8s.example.com/config"
+    deleted = parse_event(sample("eventbridge/object-deleted.json"))
+    assert deleted.objects[0].event_name == "Object Deleted"
+    scheduled = parse_event(sample("eventbridge/scheduled.json"))
+    assert scheduled.objects == () and scheduled.scheduled is not None
+    assert scheduled.scheduled.rotation == int(scheduled.scheduled.time.timestamp() // 60)  # type: ignore[union-attr]
+
+
+def test_other_s3_records_and_eventbridge_s3_events_are_ignored() -> None:
+    event = sample("s3/object-created.json")
+    event["Records"][0]["eventName"] = "ObjectTagging:Put"
+    assert parse_event(event).ignored == ("ObjectTagging:Put",)
+    tags = sample("eventbridge/object-created.json") | {"detail-type": "Object Tags Added"}
+    assert parse_event(tags).ignored == ("aws.s3 Object Tags Added",)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        [],
+        {},
+        {"Records": "nope"},
+        {
+            "Records": [
+                {"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {"bucket": {}}}
+            ]
+        },
+        {"detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2"},
+        {"detail-type": "Object Created", "source": "aws.s3", "detail": {}},
+    ],
+)
+def test_anything_else_is_unsupported(event: Any) -> None:
+    with pytest.raises(UnsupportedEvent):
+        parse_event(event)

@@ -1,0 +1,408 @@
+"""Pure parts of the reconciler: policy normalization, per-role diffs, write classification."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from botocore.exceptions import ClientError
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kops_iam.model import ClusterPlan, RolePlan
+from kops_iam.reconcile import (
+    ConcurrentChange,
+    LiveProfile,
+    LiveRole,
+    Observed,
+    RoleConflict,
+    Write,
+    WriteFailed,
+    diff_cluster,
+    diff_role,
+    execute,
+    normalize_policy,
+    policies_equal,
+    policy_diff,
+)
+from kops_iam.wiring import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE
+
+CLUSTER = "u.k8s.example.com"
+NODES = f"nodes.{CLUSTER}"
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "ec2.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+OWNED = {OWNERSHIP_TAG_KEY: OWNERSHIP_TAG_VALUE, "KubernetesCluster": CLUSTER}
+
+
+def doc(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+MAIN = doc({"Effect": "Allow", "Action": ["ec2:Describe*"], "Resource": ["*"]})
+EXTRA = doc({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b/*"]})
+
+
+def role_plan(**changes: Any) -> RolePlan:
+    values: dict[str, Any] = {
+        "kind": "node",
+        "role_name": NODES,
+        "instance_profile_name": NODES,
+        "assume_role_policy": TRUST,
+        "permissions_boundary": None,
+        "tags": dict(OWNED),
+        "managed_policy_arns": (),
+        "inline_policies": {NODES: MAIN, f"additional.{NODES}": EXTRA},
+    }
+    values.update(changes)
+    return RolePlan(**values)
+
+
+def live_role(**changes: Any) -> LiveRole:
+    values: dict[str, Any] = {
+        "name": NODES,
+        "path": "/",
+        "trust": TRUST,
+        "tags": dict(OWNED),
+        "boundary": None,
+        "inline": {NODES: MAIN, f"additional.{NODES}": EXTRA},
+        "managed": frozenset(),
+    }
+    values.update(changes)
+    return LiveRole(**values)
+
+
+PROFILE = LiveProfile(name=NODES, roles=(NODES,), tags=dict(OWNED))
+
+
+def ops(writes: tuple[Write, ...] | Any) -> list[str]:
+    return [w.operation for w in writes]
+
+
+# ------------------------------------------------------------------ normalization
+
+
+def test_normalization_ignores_what_iam_ignores() -> None:
+    # Given the same policy written two ways
+    a = {
+        "Version": "2012-10-17",
+        "Statement": {
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": ["arn:aws:s3:::b/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": True}},
+        },
+    }
+    b = doc(
+        {
+            "Resource": "arn:aws:s3:::b/*",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObject"],
+            "Condition": {"Bool": {"aws:SecureTransport": ["true"]}},
+        }
+    )
+    # Then they are equal, also when one comes URL-encoded as IAM sends it on the wire
+    assert policies_equal(a, b)
+    assert policies_equal(quote(json.dumps(a)), b)
+
+
+def test_normalization_keeps_real_differences() -> None:
+    base = doc({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["*"]})
+    for other in (
+        doc({"Effect": "Deny", "Action": ["s3:GetObject"], "Resource": ["*"]}),
+        doc({"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": ["*"]}),
+        doc({"Effect": "Allow", "NotAction": ["s3:GetObject"], "Resource": ["*"]}),
+        doc({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::x"]}),
+        {"Statement": base["Statement"]},  # Version 2008-10-17 by default
+    ):
+        assert not policies_equal(base, other)
+
+
+actions = st.lists(
+    st.sampled_from(["s3:GetObject", "s3:PutObject", "ec2:*", "iam:GetRole"]), min_size=1
+)
+statements = st.lists(
+    st.builds(
+        lambda effect, acts, res: {"Effect": effect, "Action": acts, "Resource": res},
+        st.sampled_from(["Allow", "Deny"]),
+        actions,
+        st.lists(st.sampled_from(["*", "arn:aws:s3:::a", "arn:aws:s3:::b/*"]), min_size=1),
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+@given(statements, st.randoms(use_true_random=False))
+def test_reordering_lists_and_statements_never_matters(
+    given_statements: list[dict[str, Any]], rnd: Any
+) -> None:
+    shuffled = []
+    for statement in given_statements:
+        copy = {k: list(v) if isinstance(v, list) else v for k, v in statement.items()}
+        rnd.shuffle(copy["Action"])
+        rnd.shuffle(copy["Resource"])
+        shuffled.append(copy)
+    rnd.shuffle(shuffled)
+    assert normalize_policy(doc(*given_statements)) == normalize_policy(doc(*shuffled))
+
+
+# ------------------------------------------------------------------ per-role diff
+
+
+def test_a_missing_role_is_created_with_profile_in_order() -> None:
+    change = diff_role(
+        role_plan(permissions_boundary="arn:aws:iam::1:policy/b"), Observed(None, None)
+    )
+    assert not isinstance(change, RoleConflict)
+    assert change.action == "create"
+    assert ops(change.writes) == [
+        "create_role",
+        "put_role_policy",
+        "put_role_policy",
+        "create_instance_profile",
+        "add_role_to_instance_profile",
+    ]
+    create = change.writes[0].params
+    assert create["PermissionsBoundary"] == "arn:aws:iam::1:policy/b"
+    assert {"Key": OWNERSHIP_TAG_KEY, "Value": OWNERSHIP_TAG_VALUE} in create["Tags"]
+    assert json.loads(create["AssumeRolePolicyDocument"]) == TRUST
+    assert change.diff["inlinePolicies"][f"additional.{NODES}"]["change"] == "added"
+
+
+def test_a_matching_role_needs_no_write() -> None:
+    # Given IAM holding the same documents written differently
+    reordered = {
+        NODES: {
+            "Statement": [{"Resource": "*", "Action": "ec2:Describe*", "Effect": "Allow"}],
+            "Version": "2012-10-17",
+        },
+        f"additional.{NODES}": EXTRA,
+    }
+    change = diff_role(role_plan(), Observed(live_role(inline=reordered), PROFILE))
+    assert not isinstance(change, RoleConflict)
+    assert change.action == "unchanged" and change.writes == ()
+
+
+def test_each_difference_becomes_one_targeted_write() -> None:
+    live = live_role(
+        trust=doc({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}),
+        tags={**OWNED, "handmade": "yes", "KubernetesCluster": "other"},
+        boundary="arn:aws:iam::1:policy/old",
+        inline={NODES: MAIN, "handmade": EXTRA},
+        managed=frozenset({"arn:aws:iam::1:policy/handmade"}),
+    )
+    plan = role_plan(managed_policy_arns=("arn:aws:iam::1:policy/wanted",))
+    change = diff_role(plan, Observed(live, PROFILE))
+    assert not isinstance(change, RoleConflict)
+    assert ops(change.writes) == [
+        "tag_role",
+        "untag_role",
+        "update_assume_role_policy",
+        "delete_role_permissions_boundary",
+        "put_role_policy",
+        "attach_role_policy",
+        "delete_role_policy",
+        "detach_role_policy",
+    ]
+    assert change.diff["tags"] == {
+        "changed": {"KubernetesCluster": {"before": "other", "after": CLUSTER}},
+        "removed": {"handmade": "yes"},
+    }
+    assert change.diff["permissionsBoundary"] == {
+        "before": "arn:aws:iam::1:policy/old",
+        "after": None,
+    }
+    assert change.diff["managedPolicies"] == {
+        "attached": ["arn:aws:iam::1:policy/wanted"],
+        "detached": ["arn:aws:iam::1:policy/handmade"],
+    }
+
+
+def test_a_foreign_role_is_a_conflict_unless_adopted() -> None:
+    foreign = live_role(tags={"owner": "them"})
+    conflict = diff_role(role_plan(), Observed(foreign, None))
+    assert isinstance(conflict, RoleConflict)
+    assert "not managed by kops-iam" in conflict.reason
+
+    adopted = diff_role(role_plan(), Observed(foreign, None), adopt=True)
+    assert not isinstance(adopted, RoleConflict)
+    assert adopted.diff["adopted"] is True
+    assert ops(adopted.writes)[:2] == ["tag_role", "untag_role"]
+
+
+def test_a_profile_holding_another_role_is_a_conflict() -> None:
+    profile = LiveProfile(name=NODES, roles=("someone-else",), tags=dict(OWNED))
+    assert isinstance(diff_role(role_plan(), Observed(live_role(), profile)), RoleConflict)
+
+
+def test_a_profile_without_the_role_gets_it_back() -> None:
+    profile = LiveProfile(name=NODES, roles=(), tags=dict(OWNED))
+    change = diff_role(role_plan(), Observed(live_role(), profile))
+    assert not isinstance(change, RoleConflict)
+    assert ops(change.writes) == ["add_role_to_instance_profile"]
+
+
+def test_more_than_fifty_tag_changes_are_chunked() -> None:
+    tags = {**OWNED, **{f"k{i}": "v" for i in range(60)}}
+    change = diff_role(role_plan(tags=tags), Observed(live_role(), PROFILE))
+    assert not isinstance(change, RoleConflict)
+    tag_calls = [w for w in change.writes if w.operation == "tag_role"]
+    assert [len(w.params["Tags"]) for w in tag_calls] == [50, 10]
+
+
+# ------------------------------------------------------------------ cluster diff
+
+
+def cluster_plan(*roles: RolePlan) -> ClusterPlan:
+    return ClusterPlan(
+        cluster=CLUSTER,
+        partition="aws",
+        region="eu-west-1",
+        warnings=(),
+        roles={r.kind: r for r in roles},
+    )
+
+
+def test_a_gone_cluster_deletes_owned_roles_in_a_safe_order() -> None:
+    observed = {
+        "node": Observed(
+            live_role(managed=frozenset({"arn:aws:iam::1:policy/x"}), other_profiles=("stray",)),
+            PROFILE,
+        )
+    }
+    changes = diff_cluster(CLUSTER, None, observed)
+    assert ops(changes.writes) == [
+        "remove_role_from_instance_profile",
+        "remove_role_from_instance_profile",
+        "delete_instance_profile",
+        "detach_role_policy",
+        "delete_role_policy",
+        "delete_role_policy",
+        "delete_role",
+    ]
+    assert changes.roles[0].action == "delete"
+
+
+def test_retain_keeps_and_foreign_roles_are_skipped() -> None:
+    observed = {
+        "node": Observed(live_role(), PROFILE),
+        "master": Observed(live_role(name=f"masters.{CLUSTER}", tags={}), None),
+    }
+    changes = diff_cluster(CLUSTER, None, observed, retain=True)
+    assert changes.writes == ()
+    assert {c.kind: c.action for c in changes.roles} == {"master": "skip", "node": "retain"}
+
+
+def test_a_kind_dropped_from_the_plan_is_deleted_when_owned() -> None:
+    bastion = live_role(name=f"bastions.{CLUSTER}", inline={})
+    observed = {"node": Observed(live_role(), PROFILE), "bastion": Observed(bastion, None)}
+    changes = diff_cluster(CLUSTER, cluster_plan(role_plan()), observed)
+    assert [(c.kind, c.action) for c in changes.roles] == [
+        ("node", "unchanged"),
+        ("bastion", "delete"),
+    ]
+    assert ops(changes.writes) == ["delete_role"]
+
+
+# ------------------------------------------------------------------ readable diff
+
+
+def test_policy_diff_names_actions_resources_and_effects() -> None:
+    before = doc({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::a/*"})
+    after = doc(
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": "arn:aws:s3:::b/*",
+        },
+        {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "*"},
+        {"Effect": "Allow", "NotAction": "iam:*", "NotResource": "arn:aws:iam::*:role/x"},
+    )
+    diff = policy_diff(before, after)
+    assert diff["change"] == "modified"
+    assert diff["actions"] == {
+        "added": ["Allow NotAction iam:*", "Deny s3:DeleteObject", "s3:PutObject"],
+        "removed": [],
+    }
+    assert diff["resources"] == {
+        "added": ["*", "NotResource arn:aws:iam::*:role/x", "arn:aws:s3:::b/*"],
+        "removed": ["arn:aws:s3:::a/*"],
+    }
+    assert len(diff["statements"]["added"]) == 3 and len(diff["statements"]["removed"]) == 1
+    assert policy_diff(None, after)["change"] == "added"
+    assert policy_diff(before, None)["actions"]["removed"] == ["s3:GetObject"]
+
+
+# ------------------------------------------------------------------ executing writes
+
+
+class FakeIAM:
+    """Answers each operation with an error code from ``errors`` (or success)."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = errors
+        self.called: list[str] = []
+
+    def __getattr__(self, operation: str) -> Any:
+        def call(**params: Any) -> dict[str, Any]:
+            self.called.append(operation)
+            if operation in self.errors:
+                raise ClientError(
+                    {"Error": {"Code": self.errors[operation], "Message": "x"}}, operation
+                )
+            return {}
+
+        return call
+
+
+@pytest.mark.parametrize(
+    ("operation", "code", "expected"),
+    [
+        ("create_role", "EntityAlreadyExists", ConcurrentChange),
+        ("delete_role", "DeleteConflict", ConcurrentChange),
+        ("put_role_policy", "NoSuchEntity", ConcurrentChange),  # the role vanished
+        ("add_role_to_instance_profile", "LimitExceeded", ConcurrentChange),
+        ("attach_role_policy", "NoSuchEntity", WriteFailed),  # the managed policy is missing
+        ("put_role_policy", "MalformedPolicyDocument", WriteFailed),
+        ("put_role_policy", "AccessDenied", WriteFailed),
+    ],
+)
+def test_write_errors_are_classified(operation: str, code: str, expected: type[Exception]) -> None:
+    writes = [Write("tag_role", {"RoleName": NODES}), Write(operation, {"RoleName": NODES})]
+    with pytest.raises(expected) as info:
+        execute(FakeIAM({operation: code}), writes)  # type: ignore[arg-type]
+    assert [w.operation for w in info.value.completed] == ["tag_role"]  # type: ignore[attr-defined]
+
+
+def test_deleting_what_is_already_gone_is_success() -> None:
+    iam = FakeIAM({"delete_role_policy": "NoSuchEntity", "detach_role_policy": "NoSuchEntity"})
+    writes = [
+        Write("delete_role_policy", {"RoleName": NODES, "PolicyName": "x"}),
+        Write("detach_role_policy", {"RoleName": NODES, "PolicyArn": "arn"}),
+        Write("delete_role", {"RoleName": NODES}),
+    ]
+    assert len(execute(iam, writes)) == 3  # type: ignore[arg-type]
+    assert iam.called == ["delete_role_policy", "detach_role_policy", "delete_role"]
+
+
+def test_write_descriptions_name_the_target() -> None:
+    assert (
+        Write("put_role_policy", {"RoleName": "r", "PolicyName": "p"}).describe()
+        == "put_role_policy r/p"
+    )
+    assert (
+        Write(
+            "add_role_to_instance_profile", {"InstanceProfileName": "ip", "RoleName": "r"}
+        ).describe()
+        == "add_role_to_instance_profile ip/r"
+    )

@@ -1,0 +1,67 @@
+"""Deployment settings from the environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from kops_iam.settings import Settings, SettingsError
+from kops_iam.wiring import Defaults, Env
+
+
+def test_defaults_are_safe() -> None:
+    settings = Settings.from_env({})
+    assert settings.bucket == Defaults.SPECS_BUCKET and settings.bus_name == Defaults.AUDIT_BUS_NAME
+    assert settings.mode == "apply" and not settings.dry_run
+    assert not settings.adopt_existing_roles and not settings.retain_on_delete
+    # a deployed function attaches no managed policy the operator did not list
+    assert settings.options.allowed_managed_policies == frozenset()
+    assert settings.options.allowed_actions == frozenset()
+
+
+def test_every_variable_is_read() -> None:
+    settings = Settings.from_env(
+        {
+            Env.SPECS_BUCKET: "specs",
+            Env.AUDIT_BUS_NAME: "bus",
+            Env.MODE: "PLAN",
+            Env.PERMISSIONS_BOUNDARY: "arn:aws:iam::1:policy/b",
+            Env.ALLOWED_ACTIONS: "iam:PassRole, ec2:RunInstances",
+            Env.ALLOWED_MANAGED_POLICIES: "arn:aws:iam::1:policy/x",
+            Env.ADOPT_EXISTING_ROLES: "true",
+            Env.RETAIN_ON_DELETE: "1",
+            "AWS_RETRY_MODE": "adaptive",
+            "AWS_MAX_ATTEMPTS": "8",
+        },
+        account_id="123456789012",
+    )
+    assert (settings.bucket, settings.bus_name, settings.mode) == ("specs", "bus", "plan")
+    assert settings.dry_run
+    assert settings.options.permissions_boundary == "arn:aws:iam::1:policy/b"
+    assert settings.options.allowed_actions == {"iam:PassRole", "ec2:RunInstances"}
+    assert settings.options.allowed_managed_policies == {"arn:aws:iam::1:policy/x"}
+    assert settings.options.account_id == "123456789012"
+    assert settings.adopt_existing_roles and settings.retain_on_delete
+    config = settings.boto_config()
+    assert config.retries == {"mode": "adaptive", "total_max_attempts": 8}
+    assert config.connect_timeout == settings.connect_timeout
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {Env.MODE: "yolo"},
+        {Env.ADOPT_EXISTING_ROLES: "maybe"},
+        {"AWS_MAX_ATTEMPTS": "many"},
+        {"AWS_MAX_ATTEMPTS": "0"},
+        {"AWS_RETRY_MODE": "eager"},
+    ],
+)
+def test_bad_values_fail_loudly(environ: dict[str, str]) -> None:
+    with pytest.raises(SettingsError):
+        Settings.from_env(environ)
+
+
+def test_with_account_fills_the_account_once() -> None:
+    settings = Settings()
+    assert settings.with_account(None) is settings
+    assert settings.with_account("1").options.account_id == "1"
