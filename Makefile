@@ -31,8 +31,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-$(NODE_STAMP): package.json
-	npm install --no-audit --no-fund --loglevel=error
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 demo: $(STAMP)
@@ -52,8 +52,9 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
 synth: $(STAMP) $(NODE_STAMP)
-	PATH=$(CURDIR)/$(BIN):$$PATH npx --no-install cdk synth --no-notices --quiet > /dev/null
-	@echo "synthesized to cdk.out/"
+	PATH=$(CURDIR)/$(BIN):$$PATH npx --no-install cdk synth --no-notices --no-version-reporting --quiet > /dev/null
+	$(BIN)/cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
+	@echo "synthesized to cdk.out/ (cdk-nag and cfn-lint passed)"
 
 reliability: $(STAMP)
 	$(BIN)/python -m kops_iam_reliability 2>/dev/null || $(BIN)/python -m pytest tests/reliability

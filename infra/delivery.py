@@ -1,0 +1,117 @@
+"""Delivery guarantees: where failed events end up and who hears about it.
+
+* Failure queue: SQS, SSE-SQS encrypted, TLS only, 14 days retention. It receives the
+  Lambda on-failure records (after :data:`~infra.eventing.RETRY_ATTEMPTS` retries or
+  :data:`~infra.eventing.MAX_EVENT_AGE`) and the events EventBridge could not deliver.
+* Alarm topic: SNS, encrypted with a customer-managed key CloudWatch may use (the AWS
+  managed SNS key cannot be used by CloudWatch alarms), TLS only; optional email.
+* Alarms: a message in the failure queue, function errors, failed destination deliveries.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import StackConfig
+from infra.nag import acknowledge
+from kops_iam.wiring import Defaults
+
+ALARM_PERIOD: Final = Duration.minutes(5)
+QUEUE_RETENTION: Final = Duration.days(14)
+
+
+class FailureHandling(Construct):
+    """Failure queue, alarm topic and (after :meth:`watch`) the alarms."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig) -> None:
+        super().__init__(scope, construct_id)
+        self.queue = sqs.Queue(
+            self,
+            "FailedEvents",
+            queue_name=Defaults.FAILURE_QUEUE,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=QUEUE_RETENTION,
+        )
+        acknowledge(
+            self.queue,
+            "AwsSolutions-SQS3",
+            "This queue is itself the terminal destination for failed events (Lambda "
+            "on-failure destination and EventBridge dead letters); operators read and "
+            "redrive it by hand, and its depth is alarmed.",
+        )
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description="kops-iam alarm topic encryption (usable by CloudWatch alarms)",
+            enable_key_rotation=True,
+            pending_window=Duration.days(7),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy "*" means this key
+            )
+        )
+        self.topic = sns.Topic(
+            self,
+            "Alarms",
+            display_name="kops-iam alarms",
+            master_key=key,
+            enforce_ssl=True,
+        )
+        if config.alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+        self.alarms: list[cloudwatch.Alarm] = []
+
+    def watch(self, function: lambda_.Function) -> list[cloudwatch.Alarm]:
+        """Create the alarms on ``function`` and the failure queue, all notifying the topic."""
+        specs = [
+            (
+                "FailedEventsAlarm",
+                self.queue.metric_approximate_number_of_messages_visible(
+                    period=ALARM_PERIOD, statistic="Maximum"
+                ),
+                "An event could not be processed (retries exhausted or too old): read the "
+                f"{Defaults.FAILURE_QUEUE} queue.",
+            ),
+            (
+                "FunctionErrorsAlarm",
+                function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
+                "The kops-iam reconciler failed a run (it will retry; see its logs).",
+            ),
+            (
+                "DestinationFailuresAlarm",
+                function.metric(
+                    "DestinationDeliveryFailures", period=ALARM_PERIOD, statistic="Sum"
+                ),
+                "A failed event could not even be written to the failure queue: it is lost.",
+            ),
+        ]
+        for construct_id, metric, description in specs:
+            alarm = metric.create_alarm(
+                self,
+                construct_id,
+                alarm_description=description,
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(actions.SnsAction(self.topic))
+            self.alarms.append(alarm)
+        return self.alarms

@@ -1,0 +1,138 @@
+"""The reconciler function: code, role, configuration, logs, tracing, async delivery."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.audit import log_group_target_arn, log_group_with_retention
+from infra.bundling import function_code
+from infra.config import StackConfig
+from infra.eventing import MAX_EVENT_AGE, RETRY_ATTEMPTS
+from infra.nag import acknowledge, resource_text
+from infra.permissions import Targets, reconciler_statements
+from kops_iam.wiring import Defaults, Env
+
+HANDLER: Final = "kops_iam.handler.lambda_handler"
+#: Newest runtime whose bundled boto3 is documented (docs/adr/0011); arm64 (Graviton).
+RUNTIME: Final = lambda_.Runtime.PYTHON_3_13
+ARCHITECTURE: Final = lambda_.Architecture.ARM_64
+MEMORY_MB: Final = 512
+#: A drift run reconciles every cluster in sequence; IAM calls are ~100 ms each.
+TIMEOUT: Final = Duration.minutes(5)
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def environment(config: StackConfig, bucket_name: str, bus_name: str) -> dict[str, str]:
+    """Environment variables configuring the function (names from ``kops_iam.wiring.Env``)."""
+    return {
+        Env.SPECS_BUCKET: bucket_name,
+        Env.AUDIT_BUS_NAME: bus_name,
+        Env.MODE: config.mode,
+        Env.PERMISSIONS_BOUNDARY: config.permissions_boundary_arn or "",
+        Env.ALLOWED_ACTIONS: ",".join(config.allowed_actions),
+        Env.ALLOWED_MANAGED_POLICIES: ",".join(config.allowed_managed_policy_arns),
+        Env.ADOPT_EXISTING_ROLES: _flag(config.adopt_existing_roles),
+        Env.RETAIN_ON_DELETE: _flag(config.retain_on_delete),
+        "POWERTOOLS_SERVICE_NAME": Defaults.POWERTOOLS_SERVICE_NAME,
+        "POWERTOOLS_METRICS_NAMESPACE": Defaults.METRICS_NAMESPACE,
+    }
+
+
+class ReconcilerFunction(Construct):
+    """The Lambda function with its own least-privilege role and log group."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        bucket_arn: str,
+        bucket_name: str,
+        audit_bus_arn: str,
+        audit_bus_name: str,
+        failure_queue: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = log_group_with_retention(
+            self,
+            "Log",
+            name=f"/aws/lambda/{Defaults.FUNCTION_NAME}",
+            days=config.log_retention_days,
+            removal=RemovalPolicy.DESTROY,  # operational logs; the audit trail is kept apart
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="kops-iam reconciler: least privilege over kops-named IAM roles",
+        )
+        targets = Targets(
+            partition=Aws.PARTITION,
+            account=Aws.ACCOUNT_ID,
+            region=Aws.REGION,
+            bucket_arn=bucket_arn,
+            audit_bus_arn=audit_bus_arn,
+            log_group_arn=log_group_target_arn(self.log_group),
+        )
+        self.policy = iam.Policy(
+            self,
+            "Permissions",
+            policy_name="kops-iam-reconciler",
+            statements=reconciler_statements(config, targets),
+            roles=[self.role],
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            function_name=Defaults.FUNCTION_NAME,
+            description="kops-iam: keeps kops cluster IAM roles exactly as their specs say",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=HANDLER,
+            code=function_code(RUNTIME, ARCHITECTURE),
+            role=self.role,
+            memory_size=MEMORY_MB,
+            timeout=TIMEOUT,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            environment=environment(config, bucket_name, audit_bus_name),
+            retry_attempts=RETRY_ATTEMPTS,
+            max_event_age=MAX_EVENT_AGE,
+            on_failure=destinations.SqsDestination(failure_queue),
+        )
+        # The role's policy must exist before the function can run with it.
+        self.function.node.add_dependency(self.policy)
+        self._acknowledge(targets)
+
+    def _acknowledge(self, targets: Targets) -> None:
+        """The cdk-nag findings on the function and its policies, each with its reason."""
+        for arn, reason in targets.wildcard_reasons().items():
+            acknowledge(
+                self.policy, "AwsSolutions-IAM5", reason, f"Resource::{resource_text(self, arn)}"
+            )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5",
+            "X-Ray's PutTraceSegments/PutTelemetryRecords have no resource-level permissions: "
+            'AWS only accepts Resource "*". CDK adds them for active tracing; nothing else '
+            "in the role's default policy uses a wildcard.",
+            "Resource::*",
+        )
+        acknowledge(
+            self.function,
+            "AwsSolutions-L1",
+            f"{RUNTIME.name} is deliberate: the bundle relies on the runtime's own boto3, "
+            "which AWS documents for this runtime, and its wheels are built for it "
+            "(docs/adr/0011). Moving up is a one-line change checked by make synth.",
+        )

@@ -1,0 +1,126 @@
+"""The Docker-free Lambda bundle, with pip replaced by a fake (no network in tests).
+
+``make synth`` runs the real thing (pip against PyPI for manylinux aarch64 wheels).
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+from aws_cdk import aws_lambda as lambda_
+from conftest import ROOT
+
+from infra import bundling
+from infra.bundling import RUNTIME_PROVIDED, PipLocalBundling, runtime_dependencies
+
+IMAGE = lambda_.Runtime.PYTHON_3_13.bundling_image
+REPORT = [
+    ("aws_lambda_powertools", "3.1.0"),
+    ("aws-xray-sdk", "2.14.0"),
+    ("boto3", "1.35.0"),
+    ("botocore", "1.35.0"),
+    ("jmespath", "1.0.1"),
+    ("pydantic", "2.9.0"),
+    ("python-dateutil", "2.9.0"),
+    ("PyYAML", "6.0.2"),
+    ("s3transfer", "0.10.0"),
+    ("six", "1.16.0"),
+    ("urllib3", "2.2.0"),
+]
+
+
+class FakePip:
+    """Records pip invocations; writes a resolution report or an installed tree."""
+
+    def __init__(self, payload_bytes: int = 10) -> None:
+        self.calls: list[tuple[str, ...]] = []
+        self.payload_bytes = payload_bytes
+
+    def __call__(self, *args: str) -> None:
+        self.calls.append(args)
+        for arg in args:
+            if arg.startswith("--report="):
+                install = [{"metadata": {"name": n, "version": v}} for n, v in REPORT]
+                Path(arg.removeprefix("--report=")).write_text(json.dumps({"install": install}))
+            if arg.startswith("--target="):
+                target = Path(arg.removeprefix("--target="))
+                (target / "bin").mkdir(parents=True)
+                (target / "bin" / "some-script").write_text("#!/bin/sh\n")
+                (target / "yaml").mkdir()
+                (target / "yaml" / "__init__.py").write_bytes(b"x" * self.payload_bytes)
+
+
+@pytest.fixture
+def fake_pip(monkeypatch: pytest.MonkeyPatch) -> FakePip:
+    fake = FakePip()
+    monkeypatch.setattr(PipLocalBundling, "_pip", fake)
+    return fake
+
+
+def bundler(**kwargs: int) -> PipLocalBundling:
+    return PipLocalBundling(lambda_.Runtime.PYTHON_3_13, lambda_.Architecture.ARM_64, **kwargs)
+
+
+def test_dependencies_are_pyprojects_runtime_dependencies() -> None:
+    with (ROOT / "pyproject.toml").open("rb") as handle:
+        expected = tomllib.load(handle)["project"]["dependencies"]
+    assert runtime_dependencies() == expected
+    assert bundler().requirements == expected
+
+
+def test_wheels_are_chosen_for_the_lambda_platform() -> None:
+    assert bundler().python_version == "3.13"
+    assert bundler().platform == "manylinux2014_aarch64"
+    x86 = PipLocalBundling(lambda_.Runtime.PYTHON_3_12, lambda_.Architecture.X86_64)
+    assert (x86.python_version, x86.platform) == ("3.12", "manylinux2014_x86_64")
+
+
+def test_resolution_pins_everything_but_the_runtimes_own_sdk(fake_pip: FakePip) -> None:
+    pins = bundler().resolve()
+
+    assert pins == [
+        "aws-lambda-powertools==3.1.0",
+        "aws-xray-sdk==2.14.0",
+        "pydantic==2.9.0",
+        "pyyaml==6.0.2",
+    ]
+    [call] = fake_pip.calls
+    assert "--dry-run" in call
+    assert not {pin.split("==")[0] for pin in pins} & RUNTIME_PROVIDED
+
+
+def test_bundle_holds_the_dependencies_and_the_package_without_caches(
+    fake_pip: FakePip, tmp_path: Path
+) -> None:
+    # When CDK asks for a local bundle
+    assert bundler().try_bundle(str(tmp_path), image=IMAGE) is True
+
+    # Then pip installed the pins without resolving again, into the output directory
+    install = fake_pip.calls[-1]
+    assert "--no-deps" in install and f"--target={tmp_path}" in install
+    # And the package is there, minus caches; console scripts are dropped
+    assert (tmp_path / "kops_iam" / "wiring.py").is_file()
+    assert (tmp_path / "kops_iam" / "data").is_dir()
+    assert not list(tmp_path.rglob("__pycache__"))
+    assert not (tmp_path / "bin").exists()
+
+
+def test_an_oversized_bundle_fails_synth(fake_pip: FakePip, tmp_path: Path) -> None:
+    fake_pip.payload_bytes = 2048
+    with pytest.raises(RuntimeError, match="over the"):
+        bundler(max_bytes=1024).try_bundle(str(tmp_path), image=IMAGE)
+
+
+def test_pip_failure_is_reported_with_its_output(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    class Failed:
+        returncode = 1
+        stderr = "ERROR: No matching distribution found for nothing-here"
+
+    monkeypatch.setattr(bundling.subprocess, "run", lambda *a, **k: Failed())
+    with pytest.raises(RuntimeError, match="No matching distribution"):
+        bundler().try_bundle(str(tmp_path), image=IMAGE)

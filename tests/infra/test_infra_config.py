@@ -1,0 +1,145 @@
+"""CDK context: defaults, the string spellings ``-c`` gives, and clear errors at synth."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import EXISTING_CONTEXT, ROOT, context_with
+
+from infra.config import ConfigError, StackConfig, context_keys, rate_minutes
+from kops_iam.wiring import Defaults
+
+
+def test_defaults_when_the_context_sets_nothing() -> None:
+    # Given no kops-iam:* key (only CDK's own feature flags)
+    # When the configuration is read
+    config = StackConfig.from_context(context_with())
+
+    # Then the stack creates its bucket and runs in apply mode with the documented defaults
+    assert config.owns_bucket
+    assert config.mode == "apply"
+    assert config.audit_bus_name == Defaults.AUDIT_BUS_NAME
+    assert config.permissions_boundary_arn is None
+    assert config.allowed_actions == ()
+    assert config.adopt_existing_roles is False
+    assert config.drift_rate.to_minutes() == 60
+
+
+def test_cli_strings_are_accepted_like_json_values() -> None:
+    # Given the values as `cdk -c key=value` passes them (all strings) and as JSON
+    config = StackConfig.from_context(EXISTING_CONTEXT)
+
+    # Then lists, booleans and numbers are parsed
+    assert config.allowed_actions == ("iam:PassRole", "ec2:RunInstances")
+    assert len(config.allowed_managed_policy_arns) == 2
+    assert config.adopt_existing_roles is True
+    assert config.retain_on_delete is True
+    assert config.audit_archive_retention_days == 0
+    assert config.drift_rate.to_minutes() == 30
+    assert not config.owns_bucket
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        ("kops-iam:mode", "dry-run", "'apply' or 'plan'"),
+        ("kops-iam:adoptExistingRoles", "maybe", "valid boolean"),
+        ("kops-iam:permissionsBoundaryArn", "my-boundary", "managed policy ARN"),
+        ("kops-iam:allowedManagedPolicyArns", "arn:aws:iam::aws:policy/*", "no wildcards"),
+        ("kops-iam:allowedActions", "iam:Pass Role", "IAM action"),
+        ("kops-iam:existingBucketName", "Not_A_Bucket", "S3 bucket name"),
+        ("kops-iam:driftSchedule", "every hour", "rate(6 hours)"),
+        ("kops-iam:driftSchedule", "rate(1 minute)", "at least 5 minutes"),
+        ("kops-iam:auditLogRetentionDays", "13", "retention periods"),
+        ("kops-iam:auditArchiveRetentionDays", "-1", "greater than or equal to 0"),
+        ("kops-iam:auditBusName", "default", "custom bus"),
+        ("kops-iam:alarmEmail", "ops", "email address"),
+        ("kops-iam:bucketName", "x", "unknown context key"),
+    ],
+)
+def test_a_bad_value_is_named_with_its_reason(key: str, value: str, reason: str) -> None:
+    # Given one bad kops-iam:* value
+    # When the configuration is read
+    with pytest.raises(ConfigError) as error:
+        StackConfig.from_context({key: value})
+
+    # Then the error names the key and says what is wrong
+    assert f"{key}: " in str(error.value)
+    assert reason in str(error.value)
+
+
+def test_every_bad_value_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as error:
+        StackConfig.from_context({"kops-iam:mode": "x", "kops-iam:logRetentionDays": "2"})
+
+    assert "kops-iam:mode" in str(error.value)
+    assert "kops-iam:logRetentionDays" in str(error.value)
+
+
+def test_a_bucket_key_needs_an_existing_bucket() -> None:
+    with pytest.raises(ConfigError, match="needs kops-iam:existingBucketName"):
+        StackConfig.from_context(
+            {
+                "kops-iam:existingBucketKmsKeyArn": EXISTING_CONTEXT[
+                    "kops-iam:existingBucketKmsKeyArn"
+                ]
+            }
+        )
+
+
+def test_synth_stops_on_a_bad_value() -> None:
+    # Given the app built with a bad context value
+    from infra.app import build_app
+
+    # Then building it fails before any template is written
+    with pytest.raises(ConfigError, match="kops-iam:mode"):
+        build_app(context_with({"kops-iam:mode": "yolo"}), outdir=None)
+
+
+@pytest.mark.parametrize(
+    ("expression", "minutes"),
+    [("rate(1 hour)", 60), ("rate(6 hours)", 360), ("rate(1 day)", 1440), ("rate(5 minutes)", 5)],
+)
+def test_rate_expressions(expression: str, minutes: int) -> None:
+    assert rate_minutes(expression) == minutes
+
+
+def _readme_section(name: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    match = re.search(rf"<!-- section:{name} -->(.*?)<!-- /section:{name} -->", text, re.S)
+    assert match, f"README section {name} is missing"
+    return match.group(1)
+
+
+def test_readme_deploy_table_documents_every_key_with_its_default() -> None:
+    # Given the README deploy section's table rows (| `key` | default | meaning |)
+    rows = {
+        cells[0].strip("` "): cells[1].strip()
+        for line in _readme_section("deploy").splitlines()
+        if line.startswith("| `kops-iam:")
+        for cells in [[cell.strip() for cell in line.strip("|").split("|")]]
+    }
+
+    # Then every context key has a row, and none that does not exist
+    assert sorted(rows) == sorted(context_keys())
+    # And each documented default is the model's
+    for name, field in StackConfig.model_fields.items():
+        default = getattr(StackConfig(), name)
+        shown = rows[str(field.alias)]
+        if default in (None, (), ""):
+            assert shown.startswith("none"), (field.alias, shown)
+        else:
+            expected = str(default).lower() if isinstance(default, bool) else str(default)
+            assert f"`{expected}`" in shown, (field.alias, shown)
+
+
+def test_readme_security_section_has_one_table() -> None:
+    section = _readme_section("security")
+    tables = re.findall(r"(?m)^\|.*\|\n\|[-| :]+\|\n", section)
+    assert len(tables) == 1
+
+
+def test_cdk_json_sets_no_kops_iam_key() -> None:
+    # The defaults live in one place (infra/config.py); cdk.json holds CDK's flags only.
+    assert not [key for key in context_with() if key.startswith("kops-iam:")]

@@ -1,0 +1,284 @@
+"""The reconciler's own IAM statements, read straight from the pure builder.
+
+Concrete ARNs (partition ``aws``, account 111122223333) stand in for the stack's tokens;
+``test_infra_stack`` checks the synthesized policy is this one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from conftest import EXISTING_CONTEXT
+
+from infra.config import StackConfig
+from infra.permissions import Targets, reconciler_statements
+from kops_iam.wiring import AUDIT_SOURCE, OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE, ROLE_NAME_PREFIXES
+
+ACCOUNT = "111122223333"
+TARGETS = Targets(
+    partition="aws",
+    account=ACCOUNT,
+    region="eu-west-1",
+    bucket_arn="arn:aws:s3:::specs",
+    audit_bus_arn=f"arn:aws:events:eu-west-1:{ACCOUNT}:event-bus/kops-iam-audit",
+    log_group_arn=f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/lambda/kops-iam-reconciler",
+)
+ROLES = [f"arn:aws:iam::{ACCOUNT}:role/{p}*" for p in ROLE_NAME_PREFIXES]
+PROFILES = [f"arn:aws:iam::{ACCOUNT}:instance-profile/{p}*" for p in ROLE_NAME_PREFIXES]
+OWNED = {"StringEquals": {f"iam:ResourceTag/{OWNERSHIP_TAG_KEY}": OWNERSHIP_TAG_VALUE}}
+# Instance profiles document only the aws: form of the resource-tag key.
+OWNED_PROFILE = {"StringEquals": {f"aws:ResourceTag/{OWNERSHIP_TAG_KEY}": OWNERSHIP_TAG_VALUE}}
+DENIES = {"NeverClaimForeignKopsRoles", "NeverClaimForeignKopsInstanceProfiles"}
+BOUNDARY = "arn:aws:iam::111122223333:policy/kops-boundary"
+MANAGED = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+
+
+def statements(**context: Any) -> dict[str, dict[str, Any]]:
+    """The statements (as IAM JSON) for a context, by Sid."""
+    config = StackConfig.from_context(context)
+    rendered = [s.to_statement_json() for s in reconciler_statements(config, TARGETS)]
+    by_sid = {s["Sid"]: s for s in rendered}
+    assert len(by_sid) == len(rendered)
+    return by_sid
+
+
+def as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+DEFAULT = statements()
+HARDENED = statements(
+    **{
+        "kops-iam:permissionsBoundaryArn": BOUNDARY,
+        "kops-iam:allowedManagedPolicyArns": MANAGED,
+    }
+)
+ADOPTING = statements(**{"kops-iam:adoptExistingRoles": True})
+EVERYTHING = statements(**EXISTING_CONTEXT)
+ALL = [DEFAULT, HARDENED, ADOPTING, EVERYTHING]
+
+
+@pytest.mark.parametrize("policy", ALL)
+def test_no_statement_grants_iam_star_or_any_action_wildcard(policy: dict[str, Any]) -> None:
+    for sid, statement in policy.items():
+        for action in as_list(statement["Action"]):
+            assert "*" not in action, (sid, action)
+        assert statement["Effect"] == ("Deny" if sid in DENIES else "Allow")
+        assert "NotAction" not in statement
+        assert "NotResource" not in statement
+
+
+@pytest.mark.parametrize("policy", ALL)
+def test_no_statement_uses_resource_star(policy: dict[str, Any]) -> None:
+    for sid, statement in policy.items():
+        assert "*" not in as_list(statement["Resource"]), sid
+
+
+@pytest.mark.parametrize("policy", ALL)
+def test_iam_actions_only_touch_kops_named_roles_and_profiles(policy: dict[str, Any]) -> None:
+    for sid, statement in policy.items():
+        if any(a.startswith("iam:") for a in as_list(statement["Action"])):
+            assert set(as_list(statement["Resource"])) <= set(ROLES + PROFILES), sid
+
+
+@pytest.mark.parametrize("policy", ALL)
+def test_pass_role_is_only_for_kops_roles_and_only_to_ec2(policy: dict[str, Any]) -> None:
+    # AddRoleToInstanceProfile requires iam:PassRole on the role (docs/adr/0012).
+    passing = [sid for sid, s in policy.items() if "iam:PassRole" in as_list(s["Action"])]
+    assert passing == ["PassKopsRolesToEc2"]
+    statement = policy["PassKopsRolesToEc2"]
+    assert as_list(statement["Action"]) == ["iam:PassRole"]
+    assert as_list(statement["Resource"]) == ROLES
+    assert statement["Condition"]["StringEquals"]["iam:PassedToService"] == [
+        "ec2.amazonaws.com",
+        "ec2.amazonaws.com.cn",
+    ]
+
+
+def test_writes_on_existing_roles_need_the_ownership_tag() -> None:
+    for sid in ("ManageKopsRoles", "ManageSpecBoundaries"):
+        assert DEFAULT[sid]["Condition"] == OWNED, sid
+    assert DEFAULT["ManageKopsInstanceProfiles"]["Condition"] == OWNED_PROFILE
+    assert (
+        DEFAULT["PassKopsRolesToEc2"]["Condition"]["StringEquals"][
+            f"iam:ResourceTag/{OWNERSHIP_TAG_KEY}"
+        ]
+        == OWNERSHIP_TAG_VALUE
+    )
+    assert set(as_list(DEFAULT["ManageKopsRoles"]["Action"])) == {
+        "iam:DeleteRole",
+        "iam:TagRole",
+        "iam:UpdateAssumeRolePolicy",
+        "iam:PutRolePolicy",
+        "iam:DeleteRolePolicy",
+        "iam:DetachRolePolicy",
+    }
+
+
+def test_adoption_drops_only_the_ownership_conditions() -> None:
+    # Given adoption enabled
+    # Then writes on existing kops roles no longer need the tag
+    assert "Condition" not in ADOPTING["ManageKopsRoles"]
+    assert "Condition" not in ADOPTING["ManageKopsInstanceProfiles"]
+    assert "ResourceTag" not in json.dumps(ADOPTING)
+    assert not DENIES & set(ADOPTING)
+    # But creating still requires the tag, and the tag still cannot be removed
+    assert ADOPTING["CreateOwnedRoles"]["Condition"] == DEFAULT["CreateOwnedRoles"]["Condition"]
+    assert ADOPTING["UntagKopsRolesButNotOwnership"]["Condition"] == {
+        "ForAllValues:StringNotEquals": {"aws:TagKeys": [OWNERSHIP_TAG_KEY]}
+    }
+
+
+@pytest.mark.parametrize(
+    "sid",
+    [
+        "CreateOwnedRoles",
+        "TagRolesOnCreate",
+        "CreateOwnedInstanceProfiles",
+        "TagInstanceProfilesOnCreate",
+    ],
+)
+def test_creates_must_carry_the_ownership_tag(sid: str) -> None:
+    condition = DEFAULT[sid]["Condition"]
+    assert condition["StringEquals"][f"aws:RequestTag/{OWNERSHIP_TAG_KEY}"] == OWNERSHIP_TAG_VALUE
+    assert condition["ForAnyValue:StringEquals"]["aws:TagKeys"] == [OWNERSHIP_TAG_KEY]
+
+
+@pytest.mark.parametrize(
+    "sid", ["UntagKopsRolesButNotOwnership", "UntagKopsInstanceProfilesButNotOwnership"]
+)
+def test_the_ownership_tag_can_never_be_removed(sid: str) -> None:
+    owned = OWNED if "Roles" in sid else OWNED_PROFILE
+    assert DEFAULT[sid]["Condition"] == {
+        **owned,
+        "ForAllValues:StringNotEquals": {"aws:TagKeys": [OWNERSHIP_TAG_KEY]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("sid", "action", "resources", "key"),
+    [
+        ("NeverClaimForeignKopsRoles", "iam:TagRole", ROLES, "iam:ResourceTag"),
+        (
+            "NeverClaimForeignKopsInstanceProfiles",
+            "iam:TagInstanceProfile",
+            PROFILES,
+            "aws:ResourceTag",
+        ),
+    ],
+)
+def test_a_foreign_kops_resource_cannot_be_claimed_by_tagging_it(
+    sid: str, action: str, resources: list[str], key: str
+) -> None:
+    # Tag-on-create needs TagRole/TagInstanceProfile allowed with the ownership tag on any
+    # kops name; this deny stops it for what kops tagged (KubernetesCluster) and we do not own.
+    statement = DEFAULT[sid]
+    assert statement["Effect"] == "Deny"
+    assert statement["Action"] == action
+    assert as_list(statement["Resource"]) == resources
+    assert statement["Condition"] == {
+        "Null": {
+            f"aws:RequestTag/{OWNERSHIP_TAG_KEY}": "false",
+            f"{key}/{OWNERSHIP_TAG_KEY}": "true",
+            f"{key}/KubernetesCluster": "false",
+        }
+    }
+
+
+def test_create_role_requires_the_operator_boundary_when_one_is_set() -> None:
+    assert "iam:PermissionsBoundary" not in json.dumps(DEFAULT["CreateOwnedRoles"])
+    assert (
+        HARDENED["CreateOwnedRoles"]["Condition"]["StringEquals"]["iam:PermissionsBoundary"]
+        == BOUNDARY
+    )
+
+
+def test_with_a_boundary_it_can_be_set_but_never_removed() -> None:
+    # Without an operator boundary, a spec's own boundary may be put and removed
+    assert set(as_list(DEFAULT["ManageSpecBoundaries"]["Action"])) == {
+        "iam:PutRolePermissionsBoundary",
+        "iam:DeleteRolePermissionsBoundary",
+    }
+    # With one, only PutRolePermissionsBoundary, and only with that boundary
+    assert "ManageSpecBoundaries" not in HARDENED
+    assert "iam:DeleteRolePermissionsBoundary" not in json.dumps(HARDENED)
+    statement = HARDENED["SetOperatorBoundaryOnly"]
+    assert as_list(statement["Action"]) == ["iam:PutRolePermissionsBoundary"]
+    assert statement["Condition"]["StringEquals"] == {
+        **OWNED["StringEquals"],
+        "iam:PermissionsBoundary": BOUNDARY,
+    }
+
+
+def test_attach_only_operator_allowed_managed_policies() -> None:
+    # No allowed ARN: nothing can be attached at all
+    assert "iam:AttachRolePolicy" not in json.dumps(DEFAULT)
+    # Allowed ARNs: attach limited to exactly those
+    statement = HARDENED["AttachAllowedManagedPoliciesOnly"]
+    assert as_list(statement["Action"]) == ["iam:AttachRolePolicy"]
+    assert statement["Condition"]["ArnEquals"] == {"iam:PolicyARN": [MANAGED]}
+    assert [
+        sid for sid, s in HARDENED.items() if "iam:AttachRolePolicy" in as_list(s["Action"])
+    ] == ["AttachAllowedManagedPoliciesOnly"]
+
+
+def test_reads_specs_only_under_the_spec_key_layout() -> None:
+    assert DEFAULT["ReadClusterSpecs"]["Resource"] == "arn:aws:s3:::specs/*/config"
+    assert set(as_list(DEFAULT["ReadClusterSpecs"]["Action"])) == {
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+    }
+    assert DEFAULT["ListClusterSpecs"] == {
+        "Sid": "ListClusterSpecs",
+        "Effect": "Allow",
+        "Action": "s3:ListBucket",
+        "Resource": "arn:aws:s3:::specs",
+    }
+    assert not [s for s in DEFAULT.values() if "s3:PutObject" in as_list(s["Action"])]
+
+
+def test_decrypts_an_existing_bucket_only_through_s3() -> None:
+    assert "DecryptClusterSpecsThroughS3" not in DEFAULT
+    statement = EVERYTHING["DecryptClusterSpecsThroughS3"]
+    assert statement["Resource"] == EXISTING_CONTEXT["kops-iam:existingBucketKmsKeyArn"]
+    assert statement["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
+    }
+
+
+def test_puts_events_on_the_audit_bus_only_as_kops_iam() -> None:
+    statement = DEFAULT["PublishAuditEvents"]
+    assert statement["Action"] == "events:PutEvents"
+    assert statement["Resource"] == TARGETS.audit_bus_arn
+    assert statement["Condition"] == {"StringEquals": {"events:source": [AUDIT_SOURCE]}}
+
+
+def test_kms_describe_key_only_on_this_accounts_keys() -> None:
+    statement = DEFAULT["ResolveKmsKeyAliases"]
+    assert statement["Action"] == "kms:DescribeKey"
+    assert statement["Resource"] == f"arn:aws:kms:*:{ACCOUNT}:key/*"
+
+
+def test_writes_only_its_own_log_group() -> None:
+    assert DEFAULT["WriteOwnLogs"]["Resource"] == f"{TARGETS.log_group_arn}:*"
+
+
+def test_every_wildcard_resource_has_a_documented_reason() -> None:
+    reasons = TARGETS.wildcard_reasons()
+    for policy in ALL:
+        for sid, statement in policy.items():
+            for resource in as_list(statement["Resource"]):
+                if "*" in resource:
+                    assert reasons.get(resource, "").strip(), (sid, resource)
+
+
+def test_the_policy_fits_iams_inline_size_limit() -> None:
+    # IAM allows 10,240 characters (whitespace not counted) across a role's inline
+    # policies; leave room for CDK's default policy (X-Ray, SQS) and 20 allowed ARNs.
+    many = ",".join(f"arn:aws:iam::{ACCOUNT}:policy/extra-policy-{i:02}" for i in range(20))
+    policy = statements(**{**EXISTING_CONTEXT, "kops-iam:allowedManagedPolicyArns": many})
+    document = {"Version": "2012-10-17", "Statement": list(policy.values())}
+    size = len("".join(json.dumps(document).split()))
+    assert size < 9_000, size

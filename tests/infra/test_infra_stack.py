@@ -1,0 +1,454 @@
+"""The synthesized stack in both bucket modes: resources, triggers, delivery, audit, drift."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from conftest import EXISTING_BUCKET, EXISTING_CONTEXT, Synthesized
+
+from infra.eventing import MAX_EVENT_AGE, RETRY_ATTEMPTS
+from infra.reconciler import HANDLER
+from kops_iam.wiring import (
+    SPEC_KEY_SUFFIX,
+    Defaults,
+    Env,
+    audit_event_pattern,
+    s3_spec_event_pattern,
+)
+
+
+def ref(logical_id: str) -> dict[str, str]:
+    return {"Ref": logical_id}
+
+
+def arn_of(logical_id: str) -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
+# --- specs bucket -------------------------------------------------------------------------
+
+
+def test_own_bucket_is_versioned_encrypted_private_logged_and_expires_old_versions(
+    own_bucket: Synthesized,
+) -> None:
+    buckets = own_bucket.resources("AWS::S3::Bucket")
+    specs_id = own_bucket.logical_id("AWS::S3::Bucket", "SpecsBucket")
+    logs_id = own_bucket.logical_id("AWS::S3::Bucket", "SpecsAccessLogs")
+    specs = buckets[specs_id]
+    props = specs["Properties"]
+
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+        "ServerSideEncryptionByDefault"
+    ] == {"SSEAlgorithm": "AES256"}
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    assert len(props["PublicAccessBlockConfiguration"]) == 4
+    assert props["LoggingConfiguration"]["DestinationBucketName"] == ref(logs_id)
+    [rule] = props["LifecycleConfiguration"]["Rules"]
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 90}
+    assert specs["DeletionPolicy"] == "Retain"
+
+
+def test_own_bucket_refuses_plain_http_and_old_tls(own_bucket: Synthesized) -> None:
+    specs_id = own_bucket.logical_id("AWS::S3::Bucket", "SpecsBucket")
+    [policy] = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in own_bucket.resources("AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == ref(specs_id)
+    ]
+    denies = [s["Condition"] for s in policy if s["Effect"] == "Deny"]
+    assert {"Bool": {"aws:SecureTransport": "false"}} in denies
+    assert {"NumericLessThan": {"s3:TlsVersion": 1.2}} in denies
+
+
+def test_existing_bucket_is_never_created_nor_modified(existing_bucket: Synthesized) -> None:
+    assert existing_bucket.resources("AWS::S3::Bucket") == {}
+    assert existing_bucket.resources("AWS::S3::BucketPolicy") == {}
+    assert existing_bucket.resources("Custom::S3BucketNotifications") == {}
+
+
+# --- triggers -----------------------------------------------------------------------------
+
+
+def test_own_bucket_notifies_the_function_of_spec_keys_created_and_removed(
+    own_bucket: Synthesized,
+) -> None:
+    function_id = own_bucket.logical_id("AWS::Lambda::Function", "ReconcilerFunction")
+    notifications = own_bucket.only("Custom::S3BucketNotifications")["NotificationConfiguration"]
+
+    configurations = notifications["LambdaFunctionConfigurations"]
+    assert sorted(event for c in configurations for event in c["Events"]) == [
+        "s3:ObjectCreated:*",
+        "s3:ObjectRemoved:*",
+    ]
+    for configuration in configurations:
+        assert configuration["LambdaFunctionArn"] == arn_of(function_id)
+        # A suffix filter only: <cluster>/config (nested keys are ignored by the function)
+        assert configuration["Filter"]["Key"]["FilterRules"] == [
+            {"Name": "suffix", "Value": SPEC_KEY_SUFFIX}
+        ]
+    assert set(notifications) == {"LambdaFunctionConfigurations"}
+
+
+def test_own_bucket_may_invoke_the_function_only_for_itself(own_bucket: Synthesized) -> None:
+    specs_id = own_bucket.logical_id("AWS::S3::Bucket", "SpecsBucket")
+    [permission] = [
+        p["Properties"]
+        for p in own_bucket.resources("AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "s3.amazonaws.com"
+    ]
+    assert permission["SourceArn"] == arn_of(specs_id)
+    assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+def test_existing_bucket_triggers_through_an_eventbridge_rule_on_the_default_bus(
+    existing_bucket: Synthesized,
+) -> None:
+    function_id = existing_bucket.logical_id("AWS::Lambda::Function", "ReconcilerFunction")
+    queue_id = existing_bucket.logical_id("AWS::SQS::Queue", "FailuresFailedEvents")
+    rule = existing_bucket.resources("AWS::Events::Rule")[
+        existing_bucket.logical_id("AWS::Events::Rule", "SpecsSpecChanged")
+    ]["Properties"]
+
+    assert "EventBusName" not in rule  # the default bus, where S3 sends its events
+    assert rule["EventPattern"] == s3_spec_event_pattern(EXISTING_BUCKET)
+    [target] = rule["Targets"]
+    assert target["Arn"] == arn_of(function_id)
+    assert target["DeadLetterConfig"] == {"Arn": arn_of(queue_id)}
+    assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] == MAX_EVENT_AGE.to_seconds()
+
+
+def test_drift_schedule_invokes_the_function(deployment: Synthesized) -> None:
+    function_id = deployment.logical_id("AWS::Lambda::Function", "ReconcilerFunction")
+    rule = deployment.resources("AWS::Events::Rule")[
+        deployment.logical_id("AWS::Events::Rule", "DriftSchedule")
+    ]["Properties"]
+    [target] = rule["Targets"]
+    assert target["Arn"] == arn_of(function_id)
+    assert "DeadLetterConfig" in target
+    expected = (
+        "rate(30 minutes)"
+        if "SpecsSpecChanged" in json.dumps(deployment.template)
+        else "rate(1 hour)"
+    )
+    assert rule["ScheduleExpression"] == expected
+
+
+# --- the function -------------------------------------------------------------------------
+
+
+def test_function_runtime_architecture_tracing_and_handler(deployment: Synthesized) -> None:
+    function = deployment.resources("AWS::Lambda::Function")[
+        deployment.logical_id("AWS::Lambda::Function", "ReconcilerFunction")
+    ]["Properties"]
+    assert function["Runtime"] in {"python3.12", "python3.13"}
+    assert function["Architectures"] == ["arm64"]
+    assert function["TracingConfig"] == {"Mode": "Active"}
+    assert function["Handler"] == HANDLER
+    assert function["FunctionName"] == Defaults.FUNCTION_NAME
+    log_id = deployment.logical_id("AWS::Logs::LogGroup", "ReconcilerLog")
+    assert function["LoggingConfig"]["LogGroup"] == ref(log_id)
+
+
+def _environment(deployed: Synthesized) -> dict[str, Any]:
+    function = deployed.resources("AWS::Lambda::Function")[
+        deployed.logical_id("AWS::Lambda::Function", "ReconcilerFunction")
+    ]
+    variables: dict[str, Any] = function["Properties"]["Environment"]["Variables"]
+    return variables
+
+
+def test_default_configuration_reaches_the_function(own_bucket: Synthesized) -> None:
+    bus_id = own_bucket.logical_id("AWS::Events::EventBus", "AuditBus")
+    bucket_id = own_bucket.logical_id("AWS::S3::Bucket", "SpecsBucket")
+    assert _environment(own_bucket) == {
+        Env.SPECS_BUCKET: ref(bucket_id),
+        Env.AUDIT_BUS_NAME: ref(bus_id),
+        Env.MODE: "apply",
+        Env.PERMISSIONS_BOUNDARY: "",
+        Env.ALLOWED_ACTIONS: "",
+        Env.ALLOWED_MANAGED_POLICIES: "",
+        Env.ADOPT_EXISTING_ROLES: "false",
+        Env.RETAIN_ON_DELETE: "false",
+        "POWERTOOLS_SERVICE_NAME": Defaults.POWERTOOLS_SERVICE_NAME,
+        "POWERTOOLS_METRICS_NAMESPACE": Defaults.METRICS_NAMESPACE,
+    }
+
+
+def test_operator_settings_reach_the_function(existing_bucket: Synthesized) -> None:
+    variables = _environment(existing_bucket)
+    assert variables[Env.SPECS_BUCKET] == EXISTING_BUCKET
+    assert variables[Env.MODE] == "plan"
+    assert (
+        variables[Env.PERMISSIONS_BOUNDARY] == EXISTING_CONTEXT["kops-iam:permissionsBoundaryArn"]
+    )
+    assert variables[Env.ALLOWED_ACTIONS] == "iam:PassRole,ec2:RunInstances"
+    assert variables[Env.ALLOWED_MANAGED_POLICIES] == ",".join(
+        EXISTING_CONTEXT["kops-iam:allowedManagedPolicyArns"]
+    )
+    assert variables[Env.ADOPT_EXISTING_ROLES] == "true"
+    assert variables[Env.RETAIN_ON_DELETE] == "true"
+
+
+def test_log_retention_is_the_configured_one(deployment: Synthesized) -> None:
+    own = "SpecsSpecChanged" not in json.dumps(deployment.template)
+    groups = deployment.resources("AWS::Logs::LogGroup")
+    function_log = groups[deployment.logical_id("AWS::Logs::LogGroup", "ReconcilerLog")]
+    audit_log = groups[deployment.logical_id("AWS::Logs::LogGroup", "AuditLog")]
+    assert function_log["Properties"]["RetentionInDays"] == (30 if own else 14)
+    assert audit_log["Properties"]["RetentionInDays"] == (365 if own else 3653)
+    assert audit_log["Properties"]["LogGroupName"] == Defaults.AUDIT_LOG_GROUP
+    assert audit_log["DeletionPolicy"] == "Retain"
+
+
+# --- delivery guarantees ------------------------------------------------------------------
+
+
+def test_async_invocations_retry_then_go_to_the_failure_queue(deployment: Synthesized) -> None:
+    queue_id = deployment.logical_id("AWS::SQS::Queue", "FailuresFailedEvents")
+    function_id = deployment.logical_id("AWS::Lambda::Function", "ReconcilerFunction")
+    config = deployment.only("AWS::Lambda::EventInvokeConfig")
+    assert config["FunctionName"] == ref(function_id)
+    assert config["MaximumRetryAttempts"] == RETRY_ATTEMPTS == 2
+    assert config["MaximumEventAgeInSeconds"] == MAX_EVENT_AGE.to_seconds() == 3600
+    assert config["DestinationConfig"] == {"OnFailure": {"Destination": arn_of(queue_id)}}
+
+
+def test_failure_queue_is_encrypted_and_tls_only(deployment: Synthesized) -> None:
+    queue = deployment.only("AWS::SQS::Queue")
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["QueueName"] == Defaults.FAILURE_QUEUE
+    statements = deployment.only("AWS::SQS::QueuePolicy")["PolicyDocument"]["Statement"]
+    assert {
+        "Action": "sqs:*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Resource": arn_of(deployment.logical_id("AWS::SQS::Queue", "FailuresFailedEvents")),
+    } in statements
+    # Only EventBridge rules of this stack may add dead letters (besides the function's role)
+    allowed = [s for s in statements if s["Effect"] == "Allow"]
+    assert allowed and all(s["Principal"] == {"Service": "events.amazonaws.com"} for s in allowed)
+    assert all("aws:SourceArn" in s["Condition"]["ArnEquals"] for s in allowed)
+
+
+def test_alarms_on_queue_depth_function_errors_and_lost_events(deployment: Synthesized) -> None:
+    topic_id = deployment.logical_id("AWS::SNS::Topic", "FailuresAlarms")
+    alarms = {
+        a["Properties"]["MetricName"]: a["Properties"]
+        for a in deployment.resources("AWS::CloudWatch::Alarm").values()
+    }
+    assert set(alarms) == {
+        "ApproximateNumberOfMessagesVisible",
+        "Errors",
+        "DestinationDeliveryFailures",
+    }
+    assert alarms["ApproximateNumberOfMessagesVisible"]["Namespace"] == "AWS/SQS"
+    assert alarms["Errors"]["Namespace"] == "AWS/Lambda"
+    for alarm in alarms.values():
+        assert alarm["Threshold"] == 1
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert alarm["TreatMissingData"] == "notBreaching"
+        assert alarm["AlarmActions"] == [ref(topic_id)]
+
+
+def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_can_use(deployment: Synthesized) -> None:
+    key_id = deployment.logical_id("AWS::KMS::Key", "FailuresAlarmTopicKey")
+    topic = deployment.only("AWS::SNS::Topic")
+    assert topic["KmsMasterKeyId"] == arn_of(key_id)
+    key = deployment.only("AWS::KMS::Key")
+    assert key["EnableKeyRotation"] is True
+    principals = [s["Principal"] for s in key["KeyPolicy"]["Statement"]]
+    assert {"Service": "cloudwatch.amazonaws.com"} in principals
+
+
+def test_alarm_email_is_subscribed_only_when_given(
+    own_bucket: Synthesized, existing_bucket: Synthesized
+) -> None:
+    assert own_bucket.resources("AWS::SNS::Subscription") == {}
+    subscription = existing_bucket.only("AWS::SNS::Subscription")
+    assert subscription["Protocol"] == "email"
+    assert subscription["Endpoint"] == EXISTING_CONTEXT["kops-iam:alarmEmail"]
+
+
+# --- audit --------------------------------------------------------------------------------
+
+
+def test_audit_bus_has_an_archive_of_every_audit_event(deployment: Synthesized) -> None:
+    own = "SpecsSpecChanged" not in json.dumps(deployment.template)
+    bus_id = deployment.logical_id("AWS::Events::EventBus", "AuditBus")
+    assert deployment.only("AWS::Events::EventBus")["Name"] == (
+        Defaults.AUDIT_BUS_NAME if own else "kops-audit"
+    )
+    archive = deployment.only("AWS::Events::Archive")
+    assert archive["SourceArn"] == arn_of(bus_id)
+    assert archive["EventPattern"] == audit_event_pattern()
+    assert archive.get("RetentionDays", 0) == (365 if own else 0)  # 0: kept forever
+
+
+def test_every_audit_event_is_copied_to_the_audit_log_group(deployment: Synthesized) -> None:
+    bus_id = deployment.logical_id("AWS::Events::EventBus", "AuditBus")
+    log_id = deployment.logical_id("AWS::Logs::LogGroup", "AuditLog")
+    rule = deployment.resources("AWS::Events::Rule")[
+        deployment.logical_id("AWS::Events::Rule", "AuditToLog")
+    ]["Properties"]
+    assert rule["EventBusName"] == ref(bus_id)
+    assert rule["EventPattern"] == audit_event_pattern()
+    [target] = rule["Targets"]
+    # A log group target is addressed by its ARN without the trailing ":*"
+    assert target["Arn"] == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":logs:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":log-group:",
+                ref(log_id),
+            ],
+        ]
+    }
+    # EventBridge writes through the log group's resource policy, for this group only
+    parts = deployment.only("AWS::Logs::ResourcePolicy")["PolicyDocument"]["Fn::Join"][1]
+    assert arn_of(log_id) in parts
+    policy = json.loads("".join(p if isinstance(p, str) else "LOG-GROUP-ARN" for p in parts))
+    [statement] = policy["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert sorted(statement["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert statement["Resource"] == "LOG-GROUP-ARN"
+
+
+def test_no_custom_resource_lambda_is_needed_for_the_audit_log(deployment: Synthesized) -> None:
+    assert not [
+        r
+        for r in deployment.template["Resources"].values()
+        if r["Type"].startswith("Custom::Cloudwatch")
+    ]
+
+
+# --- outputs ------------------------------------------------------------------------------
+
+
+def test_outputs_name_the_bucket_bus_and_failure_queue(deployment: Synthesized) -> None:
+    outputs = deployment.template["Outputs"]
+    bus_id = deployment.logical_id("AWS::Events::EventBus", "AuditBus")
+    queue_id = deployment.logical_id("AWS::SQS::Queue", "FailuresFailedEvents")
+    assert outputs["AuditBusArn"]["Value"] == arn_of(bus_id)
+    assert outputs["FailureQueueUrl"]["Value"] == ref(queue_id)
+    bucket = outputs["SpecsBucketName"]["Value"]
+    if deployment.resources("AWS::S3::Bucket"):
+        assert bucket == ref(deployment.logical_id("AWS::S3::Bucket", "SpecsBucket"))
+    else:
+        assert bucket == EXISTING_BUCKET
+
+
+# --- the function's policy, as synthesized ------------------------------------------------
+
+
+def _role_statements(deployed: Synthesized) -> list[dict[str, Any]]:
+    """Every statement of every policy attached to the function's role."""
+    role_id = deployed.logical_id("AWS::IAM::Role", "ReconcilerRole")
+    role = deployed.template["Resources"][role_id]["Properties"]
+    assert "ManagedPolicyArns" not in role and "Policies" not in role
+    statements: list[dict[str, Any]] = []
+    for policy in deployed.resources("AWS::IAM::Policy").values():
+        if ref(role_id) in policy["Properties"]["Roles"]:
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else action
+
+
+def test_no_role_statement_grants_iam_star(deployment: Synthesized) -> None:
+    for statement in _role_statements(deployment):
+        for action in _actions(statement):
+            assert action.lower() not in {"*", "iam:*"} and not action.endswith(":*"), statement
+
+
+def test_pass_role_is_granted_once_only_to_ec2(deployment: Synthesized) -> None:
+    passing = [s for s in _role_statements(deployment) if "iam:PassRole" in _actions(s)]
+    assert [s["Sid"] for s in passing] == ["PassKopsRolesToEc2"]
+    assert "iam:PassedToService" in passing[0]["Condition"]["StringEquals"]
+
+
+def test_resource_star_only_for_xray(deployment: Synthesized) -> None:
+    star = [s for s in _role_statements(deployment) if s["Resource"] == "*"]
+    assert [sorted(_actions(s)) for s in star] == [
+        ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+    ]
+
+
+def test_the_rest_of_the_default_policy_is_the_failure_destination(deployment: Synthesized) -> None:
+    queue_id = deployment.logical_id("AWS::SQS::Queue", "FailuresFailedEvents")
+    unnamed = [s for s in _role_statements(deployment) if "Sid" not in s and s["Resource"] != "*"]
+    assert [(sorted(_actions(s)), s["Resource"]) for s in unnamed] == [
+        (["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"], arn_of(queue_id))
+    ]
+
+
+def test_own_bucket_policy_statements(
+    own_bucket: Synthesized,
+    statements_of: Callable[[Synthesized], dict[str | None, dict[str, Any]]],
+) -> None:
+    bucket_id = own_bucket.logical_id("AWS::S3::Bucket", "SpecsBucket")
+    policy = statements_of(own_bucket)
+    assert sorted(policy) == sorted(
+        [
+            "ReadClusterSpecs",
+            "ListClusterSpecs",
+            "PublishAuditEvents",
+            "ResolveKmsKeyAliases",
+            "WriteOwnLogs",
+            "ReadKopsRoles",
+            "ReadKopsInstanceProfiles",
+            "CreateOwnedRoles",
+            "TagRolesOnCreate",
+            "ManageKopsRoles",
+            "UntagKopsRolesButNotOwnership",
+            "ManageSpecBoundaries",
+            "PassKopsRolesToEc2",
+            "CreateOwnedInstanceProfiles",
+            "TagInstanceProfilesOnCreate",
+            "ManageKopsInstanceProfiles",
+            "UntagKopsInstanceProfilesButNotOwnership",
+            "NeverClaimForeignKopsRoles",
+            "NeverClaimForeignKopsInstanceProfiles",
+        ]
+    )
+    assert policy["ReadClusterSpecs"]["Resource"] == {
+        "Fn::Join": ["", [arn_of(bucket_id), f"/*{SPEC_KEY_SUFFIX}"]]
+    }
+    assert policy["ListClusterSpecs"]["Resource"] == arn_of(bucket_id)
+    bus_id = own_bucket.logical_id("AWS::Events::EventBus", "AuditBus")
+    assert policy["PublishAuditEvents"]["Resource"] == arn_of(bus_id)
+
+
+def test_existing_bucket_policy_statements(
+    existing_bucket: Synthesized,
+    statements_of: Callable[[Synthesized], dict[str | None, dict[str, Any]]],
+) -> None:
+    policy = statements_of(existing_bucket)
+    # Adoption enabled: no deny against claiming foreign kops roles
+    assert "NeverClaimForeignKopsRoles" not in policy
+    # Boundary set: no boundary removal; managed policies allowed: attach limited to them
+    assert "ManageSpecBoundaries" not in policy
+    assert "SetOperatorBoundaryOnly" in policy
+    assert "AttachAllowedManagedPoliciesOnly" in policy
+    assert "DecryptClusterSpecsThroughS3" in policy
+    bucket_arn = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":s3:::{EXISTING_BUCKET}"]]}
+    assert policy["ListClusterSpecs"]["Resource"] == bucket_arn
+    assert policy["ReadClusterSpecs"]["Resource"] == {
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, f":s3:::{EXISTING_BUCKET}/*{SPEC_KEY_SUFFIX}"],
+        ]
+    }
