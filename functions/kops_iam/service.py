@@ -167,7 +167,8 @@ class Reconciler:
     planner
         ``(bytes, Options, resolve_alias) -> ClusterPlan``; the domain core by default.
     sleep, clock
-        Injected for tests (audit back-off; scheduled-run deadline).
+        Injected for tests (back-off of audit retries and of passes after a concurrent IAM
+        change; scheduled-run deadline).
     """
 
     def __init__(
@@ -196,6 +197,7 @@ class Reconciler:
         )
         self._planner = planner or default_planner
         self.clock = clock
+        self._sleep = sleep
         region = s3.meta.region_name if s3 is not None else iam.meta.region_name
         self._partition = partition_for_region(region or "us-east-1")
 
@@ -276,6 +278,11 @@ class Reconciler:
             path=self.settings.role_path,
         )
 
+    def _settle(self, attempt: int) -> None:
+        """Pause before re-reading IAM after a concurrent change (IAM is eventually
+        consistent: a role just created elsewhere may not be readable yet)."""
+        self._sleep(min(0.25 * 2 ** (attempt - 1), 2.0))
+
     def apply(self, changes: ClusterChanges) -> tuple[Write, ...]:
         """Perform the writes of ``changes`` (see :func:`kops_iam.reconcile.execute`)."""
         return execute(self.iam, changes.writes)
@@ -305,6 +312,7 @@ class Reconciler:
                 written.extend(self.apply(changes))
             except ConcurrentChange as exc:
                 written.extend(exc.completed)
+                self._settle(attempt)
                 continue
             return DocumentResult(plan, changes, tuple(written), attempt)
         raise NotConverged(f"IAM kept changing during {self.settings.max_passes} passes")
@@ -356,6 +364,7 @@ class Reconciler:
                     )
                     if exc.completed:
                         earlier.append(_Pass(before, None, exc.completed))
+                    self._settle(context.passes)
                     continue
                 after = self.source.head(key)
                 if same_state(before, after):

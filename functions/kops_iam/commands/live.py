@@ -152,7 +152,7 @@ def _print_changes(out: TextIO, changes: ClusterChanges) -> None:
             print(f"    ~ tag {key}: {value['before']} -> {value['after']}", file=out)
         for key, value in tags.get("removed", {}).items():
             print(f"    - tag {key}={value}", file=out)
-        if "trustPolicy" in summary:
+        if "trustPolicy" in summary and summary["action"] != "create":
             print("    ~ trust policy", file=out)
         if "permissionsBoundary" in summary:
             boundary = summary["permissionsBoundary"]
