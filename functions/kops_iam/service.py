@@ -547,10 +547,11 @@ class _Context:
             detail["retained"] = settings.retain_on_delete
         if earlier:
             detail["earlierPasses"] = [_earlier(p) for p in earlier]
+        quiet = detail_type == DetailType.SPEC_UNCHANGED or (
+            detail_type == DetailType.SPEC_PLANNED and not changes.changed
+        )
         publish = not (
-            detail_type == DetailType.SPEC_UNCHANGED
-            and self.trigger == "schedule"
-            and not settings.audit_unchanged_on_schedule
+            quiet and self.trigger == "schedule" and not settings.audit_unchanged_on_schedule
         )
         log.info(
             "%s: %d write(s)",

@@ -455,3 +455,51 @@ def test_a_key_that_is_not_a_spec_is_ignored(world: World) -> None:
     assert summary["outcomes"][0]["detailType"] is None
     assert world.audit() == []
     assert world.calls.count("iam:") == 0
+
+
+def test_a_versioned_bucket_pins_versions_and_a_stale_event_reads_the_current_one(
+    world: World,
+) -> None:
+    # Given a versioned bucket where version 2 replaced version 1
+    world.s3.put_bucket_versioning(
+        Bucket=world.bucket, VersioningConfiguration={"Status": "Enabled"}
+    )
+    first = world.upload(CLUSTER, spec(additional={"node": [BUCKET_READ]}))
+    second = world.upload(CLUSTER, spec())
+    stale, _current = world.notifications()
+
+    # When the event of version 1 arrives (late)
+    world.handle(stale)
+
+    # Then version 2 is what was applied, and the event names it
+    assert set(world.inline(NODES)) == {NODES}
+    detail = only_event(world)["detail"]
+    assert detail["versionId"] == second["VersionId"] != first["VersionId"]
+
+    # And after a deletion (a delete marker), any event for the key, even that old
+    # "created" one, deletes the roles: the object's state decides, not the event
+    world.delete(CLUSTER)
+    world.handle(stale)
+    assert world.role_names() == set()
+    assert only_event(world)["detail-type"] == DetailType.CLUSTER_DELETED
+
+
+def test_a_scheduled_run_in_plan_mode_reports_only_clusters_with_changes(world: World) -> None:
+    # Given one applied cluster and one spec never applied, in a plan-mode deployment
+    world.upload(CLUSTER, spec())
+    world.deliver()
+    world.upload("new.k8s.example.com", spec("new.k8s.example.com"))
+    world.notifications()
+    world.audit()
+    world.calls.clear()
+    reconciler = world.reconciler(world.with_settings(mode="plan"))
+
+    # When the scheduled run happens
+    report = reconciler.reconcile_bucket()
+
+    # Then only the cluster that would change is reported, as Spec Planned
+    assert len(report.outcomes) == 2
+    [event] = world.audit()
+    assert event["detail-type"] == DetailType.SPEC_PLANNED
+    assert event["detail"]["cluster"] == "new.k8s.example.com"
+    assert world.calls.writes() == []
