@@ -518,6 +518,8 @@ class _Context:
                 "errors": [{"path": i.path, "message": i.message} for i in rejected.errors],
                 "warnings": [str(w) for w in rejected.warnings],
             }
+            if earlier:  # the object changed from a version that was applied
+                detail["earlierPasses"] = [_earlier(p) for p in earlier]
             log.warning("spec rejected: %s", rejected.message, extra=self.log)
             return self._outcome(detail_type, detail, current, earlier, publish=True)
         changes = current.changes
@@ -569,7 +571,7 @@ class _Context:
         if isinstance(exc, WriteFailed):
             completed.extend(exc.completed)
             failed_write = exc.write
-        elif current is not None and current.written and current not in earlier:
+        elif current is not None and current.written and all(current is not p for p in earlier):
             completed.extend(current.written)
         version = current.version if current is not None else None
         detail_type = DetailType.APPLY_FAILED

@@ -11,6 +11,7 @@ Two kinds of proof (docs/adr/0020 explains the mechanism):
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -18,7 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from reconciler_world import SESSION, FakeContext, World, allow, spec
+from jsonschema import Draft202012Validator
+from reconciler_world import ROOT, SESSION, FakeContext, World, allow, spec
 
 from kops_iam import handler
 from kops_iam.core import plan_spec
@@ -264,3 +266,26 @@ def test_many_versions_racing_on_threads_end_on_the_newest(world: World) -> None
     }
     assert {e["detail"]["etag"] for e in events} <= uploaded_etags
     assert sum(e["detail-type"] == DetailType.APPLY_FAILED for e in events) == retried[0]
+
+
+def test_a_valid_spec_replaced_by_an_invalid_one_mid_apply_reports_both(world: World) -> None:
+    # Given invocation A applying a valid spec, replaced by an invalid one after A's first write
+    world.upload(CLUSTER, version(1))
+    replaced: list[bool] = []
+
+    def interject(n: int, operation: str) -> None:
+        if operation == "CreateRole" and not replaced:
+            replaced.append(True)
+            world.upload(CLUSTER, "spec: [")
+
+    # When A runs
+    outcome = invocation(world, interject).reconcile_key(KEY)
+
+    # Then the newest (invalid) object is rejected, and the writes A made for the valid
+    # one before noticing are reported, not hidden
+    assert outcome.detail_type == DetailType.SPEC_REJECTED
+    [earlier] = outcome.detail["earlierPasses"]
+    assert any(w.startswith("create_role") for w in earlier["writes"])
+    [event] = world.audit()
+    schema = json.loads((ROOT / "schemas" / "spec-rejected.json").read_text())
+    Draft202012Validator(schema).validate(event)
