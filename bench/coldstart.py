@@ -152,7 +152,7 @@ def measure(variants: list[Variant], rounds: int) -> dict[str, dict[str, list[fl
     return results
 
 
-def run(rounds: int) -> tuple[list[Row], dict[str, object]]:
+def run(rounds: int, first_event_runs: int = 7) -> tuple[list[Row], dict[str, object]]:
     """Measure and return the table rows and the raw figures."""
     have_handler = handler_available()
     subject = HANDLER_MODULE if have_handler else "kops_iam.core"
@@ -208,7 +208,7 @@ def run(rounds: int) -> tuple[list[Row], dict[str, object]]:
     if have_handler:
         steps: dict[str, list[float]] = {name: [] for name in FIRST_EVENT_STEPS}
         allowed = "arn:aws:iam::123456789012:policy/staging-node-extras"
-        for _ in range(max(3, rounds // 2)):
+        for _ in range(first_event_runs):
             child, _wall = _run_child_env(
                 _FIRST_EVENT, {"KOPS_IAM_ALLOWED_MANAGED_POLICIES": allowed}
             )

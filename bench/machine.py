@@ -43,6 +43,7 @@ def describe() -> dict[str, str]:
         "cpu": cpu_model(),
         "os": f"{platform.system()} {platform.release()} {platform.machine()}",
         "python": sys.version.split()[0],
+        "load average": "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg()),
     }
     for name in PACKAGES:
         try:

@@ -163,8 +163,8 @@ def _child(
     return results
 
 
-def run(repeats: int) -> tuple[list[Row], dict[str, object]]:
-    """Start the moto server, run ``repeats`` + 1 plain children and one traced child."""
+def run(repeats: int, traced: bool = True) -> tuple[list[Row], dict[str, object]]:
+    """Start the moto server, run ``repeats`` + 1 plain children and (``traced``) a traced one."""
     allowed = specs.managed_policy_arns(specs.sample(specs.FULL))
     server = _Server(allowed)
     clusters = [f"mem-{i}.k8s.example.com" for i in range(repeats + 1)]
@@ -173,12 +173,14 @@ def run(repeats: int) -> tuple[list[Row], dict[str, object]]:
             _child(server, False, c, allowed, clusters[i - 1] if i else None)
             for i, c in enumerate(clusters)
         ]
-        traced = _child(server, True, "mem-traced.k8s.example.com", allowed, None)
+        traced_run = (
+            _child(server, True, "mem-traced.k8s.example.com", allowed, None) if traced else []
+        )
     finally:
         server.stop()
     measured = plain[1:]  # every child that started with a cold "unchanged" event
     by_name = [{r.get("name", "import"): r for r in p} for p in measured]
-    traced_by_name = {r.get("name", "import"): r for r in traced}
+    traced_by_name = {r.get("name", "import"): r for r in traced_run}
     rows = [
         Row(
             SECTION,
@@ -221,4 +223,4 @@ def run(repeats: int) -> tuple[list[Row], dict[str, object]]:
             "from import to the first event (Tracer, event models, parser, catalogue, clients)",
         )
     )
-    return rows, {"plain": plain, "traced": traced}
+    return rows, {"plain": plain, "traced": traced_run}
