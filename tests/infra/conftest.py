@@ -121,30 +121,19 @@ VARIANTS: dict[str, Mapping[str, Any] | None] = {"own": None, "existing": EXISTI
 def assemblies(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesized]:
     """Every variant synthesized once per test session, shared by pytest-xdist workers.
 
-    Each synth costs seconds of Node.js. Workers first build, in parallel, the variants no
-    one has started (each under a file lock, in a per-worker order), then wait for and read
-    the others' cloud assemblies.
+    A synth costs seconds of Node.js CPU, the first in a process the most. The first worker
+    to get here synthesizes all variants under a file lock; the others wait and read the
+    cloud assemblies (less CPU in total than each worker warming up Node.js for its own).
     """
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     base = tmp_path_factory.getbasetemp()
-    root = base.parent if worker else base
-    names = sorted(VARIANTS, reverse=worker.endswith(("1", "3", "5", "7", "9")))
-
-    def build(name: str, blocking: bool) -> None:
-        with (root / f"synth-{name}.lock").open("w") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-            except BlockingIOError:
-                return  # another worker is building it
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    with (root / "synth.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for name, overrides in VARIANTS.items():
             if not (root / f"synth-{name}" / "done").exists():
-                synthesize(VARIANTS[name], root / f"synth-{name}")
+                synthesize(overrides, root / f"synth-{name}")
                 (root / f"synth-{name}" / "done").touch()
-
-    for name in names:
-        build(name, blocking=False)
-    for name in names:
-        build(name, blocking=True)
-    return {name: load(root / f"synth-{name}") for name in names}
+    return {name: load(root / f"synth-{name}") for name in VARIANTS}
 
 
 @pytest.fixture(scope="session")
