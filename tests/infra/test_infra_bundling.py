@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from aws_cdk import aws_lambda as lambda_
-from conftest import ROOT
+from infra_support import ROOT
 
 from infra import bundling
 from infra.bundling import RUNTIME_PROVIDED, PipLocalBundling, runtime_dependencies

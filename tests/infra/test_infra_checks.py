@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from cfnlint.api import ManualArgs, lint
-from conftest import Synthesized, context_with
+from infra_support import Synthesized, context_with
 
 from infra.nag import acknowledge
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import EXISTING_CONTEXT, ROOT, context_with
+from infra_support import EXISTING_CONTEXT, ROOT, context_with
 
 from infra.config import ConfigError, StackConfig, context_keys, rate_minutes
 from kops_iam.wiring import Defaults

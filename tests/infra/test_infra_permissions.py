@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import EXISTING_CONTEXT
+from infra_support import EXISTING_CONTEXT
 
 from infra.config import StackConfig
 from infra.permissions import Targets, reconciler_statements

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from conftest import EXISTING_BUCKET, EXISTING_CONTEXT, Synthesized
+from infra_support import EXISTING_BUCKET, EXISTING_CONTEXT, Synthesized
 
 from infra.eventing import MAX_EVENT_AGE, RETRY_ATTEMPTS
 from infra.reconciler import HANDLER
