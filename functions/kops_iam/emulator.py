@@ -1,0 +1,894 @@
+"""The embedded AWS: moto's server on 127.0.0.1, wired as the stack wires the real thing.
+
+:class:`Emulator` starts moto's ``ThreadedMotoServer`` on the loopback interface only (a free
+port unless one is asked for) and creates the stack's resources there, under the names
+:mod:`kops_iam.wiring` gives the CDK stack too:
+
+* the specs bucket (versioned); in ``notification`` delivery its S3 notifications for
+  ``ObjectCreated:*``/``ObjectRemoved:*`` on keys ending in ``SPEC_KEY_SUFFIX`` go to a
+  queue; in ``eventbridge`` delivery (the stack's existing-bucket mode) the bucket sends
+  its events to EventBridge and a rule with ``s3_spec_event_pattern(bucket)`` forwards them;
+* the audit bus, and a rule with ``audit_event_pattern()`` copying every audit event to the
+  ``Defaults.AUDIT_TAIL_QUEUE`` queue the tools read;
+* the failure queue (``Defaults.FAILURE_QUEUE``), where an event lands after the runner's
+  last attempt, as Lambda's on-failure destination keeps it.
+
+moto cannot run Lambda code, so :class:`Runner` plays Lambda: it long-polls the delivery
+queue and hands each S3 notification (or S3 event from EventBridge) to the very
+``kops_iam.handler.lambda_handler`` the function runs, with the environment the stack gives
+the function (:func:`function_environment`) plus ``AWS_ENDPOINT_URL`` pointing here, and a
+Lambda context whose ARN is in moto's account. A failed invocation is retried (the message
+becomes visible again) and, after the last attempt, moto's redrive moves it to the failure
+queue. A scheduled (drift) run is :meth:`Runner.invoke` with :func:`scheduled_event`, as
+the stack's schedule rule invokes the function directly.
+
+moto keeps its state per process (every server thread shares it), so one process runs one
+emulator at a time; :meth:`Emulator.stop` discards the state.
+
+Import-light: moto, boto3 and the handler load inside the functions that need them (the CLI
+imports this module's command at start-up).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from kops_iam.wiring import (
+    SPEC_KEY_SUFFIX,
+    Defaults,
+    Env,
+    audit_event_pattern,
+    cluster_from_key,
+    s3_spec_event_pattern,
+)
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import boto3
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+    from kops_iam.handler import Runtime
+
+log = logging.getLogger("kops-iam.emulator")
+
+Delivery = Literal["notification", "eventbridge"]
+DELIVERIES: Final[tuple[Delivery, ...]] = ("notification", "eventbridge")
+
+LOOPBACK: Final = "127.0.0.1"
+DEFAULT_REGION: Final = "us-east-1"
+#: moto accepts any credentials; these never leave the machine.
+DUMMY_CREDENTIALS: Final = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+#: Local stand-ins for what the stack connects straight to the function.
+DELIVERY_QUEUE: Final = f"{Defaults.FUNCTION_NAME}-invocations"
+SPEC_EVENTS_RULE: Final = f"{Defaults.FUNCTION_NAME}-spec-events"
+AUDIT_TAIL_RULE: Final = Defaults.AUDIT_TAIL_QUEUE
+#: A second copy of the audit events, for ``kops-iam local``'s own report (the tail queue
+#: stays for the user's tools).
+AUDIT_CONSOLE_QUEUE: Final = f"{Defaults.AUDIT_TAIL_QUEUE}-console"
+#: One invocation plus Lambda's two asynchronous retries, then the failure queue.
+DELIVERY_ATTEMPTS: Final = 3
+#: Seconds before a message whose invocation failed is delivered again.
+RETRY_DELAY_SECONDS: Final = 1
+#: SQS long-poll wait: the runner notices a stop request within this many seconds.
+POLL_SECONDS: Final = 1
+#: Message attribute of the message :meth:`Runner.stop` sends to end a long poll at once.
+_STOP_ATTRIBUTE: Final = "kops-iam-runner-stop"
+#: Memory the fake Lambda context reports (the stack's function size).
+MEMORY_MB: Final = 512
+#: Time a scheduled (drift) run may take, as the stack's function timeout allows.
+TIMEOUT_MS: Final = 300_000
+
+
+class EmulatorError(RuntimeError):
+    """The emulator could not start (port in use, moto missing, ...)."""
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """What the operator configures on the function (the stack's context options).
+
+    ``managed_policies`` are customer managed policies (name -> document) created in the
+    emulator before anything runs, e.g. the boundary and external policies a spec names.
+    """
+
+    mode: Literal["apply", "plan"] = "apply"
+    permissions_boundary: str | None = None
+    allowed_actions: tuple[str, ...] = ()
+    allowed_managed_policies: tuple[str, ...] = ()
+    adopt_existing_roles: bool = False
+    retain_on_delete: bool = False
+
+
+def function_environment(
+    config: FunctionConfig,
+    *,
+    bucket: str,
+    bus_name: str,
+    endpoint_url: str,
+    region: str,
+) -> dict[str, str]:
+    """The function's environment: the stack's variables, plus the emulator's endpoint.
+
+    The first part mirrors what ``infra/`` sets on the Lambda function (names from
+    :class:`kops_iam.wiring.Env`); the second is what the Lambda runtime would provide
+    (region, credentials), with ``AWS_ENDPOINT_URL`` sending every client here.
+    """
+    return {
+        Env.SPECS_BUCKET: bucket,
+        Env.AUDIT_BUS_NAME: bus_name,
+        Env.MODE: config.mode,
+        Env.PERMISSIONS_BOUNDARY: config.permissions_boundary or "",
+        Env.ALLOWED_ACTIONS: ",".join(config.allowed_actions),
+        Env.ALLOWED_MANAGED_POLICIES: ",".join(config.allowed_managed_policies),
+        Env.ADOPT_EXISTING_ROLES: "true" if config.adopt_existing_roles else "false",
+        Env.RETAIN_ON_DELETE: "true" if config.retain_on_delete else "false",
+        "POWERTOOLS_SERVICE_NAME": Defaults.POWERTOOLS_SERVICE_NAME,
+        "POWERTOOLS_METRICS_NAMESPACE": Defaults.METRICS_NAMESPACE,
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        **DUMMY_CREDENTIALS,
+    }
+
+
+def session_from_environment(environ: Mapping[str, str]) -> boto3.session.Session:
+    """A boto3 session configured from ``environ`` alone (region, credentials, endpoint).
+
+    boto3 reads ``AWS_ENDPOINT_URL`` from the process environment only; this session
+    applies the one in ``environ`` to every client it makes, so the emulator never has to
+    change the process environment (tests in the same process keep theirs).
+    """
+    import boto3
+    from botocore.config import Config
+
+    endpoint = environ.get("AWS_ENDPOINT_URL") or None
+    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    # A loopback endpoint is never reached through HTTP(S)_PROXY (botocore would use one).
+    direct = Config(proxies={}) if endpoint and f"//{LOOPBACK}:" in endpoint else None
+
+    class EndpointSession(boto3.session.Session):
+        def client(self, *args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("endpoint_url") is None:
+                kwargs["endpoint_url"] = endpoint
+            if direct is not None and kwargs["endpoint_url"] == endpoint:
+                given = kwargs.get("config")
+                kwargs["config"] = given.merge(direct) if given is not None else direct
+            return super().client(*args, **kwargs)
+
+    return EndpointSession(
+        aws_access_key_id=environ.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=environ.get("AWS_SECRET_ACCESS_KEY"),
+        aws_session_token=environ.get("AWS_SESSION_TOKEN"),
+        region_name=region,
+    )
+
+
+@dataclass
+class LambdaContext:
+    """The parts of a Lambda context the handler and Powertools read."""
+
+    invoked_function_arn: str
+    function_name: str = Defaults.FUNCTION_NAME
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = MEMORY_MB
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = f"/aws/lambda/{Defaults.FUNCTION_NAME}"
+    log_stream_name: str = "local"
+    timeout_ms: int = TIMEOUT_MS
+    _started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the (emulated) function times out."""
+        return max(0, self.timeout_ms - int((time.monotonic() - self._started) * 1000))
+
+
+def function_arn(region: str, account_id: str) -> str:
+    """ARN of the function (the emulator's Lambda context reports it)."""
+    return f"arn:aws:lambda:{region}:{account_id}:function:{Defaults.FUNCTION_NAME}"
+
+
+def scheduled_event(region: str, account_id: str, when: datetime | None = None) -> dict[str, Any]:
+    """The event an EventBridge schedule rule sends the function (the drift run)."""
+    moment = (when or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account_id,
+        "time": moment,
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:{account_id}:rule/{Defaults.FUNCTION_NAME}-drift"],
+        "detail": {},
+    }
+
+
+# --------------------------------------------------------------------------- the emulator
+
+
+@dataclass
+class Emulator:
+    """moto's server on 127.0.0.1 with the stack's resources. Use as a context manager.
+
+    Parameters
+    ----------
+    port
+        TCP port to listen on; 0 picks a free one.
+    delivery
+        ``"notification"``: the bucket's S3 notifications (the stack's own bucket);
+        ``"eventbridge"``: S3 events through EventBridge (the stack's existing-bucket mode).
+    bucket, bus_name, region
+        Names (the stack's defaults) and the region the clients use.
+    function
+        The function's configuration (as the stack would set it).
+    managed_policies
+        Customer managed policies to create first, name -> policy document.
+    console
+        Also copy the audit events to :data:`AUDIT_CONSOLE_QUEUE` (see :meth:`console_events`).
+    """
+
+    port: int = 0
+    delivery: Delivery = "notification"
+    bucket: str = Defaults.SPECS_BUCKET
+    bus_name: str = Defaults.AUDIT_BUS_NAME
+    region: str = DEFAULT_REGION
+    function: FunctionConfig = field(default_factory=FunctionConfig)
+    managed_policies: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    console: bool = False
+
+    def __post_init__(self) -> None:
+        if self.delivery not in DELIVERIES:
+            raise ValueError(f"delivery must be one of {DELIVERIES}, not {self.delivery!r}")
+        self._server: Any = None
+        self._undo_patch: Callable[[], None] = lambda: None
+        self._clients: dict[str, Any] = {}
+        self.endpoint_url = ""
+        self.account_id = ""
+        self.delivery_queue_url = ""
+        self.audit_queue_url = ""
+        self.failure_queue_url = ""
+        self.console_queue_url = ""
+        self.session: boto3.session.Session | None = None
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def __enter__(self) -> Emulator:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is up."""
+        return self._server is not None
+
+    def start(self) -> Emulator:
+        """Start the server on 127.0.0.1 and create the stack's resources.
+
+        Raises
+        ------
+        EmulatorError
+            moto (``pip install 'kops-iam[local]'``) is missing or the port is taken.
+        """
+        if self._server is not None:
+            return self
+        server = _start_server(self.port)
+        self._undo_patch = _notify_delete_markers()
+        host, port = server.get_host_and_port()
+        self._server = server
+        self.endpoint_url = f"http://{host}:{port}"
+        try:
+            self.session = session_from_environment(self.environment())
+            self._provision()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop the server and discard the emulated state. Idempotent."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        try:
+            _reset_moto()
+        finally:
+            self._undo_patch()
+            self._undo_patch = lambda: None
+            server.stop()
+            self._clients.clear()
+
+    @property
+    def port_number(self) -> int:
+        """The port the server listens on."""
+        return int(self.endpoint_url.rsplit(":", 1)[1]) if self.endpoint_url else 0
+
+    # -- clients and names ----------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of ``service`` on the emulator (one per service, shared)."""
+        if self.session is None:
+            raise EmulatorError("the emulator is not running")
+        if service not in self._clients:
+            self._clients[service] = self.session.client(service)  # type: ignore[call-overload]
+        return self._clients[service]
+
+    @property
+    def s3(self) -> S3Client:
+        """S3 client on the emulator."""
+        client: S3Client = self.client("s3")
+        return client
+
+    @property
+    def iam(self) -> IAMClient:
+        """IAM client on the emulator."""
+        client: IAMClient = self.client("iam")
+        return client
+
+    @property
+    def sqs(self) -> SQSClient:
+        """SQS client on the emulator."""
+        client: SQSClient = self.client("sqs")
+        return client
+
+    @property
+    def events(self) -> EventBridgeClient:
+        """EventBridge client on the emulator."""
+        client: EventBridgeClient = self.client("events")
+        return client
+
+    def environment(self) -> dict[str, str]:
+        """The function's environment on this emulator (see :func:`function_environment`)."""
+        return function_environment(
+            self.function,
+            bucket=self.bucket,
+            bus_name=self.bus_name,
+            endpoint_url=self.endpoint_url,
+            region=self.region,
+        )
+
+    def spec_key(self, cluster: str) -> str:
+        """Object key of a cluster's spec (the kops state-store layout)."""
+        return f"{cluster}{SPEC_KEY_SUFFIX}"
+
+    def lambda_context(self) -> LambdaContext:
+        """A fresh Lambda context for one invocation."""
+        return LambdaContext(invoked_function_arn=function_arn(self.region, self.account_id))
+
+    def scheduled_event(self) -> dict[str, Any]:
+        """The drift schedule's event, for this emulator's region and account."""
+        return scheduled_event(self.region, self.account_id)
+
+    def managed_policy_arn(self, name: str) -> str:
+        """ARN of a customer managed policy in the emulator's account."""
+        return f"arn:aws:iam::{self.account_id}:policy/{name}"
+
+    # -- resources ------------------------------------------------------------------
+
+    def _provision(self) -> None:
+        sts = self.client("sts")
+        self.account_id = str(sts.get_caller_identity()["Account"])
+        for name, document in self.managed_policies.items():
+            self.iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(document))
+        self._create_bucket()
+        self.failure_queue_url, failure_arn = self._queue(Defaults.FAILURE_QUEUE)
+        self.delivery_queue_url, delivery_arn = self._queue(
+            DELIVERY_QUEUE,
+            VisibilityTimeout=str(RETRY_DELAY_SECONDS),
+            RedrivePolicy=json.dumps(
+                {"deadLetterTargetArn": failure_arn, "maxReceiveCount": str(DELIVERY_ATTEMPTS)}
+            ),
+        )
+        if self.delivery == "notification":
+            self._notify_queue(delivery_arn)
+        else:
+            self._notify_eventbridge(delivery_arn)
+        self.audit_queue_url, audit_arn = self._queue(Defaults.AUDIT_TAIL_QUEUE)
+        self.events.create_event_bus(Name=self.bus_name)
+        self.events.put_rule(
+            Name=AUDIT_TAIL_RULE,
+            EventBusName=self.bus_name,
+            EventPattern=json.dumps(audit_event_pattern()),
+            Description="copies every kops-iam audit event to the queue local tools read",
+        )
+        targets = [{"Id": "audit-tail", "Arn": audit_arn}]
+        if self.console:
+            self.console_queue_url, console_arn = self._queue(AUDIT_CONSOLE_QUEUE)
+            targets.append({"Id": "audit-console", "Arn": console_arn})
+        self.events.put_targets(
+            Rule=AUDIT_TAIL_RULE,
+            EventBusName=self.bus_name,
+            Targets=targets,  # type: ignore[arg-type]
+        )
+        _drain(self.sqs, self.delivery_queue_url)  # moto's s3:TestEvent
+
+    def _create_bucket(self) -> None:
+        if self.region == "us-east-1":
+            self.s3.create_bucket(Bucket=self.bucket)
+        else:
+            self.s3.create_bucket(
+                Bucket=self.bucket,
+                CreateBucketConfiguration={"LocationConstraint": self.region},  # type: ignore[typeddict-item]
+            )
+        self.s3.put_bucket_versioning(
+            Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"}
+        )
+
+    def _notify_queue(self, queue_arn: str) -> None:
+        self.s3.put_bucket_notification_configuration(
+            Bucket=self.bucket,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "Id": "kops-iam-specs",
+                        "QueueArn": queue_arn,
+                        "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+                        "Filter": {
+                            "Key": {"FilterRules": [{"Name": "suffix", "Value": SPEC_KEY_SUFFIX}]}
+                        },
+                    }
+                ]
+            },
+        )
+
+    def _notify_eventbridge(self, queue_arn: str) -> None:
+        self.s3.put_bucket_notification_configuration(
+            Bucket=self.bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
+        self.events.put_rule(
+            Name=SPEC_EVENTS_RULE,
+            EventPattern=json.dumps(s3_spec_event_pattern(self.bucket)),
+            Description="S3 object created/deleted on spec keys of the specs bucket",
+        )
+        self.events.put_targets(
+            Rule=SPEC_EVENTS_RULE, Targets=[{"Id": "invocations", "Arn": queue_arn}]
+        )
+
+    def _queue(self, name: str, **attributes: str) -> tuple[str, str]:
+        url = self.sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]  # type: ignore[arg-type]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        return url, arn
+
+    # -- reading ----------------------------------------------------------------------
+
+    def audit_events(self, wait_seconds: int = 0) -> list[dict[str, Any]]:
+        """Audit events received on the tail queue since the last call (oldest first)."""
+        return _drain(self.sqs, self.audit_queue_url, wait_seconds)
+
+    def console_events(self) -> list[dict[str, Any]]:
+        """Audit events received on the console copy since the last call (``console=True``)."""
+        return _drain(self.sqs, self.console_queue_url) if self.console_queue_url else []
+
+    def failed_events(self, wait_seconds: int = 0) -> list[dict[str, Any]]:
+        """Events whose every delivery attempt failed (the failure queue), since last call."""
+        return _drain(self.sqs, self.failure_queue_url, wait_seconds)
+
+
+def _start_server(port: int) -> Any:
+    """moto's threaded server on the loopback interface, started; werkzeug kept quiet."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise EmulatorError(
+            "the embedded AWS needs moto's server: pip install 'kops-iam[local]' "
+            f"(or make install) ({exc})"
+        ) from exc
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    if port:
+        _check_port_free(port)
+
+    class Server(ThreadedMotoServer):
+        """Reports a failure to bind instead of leaving ``start()`` waiting forever."""
+
+        error: BaseException | None = None
+
+        def _server_entry(self) -> None:
+            try:
+                super()._server_entry()
+            except BaseException as exc:  # noqa: BLE001 - handed to start()
+                self.error = exc
+                self._server_ready_event.set()
+
+    server = Server(ip_address=LOOPBACK, port=port, verbose=False)
+    server.start()
+    if server.error is not None:
+        error = server.error
+        if isinstance(error, OSError | SystemExit):  # werkzeug exits when the port is taken
+            raise EmulatorError(_port_taken(port, getattr(error, "strerror", None))) from error
+        raise EmulatorError(f"the embedded AWS did not start: {error}") from error
+    return server
+
+
+def _port_taken(port: int, reason: str | None) -> str:
+    return (
+        f"cannot listen on {LOOPBACK}:{port}: {reason or 'address already in use'} "
+        "(another program, or another kops-iam local, uses it: pick another with --port, "
+        "or leave --port out for a free one)"
+    )
+
+
+def _check_port_free(port: int) -> None:
+    """Fail with a clear message when ``port`` is taken (werkzeug would print and exit)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug binds
+        try:
+            probe.bind((LOOPBACK, port))
+        except OSError as exc:
+            raise EmulatorError(_port_taken(port, exc.strerror)) from exc
+
+
+@dataclass(frozen=True)
+class _DeleteMarkerView:
+    """What moto's notification builders read from a key, for a delete marker."""
+
+    name: str
+    version_id: str
+    size: int = 0
+    etag: str = ""
+
+
+def _notify_delete_markers() -> Callable[[], None]:
+    """Make moto notify ``ObjectRemoved:DeleteMarkerCreated``, as S3 does; return the undo.
+
+    moto (5.x) sends no notification when a delete in a versioned bucket only adds a delete
+    marker (``aws s3 rm``, ``DeleteObject`` without a version id): the most common way to
+    delete a spec would go unseen. This wraps moto's backend method that adds the marker
+    (used by ``DeleteObject`` and ``DeleteObjects``) to send the event S3 sends, through
+    moto's own notification code (SQS, EventBridge, ...). docs/adr/0051.
+    """
+    from moto.s3 import models, notifications
+
+    backend = models.S3Backend
+    original = backend._set_delete_marker
+    if getattr(original, "_kops_iam_notifies", False):  # already in place
+        return lambda: None
+
+    def set_delete_marker(self: Any, bucket_name: str, key_name: str) -> Any:
+        marker = original(self, bucket_name, key_name)
+        notifications.send_event(
+            self.account_id,
+            notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_MARKER_CREATED_EVENT,
+            self.get_bucket(bucket_name),
+            _DeleteMarkerView(name=marker.name, version_id=marker.version_id),
+        )
+        return marker
+
+    set_delete_marker._kops_iam_notifies = True  # type: ignore[attr-defined]
+    setattr(backend, "_set_delete_marker", set_delete_marker)  # noqa: B010 - a patch
+
+    def undo() -> None:
+        setattr(backend, "_set_delete_marker", original)  # noqa: B010 - undoing the patch
+
+    return undo
+
+
+def _reset_moto() -> None:
+    """Discard moto's in-process state (every service, every account)."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+
+
+def _drain(sqs: SQSClient, queue_url: str, wait_seconds: int = 0) -> list[dict[str, Any]]:
+    bodies: list[dict[str, Any]] = []
+    wait = wait_seconds
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait
+        ).get("Messages", [])
+        if not messages:
+            return bodies
+        wait = 0
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+            ],
+        )
+
+
+# --------------------------------------------------------------------------- the runner
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One call of ``lambda_handler`` by the runner."""
+
+    request_id: str
+    event: Mapping[str, Any]
+    attempt: int
+    seconds: float
+    result: Mapping[str, Any] | None = None
+    error: str | None = None
+    traceback: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the handler returned (Lambda would not retry)."""
+        return self.error is None
+
+    @property
+    def outcomes(self) -> list[Mapping[str, Any]]:
+        """The handler's per-key outcomes (``key``, ``cluster``, ``detailType``, ...)."""
+        return list(self.result.get("outcomes", [])) if self.result else []
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Spec keys the event names (whatever the outcome)."""
+        return _event_keys(self.event)
+
+    @property
+    def scheduled(self) -> bool:
+        """Whether this was a scheduled (drift) run."""
+        return self.event.get("detail-type") == "Scheduled Event"
+
+
+def _event_keys(event: Mapping[str, Any]) -> tuple[str, ...]:
+    from kops_iam.events import UnsupportedEvent, parse_event
+
+    try:
+        parsed = parse_event(event)
+    except UnsupportedEvent:
+        return ()
+    return tuple(o.key for o in parsed.objects)
+
+
+#: moto's state and ``kops_iam.handler``'s container are per process: invocations take turns.
+_HANDLER_LOCK = threading.Lock()
+
+
+class Runner:
+    """Plays Lambda for the emulator: delivers queued events to ``lambda_handler``.
+
+    Parameters
+    ----------
+    emulator
+        A started :class:`Emulator`.
+    on_invocation
+        Called (on the runner's thread) after every invocation.
+    """
+
+    def __init__(
+        self,
+        emulator: Emulator,
+        *,
+        on_invocation: Callable[[Invocation], None] | None = None,
+    ) -> None:
+        if not emulator.running or emulator.session is None:
+            raise EmulatorError("start the emulator before its runner")
+        from kops_iam.handler import build_runtime
+
+        self.emulator = emulator
+        self._on_invocation = on_invocation
+        self.environment = emulator.environment()
+        self.runtime: Runtime = build_runtime(
+            self.environment,
+            account_id=emulator.account_id,
+            session=session_from_environment(self.environment),
+        )
+        self._sqs = emulator.sqs
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._changed = threading.Condition()
+        self.invocations: list[Invocation] = []
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def __enter__(self) -> Runner:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def start(self) -> Runner:
+        """Start polling the delivery queue on a background thread."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="kops-iam-runner", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = POLL_SECONDS + 5) -> None:
+        """Stop polling; wait for the invocation in progress to end."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._stop.set()
+        try:  # wake the long poll instead of waiting for it to time out
+            self._sqs.send_message(
+                QueueUrl=self.emulator.delivery_queue_url,
+                MessageBody="{}",
+                MessageAttributes={_STOP_ATTRIBUTE: {"DataType": "String", "StringValue": "1"}},
+            )
+        except Exception as exc:  # noqa: BLE001 - the poll then ends on its own
+            log.debug("could not wake the runner: %s", exc)
+        thread.join(timeout)
+
+    # -- invoking -----------------------------------------------------------------------
+
+    def invoke(self, event: Mapping[str, Any], attempt: int = 1) -> Invocation:
+        """Call ``lambda_handler`` with ``event`` now, as Lambda would; record the result."""
+        from kops_iam import handler
+
+        context = self.emulator.lambda_context()
+        started = time.perf_counter()
+        result: Mapping[str, Any] | None = None
+        error: str | None = None
+        trace: str | None = None
+        with _HANDLER_LOCK:
+            handler.CONTAINER.install(self.runtime)
+            try:
+                result = handler.lambda_handler(dict(event), context)
+            except Exception as exc:  # noqa: BLE001 - Lambda records the failure and retries
+                error = f"{type(exc).__name__}: {exc}"
+                trace = traceback.format_exc()
+            finally:
+                handler.CONTAINER.install(None)
+        invocation = Invocation(
+            request_id=context.aws_request_id,
+            event=event,
+            attempt=attempt,
+            seconds=time.perf_counter() - started,
+            result=result,
+            error=error,
+            traceback=trace,
+        )
+        with self._changed:
+            self.invocations.append(invocation)
+            self._changed.notify_all()
+        if self._on_invocation is not None:
+            self._on_invocation(invocation)
+        return invocation
+
+    def run_schedule(self) -> Invocation:
+        """Invoke the function with the drift schedule's event."""
+        return self.invoke(self.emulator.scheduled_event())
+
+    def wait_for(
+        self,
+        predicate: Callable[[Invocation], bool],
+        timeout: float = 30.0,
+        *,
+        since: int = 0,
+    ) -> Invocation:
+        """The first invocation (from index ``since``) matching ``predicate``; wait for it.
+
+        Raises
+        ------
+        TimeoutError
+            None came within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for invocation in self.invocations[since:]:
+                    if predicate(invocation):
+                        return invocation
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no matching invocation within {timeout:g} s")
+                self._changed.wait(remaining)
+
+    def wait_for_key(self, key: str, timeout: float = 30.0, *, since: int = 0) -> Invocation:
+        """The first invocation (from index ``since``) about spec ``key``."""
+        return self.wait_for(lambda inv: key in inv.keys, timeout, since=since)
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        url = self.emulator.delivery_queue_url
+        while not self._stop.is_set():
+            try:
+                messages = self._sqs.receive_message(
+                    QueueUrl=url,
+                    MaxNumberOfMessages=10,
+                    WaitTimeSeconds=POLL_SECONDS,
+                    MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                    MessageAttributeNames=[_STOP_ATTRIBUTE],
+                ).get("Messages", [])
+            except Exception as exc:  # noqa: BLE001 - keep polling unless stopping
+                if self._stop.is_set():
+                    return
+                log.warning("polling %s failed: %s", url, exc)
+                self._stop.wait(POLL_SECONDS)
+                continue
+            for message in messages:
+                if self._stop.is_set():
+                    return
+                self._deliver(url, message)
+
+    def _deliver(self, url: str, message: Mapping[str, Any]) -> None:
+        if _STOP_ATTRIBUTE in message.get("MessageAttributes", {}):
+            self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            return
+        try:
+            event = json.loads(message["Body"])
+        except ValueError:
+            log.warning("not JSON, dropped: %.200s", message.get("Body"))
+            self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            return
+        if isinstance(event, dict) and event.get("Event") == "s3:TestEvent":
+            self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            return
+        attempt = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+        invocation = self.invoke(event, attempt=attempt)
+        if invocation.ok:
+            self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        # else: the message becomes visible again after RETRY_DELAY_SECONDS (a retry); after
+        # DELIVERY_ATTEMPTS receives, moto's redrive moves it to the failure queue.
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def clusters_of(invocation: Invocation) -> list[str]:
+    """Clusters an invocation was about (from its outcomes, else from its keys)."""
+    seen = [str(o["cluster"]) for o in invocation.outcomes if o.get("cluster")]
+    if seen:
+        return seen
+    return [c for c in (cluster_from_key(k) for k in invocation.keys) if c]
+
+
+def route_function_output(stream: Any | None = None, level: int | str = logging.INFO) -> None:
+    """Send the function's logs (Powertools JSON) to ``stream``, or nowhere when ``None``.
+
+    In Lambda they go to stdout, which CloudWatch Logs collects, with the metrics (EMF)
+    beside them; the local commands print their own report on stdout instead. Metrics are
+    turned off (``POWERTOOLS_METRICS_DISABLED``) and the one-off cold-start metric, which
+    Powertools prints regardless, is counted as done. Meant for the CLI's own process: it
+    changes process-wide state.
+    """
+    import os
+
+    from aws_lambda_powertools.metrics.provider import cold_start
+
+    from kops_iam import handler
+
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    cold_start.is_cold_start = False
+    log_handler = handler.logger.registered_handler
+    if stream is None:
+        log_handler.setLevel(logging.CRITICAL + 1)
+        return
+    if isinstance(log_handler, logging.StreamHandler):
+        log_handler.setStream(stream)
+    log_handler.setLevel(level)
+
+
+def placeholder_policy(description: str) -> dict[str, Any]:
+    """A harmless managed policy document standing in for one a spec names."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "".join(ch for ch in description.title() if ch.isalnum())[:100] or "Local",
+                "Effect": "Allow",
+                "Action": "sts:GetCallerIdentity",
+                "Resource": "*",
+            }
+        ],
+    }
