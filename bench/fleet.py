@@ -218,10 +218,11 @@ def _rows(
                 f"first apply, clusters {size - step.clusters + 1}-{size}",
                 fmt(per, "ms/cluster", spread="iqr"),
                 note=f"one Object Created event each; CPU {step.cpu_s * 1000 / step.clusters:.1f} "
-                f"ms/cluster; per cluster: IAM "
+                f"ms/cluster (mean); {step.wall_s:.1f} s in all; "
+                f"per cluster: IAM "
                 f"{c.iam_reads / step.clusters:.1f} reads + {c.iam_writes / step.clusters:.1f} "
                 f"writes, S3 {c.s3 / step.clusters:.1f}, EventBridge "
-                f"{c.events / step.clusters:.1f}; {step.wall_s:.1f} s in all",
+                f"{c.events / step.clusters:.1f}",
             )
         )
     per_cluster_ms: dict[int, float] = {}
