@@ -102,8 +102,7 @@ class EmulatorError(RuntimeError):
 class FunctionConfig:
     """What the operator configures on the function (the stack's context options).
 
-    ``managed_policies`` are customer managed policies (name -> document) created in the
-    emulator before anything runs, e.g. the boundary and external policies a spec names.
+    Each field becomes the environment variable the stack sets (:func:`function_environment`).
     """
 
     mode: Literal["apply", "plan"] = "apply"
@@ -761,7 +760,10 @@ class Runner:
             self.invocations.append(invocation)
             self._changed.notify_all()
         if self._on_invocation is not None:
-            self._on_invocation(invocation)
+            try:
+                self._on_invocation(invocation)
+            except Exception:  # a reporting problem must not stop the runner
+                log.exception("on_invocation callback failed")
         return invocation
 
     def run_schedule(self) -> Invocation:
@@ -819,7 +821,12 @@ class Runner:
             for message in messages:
                 if self._stop.is_set():
                     return
-                self._deliver(url, message)
+                try:
+                    self._deliver(url, message)
+                except Exception:  # the message comes back; keep polling
+                    if self._stop.is_set():
+                        return
+                    log.exception("delivering a message failed")
 
     def _deliver(self, url: str, message: Mapping[str, Any]) -> None:
         if _STOP_ATTRIBUTE in message.get("MessageAttributes", {}):

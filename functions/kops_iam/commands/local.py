@@ -312,6 +312,12 @@ class _Printer:
                 f"{stamp}  {style('invocation failed', 'red', 'bold')}  {invocation.error}  {via}"
             )
             lines.append(f"{pad}{retry}")
+        if not lines and invocation.scheduled:
+            checked = len(invocation.outcomes)
+            verdict = (
+                f"{checked} spec(s) checked, IAM matches every one" if checked else "no spec yet"
+            )
+            lines.append(f"{stamp}  {style('drift run', 'dim')}  {verdict}  {via}")
         if not lines:
             ignored = (invocation.result or {}).get("ignored") or ["nothing to reconcile"]
             lines.append(
