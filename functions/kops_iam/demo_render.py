@@ -604,8 +604,8 @@ def outro_lines(
     verdict = "Every step did what it should." if ok else "A step did not do what it should."
     text = [
         f"{verdict} {sum(counts.values())} audit events: {parts}.",
-        "Everything the demo started is stopped. Next: kops-iam local to try your own specs "
-        "(README, section Demo); kops-iam demo --json for scripts.",
+        "Everything the demo started is stopped. Next: kops-iam\u00a0local to try your own "
+        "specs (README, section Demo); kops-iam\u00a0demo\u00a0--json for scripts.",
     ]
     lines = ["", rule(f"done in {seconds:.1f} s", width, style)]
     for paragraph in text:
@@ -614,6 +614,6 @@ def outro_lines(
                 line = line.replace(name.replace(" ", nbsp), style.outcome(name))
             line = line.replace(verdict, style(verdict, "green" if ok else "red", "bold"))
             for command in ("kops-iam local", "kops-iam demo --json"):
-                line = line.replace(command, style(command, "bold"))
+                line = line.replace(command.replace(" ", nbsp), style(command, "bold"))
             lines.append(line.replace(nbsp, " "))
     return lines
