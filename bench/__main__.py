@@ -76,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name not in chosen:
             return
         t0 = time.monotonic()
+        raw.setdefault("load", {})[name] = round(os.getloadavg()[0], 1)
         print(f"... {title}", file=sys.stderr, flush=True)
         try:
             got, data = work()
@@ -151,7 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(text)
     elapsed = time.monotonic() - started
     counts = summary_counts(rows)
-    timing = ", ".join(f"{k} {v:.0f} s" for k, v in raw.get("seconds", {}).items())
+    timing = ", ".join(
+        f"{k} {v:.0f} s at load {raw['load'][k]}" for k, v in raw.get("seconds", {}).items()
+    )
     print()
     print(
         f"targets: {counts.get('met', 0)} met, {counts.get('NOT MET', 0)} not met; "
