@@ -30,6 +30,7 @@ import boto3
 import moto
 from botocore import xform_name
 from botocore.awsrequest import AWSResponse
+from botocore.config import Config
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 from moto.core.models import botocore_stubber
 
@@ -415,6 +416,28 @@ _CLIENTS: dict[str, Any] = {}
 _CURRENT: list[Wire] = []
 
 
+def reset_retry_quotas() -> None:
+    """Give every client a full botocore retry quota (standard mode's token bucket).
+
+    The clients live for the whole process, as in a warm Lambda container, and each
+    persistent fault drains their quota; with it empty botocore stops retrying and a
+    single transient error fails the invocation (Lambda then retries it: loud, not lost).
+    Each faulted run starts from a healthy client so that a transient fault tests the
+    retry path.
+    """
+    from botocore.retries.quota import RetryQuota
+    from botocore.retries.standard import RetryQuotaChecker
+
+    for client in _CLIENTS.values():
+        hyphen = client.meta.service_model.service_id.hyphenize()
+        for hook in client.meta.events._emitter._handlers.prefix_search(
+            f"after-call.{hyphen}.Operation"
+        ):
+            checker = getattr(hook, "__self__", None)
+            if isinstance(checker, RetryQuotaChecker):
+                checker._quota = RetryQuota()
+
+
 def _wire() -> Wire:
     assert _CURRENT, "no reliability world is active"
     return _CURRENT[-1]
@@ -425,7 +448,12 @@ def _client(name: str, settings: Settings, wire_it: bool) -> Any:
     dispatch to the current world's :class:`Wire`."""
     key = f"{name}:{wire_it}"
     if key not in _CLIENTS:
-        client = SESSION.client(name, config=settings.boto_config())
+        config = settings.boto_config()
+        if name == "s3" and not wire_it:
+            # the test's own uploads: no aws-chunked checksum encoding (pure Python, ~20 s
+            # each way for a 100 MB body)
+            config = config.merge(Config(request_checksum_calculation="when_required"))
+        client = SESSION.client(name, config=config)
         if wire_it:
             model = client.meta.service_model
             service, hyphen, protocol = (
