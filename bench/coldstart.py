@@ -63,6 +63,10 @@ Tracer(service="kops-iam")
 marks.append(time.perf_counter())
 runtime = handler.build_runtime(os.environ, account_id="123456789012")
 marks.append(time.perf_counter())
+import pydantic
+class _First(pydantic.BaseModel):
+    a: int
+marks.append(time.perf_counter())
 import aws_lambda_powertools.utilities.parser
 marks.append(time.perf_counter())
 from kops_iam.events import parse_event
@@ -72,14 +76,16 @@ runtime.reconciler.plan_document(spec, cluster="staging.k8s.example.com")
 marks.append(time.perf_counter())
 runtime.reconciler.plan_document(spec, cluster="staging.k8s.example.com")
 marks.append(time.perf_counter())
-names = ["import", "tracer", "runtime", "parser", "event models", "first plan", "warm plan"]
+names = ["import", "tracer", "runtime", "pydantic", "parser", "event models", "first plan",
+         "warm plan"]
 print(json.dumps({n: b - a for n, a, b in zip(names, marks, marks[1:])}))
 """
 FIRST_EVENT_STEPS = {
     "import": "import kops_iam.handler",
     "tracer": "Powertools Tracer: X-Ray SDK import, botocore patching (build_runtime does it)",
     "runtime": "rest of build_runtime: settings, boto3 clients (iam, s3, events)",
-    "parser": "import aws_lambda_powertools.utilities.parser (events.py needs it)",
+    "pydantic": "first pydantic model in the process: pydantic's model machinery loads",
+    "parser": "import aws_lambda_powertools.utilities.parser (events.py uses it)",
     "event models": "first events.parse_event: pydantic event models built",
     "first plan": "first plan_document: core, spec models, YAML parser, statements, catalogue",
     "warm plan": "the same plan again (warm)",
