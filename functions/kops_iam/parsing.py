@@ -466,8 +466,16 @@ def _line_col(text: str, offset: int) -> str:
     return f"line {line}, column {column}"
 
 
-def _check_json_depth(text: str, start: int, max_depth: int) -> None:
-    """Reject nesting past ``max_depth`` before :mod:`json` recurses into it."""
+def check_json_depth(text: str, start: int = 0, max_depth: int = MAX_DEPTH, path: str = "") -> None:
+    """Reject JSON nesting past ``max_depth`` before :mod:`json` recurses into it.
+
+    Linear in the text. Also used for JSON held in string fields (``additionalPolicies``).
+
+    Raises
+    ------
+    SpecInvalid
+        With one issue at ``path`` naming the line and column where the limit is passed.
+    """
     if text.count("[", start) + text.count("{", start) <= max_depth:
         return
     depth = 0
@@ -477,7 +485,9 @@ def _check_json_depth(text: str, start: int, max_depth: int) -> None:
             depth += 1
             if depth > max_depth:
                 where = _line_col(text, match.start())
-                raise SpecInvalid([Issue("", f"nesting deeper than {max_depth} levels at {where}")])
+                raise SpecInvalid(
+                    [Issue(path, f"nesting deeper than {max_depth} levels at {where}")]
+                )
         elif char == "}" or char == "]":
             depth -= 1
 
@@ -487,7 +497,7 @@ def _reject_constant(name: str) -> NoReturn:
 
 
 def _parse_json(text: str, start: int, max_depth: int) -> dict[str, Any]:
-    _check_json_depth(text, start, max_depth)
+    check_json_depth(text, start, max_depth)
     duplicates: list[tuple[dict[str, Any], list[str]]] = []
 
     def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

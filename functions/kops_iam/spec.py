@@ -53,9 +53,14 @@ _KMS_ALIAS_ARN = re.compile(
 )
 _MANAGED_POLICY_ARN = re.compile(
     r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}|aws):policy/"
-    r"(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,128}$"
+    r"(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,128}$",
+    re.ASCII,
 )
-_S3_URL = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<path>.*?))?/?$")
+#: State-store paths become ARNs in the policies: printable ASCII only, no spaces or wildcards.
+_S3_URL = re.compile(
+    r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<path>[!-~]*?))?/?$", re.ASCII
+)
+_S3_PATH_FORBIDDEN = frozenset("*?$\\")
 _TAG_CHARS = re.compile(r"^[\w .:/=+@-]*$", re.UNICODE)
 _RESERVED_TAG_KEYS: Final = ("Name", "KubernetesCluster")
 _RESERVED_TAG_PREFIXES: Final = ("aws:", "kubernetes.io/cluster/", "kops-iam/")
@@ -526,7 +531,18 @@ class _Validator:
                 continue  # other stores (gs://, memfs://) need no S3 grant
             match = _S3_URL.match(url)
             if not match or ".." in match.group("bucket"):
-                self.error(path, f"{url!r} is not an s3://bucket/path URL")
+                self.error(
+                    path,
+                    f"{url!r} is not an s3://bucket/path URL (the path in printable ASCII "
+                    "without spaces: it becomes an ARN in the role's policy)",
+                )
+                continue
+            if _S3_PATH_FORBIDDEN.intersection(match.group("path") or ""):
+                self.error(
+                    path,
+                    f"{url!r}: * ? $ and \\ would act as wildcards or variables in "
+                    "the policy ARN; kops state-store paths do not use them",
+                )
                 continue
             paths.add(S3Path(match.group("bucket"), (match.group("path") or "").strip("/")))
         return tuple(sorted(paths, key=lambda p: (p.bucket, p.path)))

@@ -22,9 +22,10 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from kops_iam.catalogue import ActionCatalogue, default_catalogue, has_wildcard
-from kops_iam.errors import Issue, join_path
+from kops_iam.errors import Issue, SpecInvalid, join_path
 from kops_iam.guardrail import disallowed, escalations, explain
 from kops_iam.options import Options
+from kops_iam.parsing import check_json_depth
 
 #: Most statements checked in one value. A role's inline policies share 10,240 characters,
 #: room for about 220 of the smallest statements, so more can never be applied; the bound
@@ -198,6 +199,10 @@ def _parse(raw: object, path: str) -> tuple[list[Any] | None, list[Issue]]:
         ]
     if not raw.strip():
         return None, [Issue(path, "is empty; it must hold a JSON array of IAM statements")]
+    try:
+        check_json_depth(raw, path=path)
+    except SpecInvalid as exc:
+        return None, [Issue(path, f"is not valid JSON for IAM: {exc.errors[0].message}")]
     try:
         value = json.loads(raw, object_pairs_hook=_object_pairs, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:

@@ -351,3 +351,28 @@ def test_state_store_paths() -> None:
 
 def test_bad_state_store_url() -> None:
     assert "spec.configBase" in errors_of(cluster_doc(configBase="s3://"))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "s3://state/c\u200b",
+        "s3://state/c\u0100",
+        "s3://state/a b",
+        "s3://state/c*",
+        "s3://state/${x}",
+    ],
+)
+def test_state_store_path_must_be_arn_safe(url: str) -> None:
+    # A character IAM forbids (or a wildcard) would land in the state-store policy ARN
+    assert "spec.configBase" in errors_of(cluster_doc(configBase=url))
+
+
+def test_managed_policy_arn_is_ascii() -> None:
+    arn = "arn:aws:iam::123456789012:policy/caf\u00e9"
+    assert "spec.externalPolicies.node[0]" in errors_of(
+        cluster_doc(externalPolicies={"node": [arn]})
+    )
+    assert "spec.iam.permissionsBoundary" in errors_of(
+        cluster_doc(iam={"permissionsBoundary": arn})
+    )

@@ -111,7 +111,7 @@ def test_a_value_that_is_not_a_string_is_an_error(raw: object, fragment: str) ->
         ("   \n", "is empty"),
         ('[{"Effect": "Allow",}]', "is not valid JSON: Expecting property name"),
         ('[{"Effect": "Allow" "Action": "*"}]', "line 1 column 21"),
-        ("[" * 100_000, "nested too deeply"),
+        ("[" * 100_000, "nesting deeper than 64 levels"),
         ('[{"Effect": NaN}]', "NaN is not a JSON number"),
         ('[{"Sid": 1' + "0" * 5000 + "}]", "is not valid JSON"),
         ('[{"Effect":\u2028"Allow"}]', "U+2028 LINE SEPARATOR"),
@@ -865,3 +865,13 @@ def test_generated_valid_statements_pass_and_round_trip(
     assert errors == []
     assert result == statements
     assert json.loads(json.dumps(result)) == statements
+
+
+def test_deeply_nested_policy_json_is_an_error_not_a_recursion_error() -> None:
+    # Given an additionalPolicies value nested far deeper than any policy (json.loads accepts it)
+    raw = "[" * 800 + "]" * 800
+    # When checked
+    _, errors = check(raw)
+    # Then one error names the nesting, at the field's path
+    assert len(errors) == 1
+    assert errors[0].startswith(f"{PATH}: is not valid JSON for IAM: nesting deeper than 64")
