@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from kops_iam.audit import SCHEMA_VERSION, AuditPublisher, make_event
 from kops_iam.errors import Issue, SpecInvalid
@@ -416,7 +416,13 @@ class Reconciler:
         if self.source is None:
             raise RuntimeError("reconcile_bucket needs an S3 client")
         request_id = request_id or str(uuid.uuid4())
-        keys = sorted(self.source.spec_keys())
+        try:
+            keys = sorted(self.source.spec_keys())
+        except Exception as exc:
+            # Without the list no cluster can be checked: say so on the audit trail, then
+            # fail the invocation so Lambda retries it.
+            _Context(self, SCAN_KEY, SCAN_CLUSTER, "schedule", request_id).failed(exc, (), None)
+            raise
         if keys:
             start = rotation % len(keys)
             keys = keys[start:] + keys[:start]
@@ -465,6 +471,12 @@ class Reconciler:
         return f"arn:{self._partition}:s3:::{self.settings.bucket}/{key}"
 
 
+#: ``cluster``/``key`` of the ``Apply Failed`` event of a scheduled run that could not list
+#: the bucket (it concerns every cluster).
+SCAN_CLUSTER: Final = "*"
+SCAN_KEY: Final = "*/config"
+
+
 def _raise_conflicts(changes: ClusterChanges) -> None:
     if changes.conflicts:
         raise Rejected(
@@ -501,7 +513,13 @@ class _Context:
             "requestId": self.request_id,
             "mode": settings.mode,
             "trigger": self.trigger,
-            "objectState": "present" if version is not None else "absent",
+            "objectState": (
+                "present"
+                if version is not None
+                else "unknown"
+                if self.cluster == SCAN_CLUSTER
+                else "absent"
+            ),
             "passes": passes,
         }
 

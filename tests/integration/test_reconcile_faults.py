@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from botocore.config import Config
 from botocore.retries.standard import ExponentialBackoff
-from reconciler_world import SESSION, CallLog, Faults, World, allow, spec
+from jsonschema import Draft202012Validator
+from reconciler_world import ROOT, SESSION, CallLog, Faults, World, allow, spec
 
 from kops_iam import handler
 from kops_iam.wiring import DetailType
@@ -160,3 +162,35 @@ def test_iam_changing_under_a_pass_makes_the_reconciler_read_again(world: World)
     assert outcome.detail_type == DetailType.SPEC_UNCHANGED
     assert outcome.detail["passes"] == 2
     assert world.role_names() == {f"masters.{CLUSTER}", NODES}
+
+
+def test_a_scheduled_run_that_cannot_list_the_bucket_fails_and_is_audited(world: World) -> None:
+    # Given S3 refusing every ListObjectsV2
+    s3, faults, _ = faulty(world, "s3")
+    faults.fail("ListObjectsV2", times=1000, status=500, code="InternalError")
+    scheduled = {
+        "version": "0",
+        "id": "5c3f3f3e-0000-0000-0000-000000000000",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-11-29T00:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/kops-iam-drift"],
+        "detail": {},
+    }
+
+    # When the schedule fires, the invocation fails (so Lambda retries it)
+    with pytest.raises(Exception, match="InternalError"):
+        world.handle(scheduled, world.runtime(s3=s3))
+
+    # And the audit trail says the drift run could not look at any cluster
+    [event] = world.audit()
+    assert event["detail-type"] == DetailType.APPLY_FAILED
+    detail = event["detail"]
+    assert (detail["cluster"], detail["key"], detail["objectState"]) == ("*", "*/config", "unknown")
+    assert detail["trigger"] == "schedule"
+    assert detail["error"]["code"] == "InternalError"
+    assert detail["partial"] is False and detail["completedWrites"] == []
+    schema = json.loads((ROOT / "schemas" / "apply-failed.json").read_text())
+    assert not list(Draft202012Validator(schema).iter_errors(event))
