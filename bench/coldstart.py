@@ -243,8 +243,8 @@ def run(rounds: int, first_event_runs: int = 7) -> tuple[list[Row], dict[str, ob
                 fmt(total, "ms"),
                 f"{total.median / boto3_ms:.2f}x boto3 import",
                 note="the sum of the steps above but the warm plan, on this machine; Lambda "
-                "runs the import in the init phase (full CPU) and the rest in the first "
-                "invocation (CPU share of the memory size)",
+                "runs the import in its init phase and the rest in the first invocation; "
+                "CPU is allotted in proportion to the memory size",
             )
         )
     if not have_handler:

@@ -220,7 +220,7 @@ def run(repeats: int, traced: bool = True) -> tuple[list[Row], dict[str, object]
             fmt(overhead, "ms"),
             note="an unchanged-spec event as a fresh process's first event, minus the same "
             "kind of event later in that process (moto over HTTP): what the handler defers "
-            "from import to the first event (Tracer, event models, parser, catalogue, clients)",
+            "from import to the first event (Tracer, clients, pydantic, event models, domain core)",
         )
     )
     return rows, {"plain": plain, "traced": traced_run}
