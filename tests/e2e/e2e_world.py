@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from spec_builders import cluster_json
+
 from kops_iam.emulator import Emulator, FunctionConfig, Invocation, Runner
 
 #: moto's account: every ARN the emulator hands out is in it.
@@ -28,25 +30,9 @@ STATE_STORE = "kops-state-store-e2e"
 
 def spec(cluster: str, *, node_policy: list[dict[str, Any]] | None = None, **extra: Any) -> bytes:
     """A valid v1alpha2 spec for ``cluster`` (JSON, which is YAML too)."""
-    body: dict[str, Any] = {
-        "cloudProvider": "aws",
-        "networkCIDR": "10.0.0.0/16",
-        "networkID": "vpc-0a1b2c3d",
-        "subnets": [
-            {"name": "a", "zone": "eu-west-1a", "cidr": "10.0.32.0/19"},
-            {"name": "b", "zone": "eu-west-1b", "cidr": "10.0.64.0/19"},
-        ],
-        **extra,
-    }
     if node_policy is not None:
-        body["additionalPolicies"] = {"node": json.dumps(node_policy)}
-    document = {
-        "apiVersion": "kops.k8s.io/v1alpha2",
-        "kind": "Cluster",
-        "metadata": {"name": cluster},
-        "spec": body,
-    }
-    return json.dumps(document, indent=1).encode()
+        extra["additionalPolicies"] = {"node": json.dumps(node_policy)}
+    return cluster_json(cluster, **extra).encode()
 
 
 def allow(*actions: str, resource: str = "*") -> dict[str, Any]:

@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 import moto
 from botocore.awsrequest import AWSResponse
+from spec_builders import cluster_json
 
 from kops_iam import handler
 from kops_iam.service import Reconciler
@@ -362,15 +363,7 @@ def spec(
     kms_key: str | None = None,
 ) -> str:
     """A valid spec (JSON, which is YAML too) with the given extras."""
-    body: dict[str, Any] = {
-        "cloudProvider": "aws",
-        "networkCIDR": "10.0.0.0/16",
-        "networkID": "vpc-0a1b2c3d",
-        "subnets": [
-            {"name": "a", "zone": "eu-west-1a", "cidr": "10.0.32.0/19"},
-            {"name": "b", "zone": "eu-west-1b", "cidr": "10.0.64.0/19"},
-        ],
-    }
+    body: dict[str, Any] = {}
     if additional:
         body["additionalPolicies"] = {role: json.dumps(stmts) for role, stmts in additional.items()}
     if external:
@@ -388,13 +381,7 @@ def spec(
                 "etcdMembers": [{"name": "a", "encryptedVolume": True, "kmsKeyId": kms_key}],
             }
         ]
-    doc = {
-        "apiVersion": "kops.k8s.io/v1alpha2",
-        "kind": "Cluster",
-        "metadata": {"name": cluster},
-        "spec": body,
-    }
-    return json.dumps(doc, indent=1)
+    return cluster_json(cluster, **body)
 
 
 def allow(*actions: str, resource: str = "*", sid: str | None = None) -> dict[str, Any]:
