@@ -122,9 +122,10 @@ def write_summary(path: Path, outcome: dict[str, int], wall_seconds: float) -> d
             "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
     )
-    combined["seconds"] = {k: round(v, 2) for k, v in sorted(combined["seconds"].items())}
+    combined["seconds"] = {k: round(v, 2) for k, v in sorted(combined.get("seconds", {}).items())}
     combined["figures"] = {
-        part: dict(sorted(values.items())) for part, values in sorted(combined["figures"].items())
+        part: dict(sorted(values.items()))
+        for part, values in sorted(combined.get("figures", {}).items())
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(combined, indent=2, sort_keys=True) + "\n")

@@ -119,6 +119,14 @@ def _error_response(protocol: str, kind: str, request: Any) -> AWSResponse:
     return AWSResponse(request.url, status, headers, _Raw(body))
 
 
+def _iam_error(request: Any, status: int, code: str) -> AWSResponse:
+    body = (
+        f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
+        f"<Message>emulated</Message></Error><RequestId>emulated</RequestId></ErrorResponse>"
+    ).encode()
+    return AWSResponse(request.url, status, {}, _Raw(body))
+
+
 class _Raw:
     def __init__(self, body: bytes) -> None:
         self._body = body
@@ -183,7 +191,14 @@ class Wire:
         if fault is not None and fault.kind == "connect-timeout":
             self._detach(request, None)
             raise ConnectTimeoutError(endpoint_url=request.url)
-        response = botocore_stubber(event_name, request)
+        try:
+            response = botocore_stubber(event_name, request)
+        except ValueError:
+            # moto gap: RemoveRoleFromInstanceProfile for a role no longer in the profile
+            # raises list.remove's ValueError; AWS answers NoSuchEntity (404).
+            if operation != "RemoveRoleFromInstanceProfile":
+                raise
+            response = _iam_error(request, 404, "NoSuchEntity")
         if response is None:
             raise AssertionError(f"moto did not answer {site}")
         if is_iam_write(service, operation):
