@@ -62,37 +62,8 @@ def iam_policy_size(document: Any) -> int:
     return len(json.dumps(document, separators=(",", ":"), ensure_ascii=False))
 
 
-class KnownFinding(AssertionError):
-    """The case hits a bug already reported and kept as a strict xfail in the named tests.
-
-    The fuzz tests count these (figure ``known_finding.<name>``) instead of stopping at
-    the first one, so a long run still tries all its cases. A *new* kind of failure is
-    never a known finding.
-    """
-
-    def __init__(self, name: str, detail: str) -> None:
-        self.name = name
-        super().__init__(f"known finding {name}: {detail!r}")
-
-
 _POLICY_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:iam::(\d{12}|aws):policy/[\w+=,.@/-]+", re.ASCII)
-_POLICY_ARN_UNICODE = re.compile(r"arn:aws(-cn|-us-gov)?:iam::(\d{12}|aws):policy/[\w+=,.@/-]+")
 BOUNDARY_PLACEHOLDER = "arn:aws:iam::aws:policy/none"
-
-
-def _state_store_finding(document: Any) -> None:
-    """Raise :class:`KnownFinding` when every forbidden character sits in a state-store
-    ``Resource`` (``arn:...:s3:::bucket/path`` from ``configBase`` and friends)."""
-    bad = []
-    for statement in document["Statement"]:
-        for key in ("Resource", "NotResource", "Action", "NotAction", "Sid", "Condition"):
-            text = json.dumps(statement.get(key, ""), ensure_ascii=False)
-            if not _ALLOWED_POLICY_CHARS.fullmatch(text):
-                bad.append((key, statement))
-    if bad and all(
-        key == "Resource" and stmt.get("Sid") == "kopsK8sS3StateStore" for key, stmt in bad
-    ):
-        raise KnownFinding("state-store-path-chars", bad[0][1].get("Resource"))
 
 
 @dataclass
@@ -157,9 +128,7 @@ def check_plan(plan: ClusterPlan, options: Options, iam: Any | None) -> None:
                 policy_name
             )
             text = json.dumps(document, ensure_ascii=False)
-            if not _ALLOWED_POLICY_CHARS.fullmatch(text):
-                _state_store_finding(document)
-                raise AssertionError(f"forbidden character in {policy_name}")
+            assert _ALLOWED_POLICY_CHARS.fullmatch(text), f"forbidden character in {policy_name}"
             assert document["Statement"], f"empty policy {policy_name}"
             total += iam_policy_size(document)
             for statement in document["Statement"]:
@@ -174,10 +143,7 @@ def check_plan(plan: ClusterPlan, options: Options, iam: Any | None) -> None:
             assert 1 <= len(key) <= 128 and len(value) <= 256, (key, value)
         assert len(role.managed_policy_arns) <= 10
         for arn in (*role.managed_policy_arns, role.permissions_boundary or BOUNDARY_PLACEHOLDER):
-            if not _POLICY_ARN.fullmatch(arn):
-                if _POLICY_ARN_UNICODE.fullmatch(arn):
-                    raise KnownFinding("unicode-managed-policy-arn", arn)
-                raise AssertionError(f"not a managed policy ARN IAM accepts: {arn!r}")
+            assert _POLICY_ARN.fullmatch(arn), f"not a managed policy ARN IAM accepts: {arn!r}"
         if options.permissions_boundary:
             assert role.permissions_boundary == options.permissions_boundary
         if iam is not None:

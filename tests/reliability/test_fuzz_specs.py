@@ -70,19 +70,6 @@ def _tally(kind: str, verdict: rel_oracle.Verdict) -> None:
         )
 
 
-def _judge_counting_known_findings(
-    kind: str, data: bytes, options: Options, iam: Any
-) -> rel_oracle.Verdict | None:
-    """Judge; a case hitting an already reported bug is counted, not failed (see
-    :class:`rel_oracle.KnownFinding`); any other failure fails the test."""
-    try:
-        return rel_oracle.judge(data, options, iam)
-    except rel_oracle.KnownFinding as finding:
-        rel_support.record(PART, f"{kind}.tried")
-        rel_support.record(PART, f"known_finding.{finding.name}")
-        return None
-
-
 def test_samples_are_accepted_by_the_oracle(iam: Any) -> None:
     # Given the valid samples, When judged, Then each is accepted (the oracle is not vacuous)
     for name, data in rel_strategies.SAMPLE_BYTES.items():
@@ -106,31 +93,27 @@ def test_oracle_catches_an_escalation_and_a_pathless_error() -> None:
         rel_oracle.check_rejection(b"kind: Cluster\n", SpecInvalid([Issue("", "bad")]))
 
 
-def test_a_known_finding_is_recognized_by_its_signature_only() -> None:
-    # Given the reported state-store bug (a zero-width space in configBase's path)
-    doc = json.loads(json.dumps(rel_strategies.SAMPLES["encrypted-etcd.yaml"]))
-    doc["spec"]["configBase"] = "s3://example-kops-state/prod\u200b.k8s.example.com"
-    options = Options(account_id=rel_strategies.ACCOUNT)
-    # Then the oracle names it as that finding
-    with pytest.raises(rel_oracle.KnownFinding, match="state-store-path-chars"):
-        rel_oracle.judge(json.dumps(doc).encode(), options, None)
-    # And a forbidden character anywhere else in an accepted plan is not a known finding
+def test_oracle_catches_characters_and_arns_iam_would_refuse_in_an_accepted_plan() -> None:
+    # Given an accepted plan, tampered as a buggy core could produce it
+    import dataclasses
+
     from kops_iam.core import plan_spec
 
+    options = Options(account_id=rel_strategies.ACCOUNT)
     plan = plan_spec(rel_strategies.SAMPLE_BYTES["kops-page-example.yaml"], options)
     role = plan.roles["node"]
     name = next(iter(role.inline_policies))
     document = json.loads(json.dumps(role.inline_policies[name]))
-    document["Statement"][0]["Sid"] = "A\u200b"
-    import dataclasses
-
-    tampered = dataclasses.replace(
-        plan,
-        roles={**plan.roles, "node": dataclasses.replace(role, inline_policies={name: document})},
+    document["Statement"][0]["Resource"] = ["arn:aws:s3:::state/prod\u200b.example.com/*"]
+    bad_policy = dataclasses.replace(role, inline_policies={name: document})
+    bad_arn = dataclasses.replace(
+        role, managed_policy_arns=("arn:aws:iam::123456789012:policy/\u0435xtras",)
     )
-    with pytest.raises(AssertionError) as caught:
-        rel_oracle.check_plan(tampered, options, None)
-    assert not isinstance(caught.value, rel_oracle.KnownFinding)
+    # Then the oracle refuses each
+    for tampered in (bad_policy, bad_arn):
+        broken = dataclasses.replace(plan, roles={**plan.roles, "node": tampered})
+        with pytest.raises(AssertionError):
+            rel_oracle.check_plan(broken, options, None)
 
 
 @settings(settings.get_profile(PROFILE), max_examples=STRUCTURED)
@@ -140,9 +123,7 @@ def test_mutated_specs_are_valid_and_sound_or_rejected_with_paths(
 ) -> None:
     # Given a mutated sample spec, When the pipeline runs, Then accepted-and-sound or rejected
     with rel_support.timed(PART):
-        verdict = _judge_counting_known_findings("structured", case.data, case.options, iam)
-    if verdict is None:
-        return
+        verdict = rel_oracle.judge(case.data, case.options, iam)
     _tally("structured", verdict)
     for mutation in case.mutations:
         rel_support.record(PART, f"mutation.{mutation.split('(')[0]}")
@@ -153,10 +134,7 @@ def test_mutated_specs_are_valid_and_sound_or_rejected_with_paths(
 def test_raw_bytes_are_valid_and_sound_or_rejected_with_paths(iam: Any, data: bytes) -> None:
     # Given arbitrary bytes or a byte-mutated sample, Then accepted-and-sound or rejected
     with rel_support.timed(PART):
-        options = Options(account_id=rel_strategies.ACCOUNT)
-        verdict = _judge_counting_known_findings("raw_bytes", data, options, iam)
-    if verdict is None:
-        return
+        verdict = rel_oracle.judge(data, Options(account_id=rel_strategies.ACCOUNT), iam)
     _tally("raw_bytes", verdict)
 
 

@@ -172,20 +172,15 @@ def test_deeply_nested_yaml_and_json_files_are_refused(depth: int) -> None:
     )
 
 
-#: statements._plain recurses once per level (two frames each) after json.loads accepted the
-#: value: from about 490 levels it overflows Python's stack (RecursionError, a traceback
-#: from the CLI and a crashed invocation in Lambda). Reported; remove the mark once fixed.
-_PLAIN_RECURSION = pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="BUG statements._plain: RecursionError on an additionalPolicies value nested "
-    "~490-990 levels deep (see docs/reliability.md, findings)",
-)
+#: Depths around Python's recursion limit (1,000 frames) matter most: a parser or checker
+#: that recurses once or twice per level overflows there (found: statements._plain, fixed
+#: in 0bd78c3).
 POLICY_DEPTHS = [
     65,
     300,
-    pytest.param(500, marks=_PLAIN_RECURSION),
-    pytest.param(800, marks=_PLAIN_RECURSION),
+    490,
+    500,
+    800,
     990,
     1_100,
     100_000,
@@ -394,31 +389,16 @@ _FIELD_PATHS = {
     "externalPolicies": "spec.externalPolicies.node[0]",
     "permissionsBoundary": "spec.iam.permissionsBoundary",
 }
-_STATE_STORE_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="BUG spec: the path part of state-store URLs (configBase, keyStore, "
-    "secretStore, ...) is not checked; a character IAM "
-    "forbids lands in the state-store Resource of the main inline policy, which IAM then "
-    "refuses at every apply (see docs/reliability.md, findings)",
-)
-_UNICODE_ARN_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="BUG spec: managed policy ARNs are matched with a Unicode \\w, so a policy name "
-    "with a non-ASCII letter passes validation and fails only at AttachRolePolicy",
-)
 
 
 def _iam_bound_cases() -> list[Any]:
-    cases = []
-    for field in sorted(IAM_BOUND_FIELDS):
-        for char in ("\u200b", "\u0100", "\x01"):
-            marks = []
-            if field in ("configBase", "keyStore", "secretStore"):
-                marks.append(_STATE_STORE_BUG)
-            elif field in ("externalPolicies", "permissionsBoundary") and char == "\u0100":
-                marks.append(_UNICODE_ARN_BUG)
-            cases.append(pytest.param(field, char, marks=marks, id=f"{field}-{char!a}"))
-    return cases
+    # Found: state-store URL paths and managed policy ARNs (Unicode \w) let these through
+    # (fixed in 0bd78c3); kept as regression guards.
+    return [
+        pytest.param(field, char, id=f"{field}-{char!a}")
+        for field in sorted(IAM_BOUND_FIELDS)
+        for char in ("\u200b", "\u0100", "\x01")
+    ]
 
 
 @pytest.mark.parametrize(("field", "char"), _iam_bound_cases())
