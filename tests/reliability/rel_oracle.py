@@ -66,6 +66,19 @@ _POLICY_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:iam::(\d{12}|aws):policy/[\w+=,
 BOUNDARY_PLACEHOLDER = "arn:aws:iam::aws:policy/none"
 
 
+class KnownFinding(AssertionError):
+    """The case hits a bug already reported and kept as a strict xfail in the named tests
+    (``test_named_hostile_inputs.py``). The fuzz tests count these, as the figure
+    ``known_finding.<name>``, instead of stopping at the first one, so a long run still
+    tries all its cases. Only the exact signature of a reported bug is one; remove it
+    when the bug is fixed (its strict xfail says so).
+    """
+
+    def __init__(self, name: str, detail: str) -> None:
+        self.name = name
+        super().__init__(f"known finding {name}: {detail!r}")
+
+
 @dataclass
 class Verdict:
     accepted: bool
@@ -140,6 +153,8 @@ def check_plan(plan: ClusterPlan, options: Options, iam: Any | None) -> None:
         assert total <= MAX_INLINE_TOTAL, f"{role.role_name}: {total} > {MAX_INLINE_TOTAL}"
         assert len(role.tags) <= MAX_TAGS
         for key, value in role.tags.items():
+            if len(key) > 128 and key == f"kubernetes.io/cluster/{plan.cluster}":
+                raise KnownFinding("long-cluster-name-tag-key", key)
             assert 1 <= len(key) <= 128 and len(value) <= 256, (key, value)
         assert len(role.managed_policy_arns) <= 10
         for arn in (*role.managed_policy_arns, role.permissions_boundary or BOUNDARY_PLACEHOLDER):
