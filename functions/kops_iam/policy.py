@@ -16,7 +16,7 @@ from kops_iam.errors import Issue, SpecInvalid
 from kops_iam.model import ROLE_KINDS, ClusterPlan, JSONDict, RoleKind, RolePlan
 from kops_iam.naming import additional_policy_name, ec2_service_principal, role_name
 from kops_iam.options import Options
-from kops_iam.spec import ClusterSpec, KmsKeyRef
+from kops_iam.spec import CLUSTER_TAG_PREFIX, ClusterSpec, KmsKeyRef
 from kops_iam.wiring import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE
 
 POLICY_VERSION: Final = "2012-10-17"
@@ -171,7 +171,7 @@ def role_tags(cluster: str, name: str, labels: Mapping[str, str]) -> dict[str, s
         {
             "Name": name,
             "KubernetesCluster": cluster,
-            f"kubernetes.io/cluster/{cluster}": "owned",
+            f"{CLUSTER_TAG_PREFIX}{cluster}": "owned",
             OWNERSHIP_TAG_KEY: OWNERSHIP_TAG_VALUE,
         }
     )

@@ -28,6 +28,9 @@ API_GROUP: Final = "kops.k8s.io"
 API_VERSIONS: Final = ("v1alpha1", "v1alpha2", "v1alpha3")
 MAX_MANAGED_POLICIES_PER_ROLE: Final = 10
 MAX_TAGS_PER_ROLE: Final = 50
+MAX_TAG_KEY: Final = 128
+#: kops tags every role ``kubernetes.io/cluster/<cluster name>=owned``.
+CLUSTER_TAG_PREFIX: Final = "kubernetes.io/cluster/"
 
 #: additionalPolicies / externalPolicies keys and the role each names.
 ROLE_KEYS: Final[dict[str, RoleKind]] = {
@@ -63,7 +66,7 @@ _S3_URL = re.compile(
 _S3_PATH_FORBIDDEN = frozenset("*?$\\")
 _TAG_CHARS = re.compile(r"^[\w .:/=+@-]*$", re.UNICODE)
 _RESERVED_TAG_KEYS: Final = ("Name", "KubernetesCluster")
-_RESERVED_TAG_PREFIXES: Final = ("aws:", "kubernetes.io/cluster/", "kops-iam/")
+_RESERVED_TAG_PREFIXES: Final = ("aws:", CLUSTER_TAG_PREFIX, "kops-iam/")
 
 
 # --------------------------------------------------------------------------------------
@@ -343,6 +346,14 @@ class _Validator:
             self.error(
                 "metadata.name",
                 f"{name!r} is not a DNS name: lower-case letters, digits, '-' and '.'{hint}",
+            )
+            return None
+        if len(CLUSTER_TAG_PREFIX) + len(name) > MAX_TAG_KEY:
+            self.error(
+                "metadata.name",
+                f"{len(name)} characters: roles are tagged {CLUSTER_TAG_PREFIX}<name> and IAM tag "
+                f"keys hold at most {MAX_TAG_KEY} characters, so a cluster name can have at most "
+                f"{MAX_TAG_KEY - len(CLUSTER_TAG_PREFIX)}",
             )
             return None
         return name

@@ -158,3 +158,22 @@ def test_lone_surrogates_print_without_traceback(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert "spec.cloudLabels." in result.stdout
+
+
+def test_closed_pipe_ends_quietly() -> None:
+    # Given render writing into a pipe whose reader is gone before it writes (import takes
+    # far longer than closing a file descriptor)
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kops_iam.cli", "render", EXAMPLE],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    # Then it stops with SIGPIPE's conventional status, and no traceback
+    assert process.wait(timeout=60) == 141
+    assert "Traceback" not in stderr, stderr

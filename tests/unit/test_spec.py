@@ -376,3 +376,12 @@ def test_managed_policy_arn_is_ascii() -> None:
     assert "spec.iam.permissionsBoundary" in errors_of(
         cluster_doc(iam={"permissionsBoundary": arn})
     )
+
+
+def test_cluster_name_must_fit_the_kops_cluster_tag_key() -> None:
+    # Given DNS-valid names: 106 characters fit kubernetes.io/cluster/<name> in 128, 107 do not
+    fits = ".".join(["a" * 62, "b" * 43])
+    too_long = fits + "c"
+    assert (len(fits), len(too_long)) == (106, 107)
+    assert check(cluster_doc(name=fits)).name == fits
+    assert "at most 106" in errors_of(cluster_doc(name=too_long))["metadata.name"]
