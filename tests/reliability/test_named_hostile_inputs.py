@@ -484,3 +484,35 @@ def test_the_cli_prints_no_traceback_when_its_reader_goes_away() -> None:
     process.wait(timeout=60)
     # Then it stops without a traceback
     assert "Traceback" not in stderr, stderr
+
+
+# -- ARNs IAM refuses in a policy -----------------------------------------------------------
+
+_REGION_ARN_BUG = pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="BUG statements: a Resource ARN of a service without regions (S3, IAM) that "
+    "names a region passes validation; IAM refuses the policy (MalformedPolicyDocument "
+    "'... can not contain region information') at every apply",
+)
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        "arn:aws:s3:::my-bucket/*",
+        pytest.param("arn:aws:s3:eu-central-1::my-bucket/*", marks=_REGION_ARN_BUG),
+        pytest.param("arn:aws:iam:us-east-1:123456789012:role/x", marks=_REGION_ARN_BUG),
+    ],
+)
+def test_a_resource_arn_iam_refuses_is_refused_offline(resource: str) -> None:
+    # Given an additional policy with this Resource, When judged against moto's IAM grammar
+    import boto3
+    from moto import mock_aws
+
+    data = _with_policy(json.dumps([_statement(Resource=resource)]))
+    with mock_aws():
+        iam = boto3.Session(region_name="us-east-1").client("iam")
+        iam.create_role(RoleName=rel_oracle.FUZZ_ROLE, AssumeRolePolicyDocument="{}")
+        # Then either the core refuses it (with its path) or IAM accepts what the core made
+        rel_oracle.judge(data, OPTIONS, iam)
