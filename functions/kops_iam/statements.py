@@ -122,6 +122,10 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+#: Services whose resource ARNs never name a region: IAM refuses a policy whose ARN does.
+GLOBAL_SERVICES: Final = frozenset({"s3", "iam"})
+
+
 def check_additional_policy(
     raw: object,
     path: str,
@@ -465,6 +469,12 @@ class _Checker:
                     item_path,
                     f"ARN partition does not match the cluster's: expected "
                     f"arn:{self.partition}:..., found arn:{parts[1]}:...",
+                )
+            elif parts[2] in GLOBAL_SERVICES and parts[3]:
+                self.error(
+                    item_path,
+                    f"{parts[2]} ARNs have no region (arn:{parts[1]}:{parts[2]}::...); IAM "
+                    f"refuses {_quote(resource)} because it names {_quote(parts[3])}",
                 )
 
     # -- conditions ----------------------------------------------------------------------

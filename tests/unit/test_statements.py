@@ -875,3 +875,19 @@ def test_deeply_nested_policy_json_is_an_error_not_a_recursion_error() -> None:
     # Then one error names the nesting, at the field's path
     assert len(errors) == 1
     assert errors[0].startswith(f"{PATH}: is not valid JSON for IAM: nesting deeper than 64")
+
+
+@pytest.mark.parametrize(
+    "resource",
+    ["arn:aws:s3:eu-central-1::my-bucket/*", "arn:aws:iam:us-east-1:123456789012:role/x"],
+)
+def test_arns_of_regionless_services_must_not_name_a_region(resource: str) -> None:
+    # IAM answers MalformedPolicyDocument ("can not contain region information") for these
+    _, errors = check(json.dumps([allow(Action="s3:GetObject", Resource=resource)]))
+    assert only(errors).startswith(f"{PATH}[0].Resource: ")
+    assert "have no region" in only(errors)
+
+
+def test_arns_of_regional_services_may_name_a_region() -> None:
+    resource = "arn:aws:sqs:eu-central-1:123456789012:queue"
+    assert check(json.dumps([allow(Action="sqs:SendMessage", Resource=resource)]))[1] == []
