@@ -53,7 +53,12 @@ def render(summary: dict[str, Any]) -> str:
     structured = _get(figures, "hostile_input", "structured.tried")
     raw = _get(figures, "hostile_input", "raw_bytes.tried")
     cli = _get(figures, "hostile_input", "cli.tried")
-    row("Hostile input", "fuzz cases tried (structured + raw bytes + CLI)", structured + raw + cli)
+    through = _get(figures, "hostile_input", "through_function.tried")
+    row(
+        "Hostile input",
+        "fuzz cases tried (structured + raw bytes + CLI + through the function)",
+        f"{structured + raw + cli + through:,} ({structured:,} + {raw:,} + {cli:,} + {through:,})",
+    )
     row(
         "Hostile input",
         "structured mutations of the samples: accepted / rejected",
@@ -71,6 +76,17 @@ def render(summary: dict[str, Any]) -> str:
         "`kops-iam validate` runs: exit 0 / exit 1 / traceback",
         f"{_get(figures, 'hostile_input', 'cli.exit_0'):,} / "
         f"{_get(figures, 'hostile_input', 'cli.exit_1'):,} / 0",
+    )
+    known = {k.split(".", 1)[1]: v for k, v in hostile.items() if k.startswith("known_finding.")}
+    row(
+        "Hostile input",
+        "fuzz cases hitting an open finding (counted, not failed; see Findings)",
+        ", ".join(f"{name}: {count:,}" for name, count in sorted(known.items())) or "0",
+    )
+    row(
+        "Hostile input",
+        "hostile specs through the whole function (S3 -> handler -> IAM): applied / rejected",
+        slash("hostile_input", "through_function.applied", "through_function.rejected"),
     )
     row(
         "Hostile input",
@@ -93,7 +109,13 @@ def render(summary: dict[str, Any]) -> str:
         slash("hostile_input", "named.s3_100MB_refused_without_GetObject") + " refused, 0 sent",
     )
     injected = {k.split(".", 1)[1]: v for k, v in faults.items() if k.startswith("injected.")}
+    kinds = {k.split(".", 1)[1]: v for k, v in faults.items() if k.startswith("injected_kind.")}
     row("Faults", "faults injected (failed attempts), all call sites", sum(injected.values()))
+    row(
+        "Faults",
+        "by kind: " + ", ".join(sorted(kinds)),
+        " / ".join(f"{kinds[k]:,}" for k in sorted(kinds)) or "0",
+    )
     row("Faults", "distinct call sites faulted", len([k for k in faults if k.startswith("sites.")]))
     row(
         "Faults",

@@ -88,7 +88,7 @@ def _check_invocations(world: W.World, invocations: list[tuple[str, W.Invocation
 
 
 def test_deterministic_shuffles_converge_to_the_newest_spec(world: W.World) -> None:
-    rounds = rel_support.budget(4, 150)
+    rounds = rel_support.budget(4, 60)
     versions = rel_support.budget(3, 6)
     for seed in range(rounds):
         rng = random.Random(seed)
@@ -108,7 +108,7 @@ def test_deterministic_shuffles_converge_to_the_newest_spec(world: W.World) -> N
 
 
 def test_seeded_interleavings_of_uploads_and_invocations_converge(world: W.World) -> None:
-    schedules = rel_support.budget(6, 300)
+    schedules = rel_support.budget(6, 150)
     versions = rel_support.budget(3, 4)
     for seed in range(schedules):
         run_interleaving(world, seed, versions)
