@@ -429,18 +429,10 @@ def _named_cluster(name: str) -> bytes:
     return json.dumps(doc).encode()
 
 
-_LONG_NAME_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG spec/policy: a cluster name of 107-253 characters is a valid DNS name, but "
-    "the role tag key kubernetes.io/cluster/<name> then exceeds IAM's 128-character tag "
-    "key limit: validate says ok, every apply fails (CreateRole ValidationError)",
-)
-
-
 @pytest.mark.parametrize(
     "length",
-    [64, 106, pytest.param(107, marks=_LONG_NAME_BUG), pytest.param(253, marks=_LONG_NAME_BUG)],
+    # found: 107+ characters passed validation, then every CreateRole failed (fixed 69c0a0c)
+    [64, 106, 107, 253],
 )
 def test_a_long_cluster_name_is_refused_or_yields_tags_iam_accepts(length: int) -> None:
     # Given a DNS-valid cluster name of `length` characters (63-character labels)
@@ -461,12 +453,8 @@ def test_a_long_cluster_name_is_refused_or_yields_tags_iam_accepts(length: int) 
 # -- the CLI on a closed pipe ---------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG cli: `kops-iam render spec.yaml | head -1` ends with a BrokenPipeError "
-    "traceback (the contract: never a traceback)",
-)
 def test_the_cli_prints_no_traceback_when_its_reader_goes_away() -> None:
+    # found: a BrokenPipeError traceback (fixed 69c0a0c)
     import subprocess
     import sys
 
@@ -488,21 +476,14 @@ def test_the_cli_prints_no_traceback_when_its_reader_goes_away() -> None:
 
 # -- ARNs IAM refuses in a policy -----------------------------------------------------------
 
-_REGION_ARN_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG statements: a Resource ARN of a service without regions (S3, IAM) that "
-    "names a region passes validation; IAM refuses the policy (MalformedPolicyDocument "
-    "'... can not contain region information') at every apply",
-)
-
 
 @pytest.mark.parametrize(
     "resource",
     [
+        # found: S3/IAM ARNs naming a region passed validation, IAM refused them (fixed 6d97663)
         "arn:aws:s3:::my-bucket/*",
-        pytest.param("arn:aws:s3:eu-central-1::my-bucket/*", marks=_REGION_ARN_BUG),
-        pytest.param("arn:aws:iam:us-east-1:123456789012:role/x", marks=_REGION_ARN_BUG),
+        "arn:aws:s3:eu-central-1::my-bucket/*",
+        "arn:aws:iam:us-east-1:123456789012:role/x",
     ],
 )
 def test_a_resource_arn_iam_refuses_is_refused_offline(resource: str) -> None:

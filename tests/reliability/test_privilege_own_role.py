@@ -348,9 +348,9 @@ def test_it_cannot_adopt_a_foreign_role_by_tagging_it_first(
         "iam", "TagRole", {"RoleName": target, "Tags": _tags(dict(OWNERSHIP))}, state
     )
     tagged = all(evaluate(deployment.statements, r).allowed for r in tag)
-    rel_support.record(PART, "own_policy.hostile_calls_checked")
     # Then that is denied (else its next call could rewrite the role: adoption by the back door)
     assert not tagged, f"TagRole with the ownership tag is allowed on {target}"
+    rel_support.record(PART, "own_policy.hostile_calls_checked")
 
 
 # -- every call a real reconcile makes is allowed -------------------------------------------
