@@ -56,8 +56,23 @@ synth: $(STAMP) $(NODE_STAMP)
 	$(BIN)/cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
 	@echo "synthesized to cdk.out/ (cdk-nag and cfn-lint passed)"
 
+# Reliability suite (tests/reliability, docs/reliability.md): fast mode is also part of
+# `make test`; the figures of a run go to build/reliability/ and into docs/reliability.md.
+RELIABILITY_OUT := build/reliability
+
 reliability: $(STAMP)
-	$(BIN)/python -m kops_iam_reliability 2>/dev/null || $(BIN)/python -m pytest tests/reliability
+	rm -f $(RELIABILITY_OUT)/summary-fast.json*
+	KOPS_IAM_RELIABILITY=fast KOPS_IAM_RELIABILITY_SUMMARY=$(RELIABILITY_OUT)/summary-fast.json \
+		$(BIN)/python -m pytest -n 2 --dist loadfile tests/reliability; status=$$?; \
+	$(BIN)/python tests/reliability/report.py $(RELIABILITY_OUT)/summary-fast.json \
+		--update docs/reliability.md && exit $$status
+
+reliability-long: $(STAMP)
+	rm -f $(RELIABILITY_OUT)/summary-long.json*
+	KOPS_IAM_RELIABILITY=long KOPS_IAM_RELIABILITY_SUMMARY=$(RELIABILITY_OUT)/summary-long.json \
+		$(BIN)/python -m pytest -n 2 --dist loadfile tests/reliability; status=$$?; \
+	$(BIN)/python tests/reliability/report.py $(RELIABILITY_OUT)/summary-long.json \
+		--update docs/reliability.md && exit $$status
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
