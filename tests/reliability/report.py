@@ -125,6 +125,11 @@ def render(summary: dict[str, Any]) -> str:
     row("Faults", "runs with every check passing", _get(figures, "faults", "runs.ok"))
     row(
         "Faults",
+        "planned n-th-call faults whose call did not happen in that run (not counted above)",
+        _get(figures, "faults", "runs.nth_call_not_reached"),
+    )
+    row(
+        "Faults",
         "re-runs after a persistent fault that converged",
         _get(figures, "faults", "reruns_converged"),
     )

@@ -477,6 +477,16 @@ def test_the_cli_prints_no_traceback_when_its_reader_goes_away() -> None:
 # -- ARNs IAM refuses in a policy -----------------------------------------------------------
 
 
+_IAM_RESOURCE_TYPE_BUG = pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="BUG statements: an IAM Resource ARN whose resource part is neither '*' nor a "
+    "known IAM resource type (role/, user/, policy/, instance-profile/, ...) passes "
+    "validation; IAM refuses the policy (MalformedPolicyDocument 'IAM resource path must "
+    'either be "*" or start with user/, ...\') at every apply',
+)
+
+
 @pytest.mark.parametrize(
     "resource",
     [
@@ -484,6 +494,10 @@ def test_the_cli_prints_no_traceback_when_its_reader_goes_away() -> None:
         "arn:aws:s3:::my-bucket/*",
         "arn:aws:s3:eu-central-1::my-bucket/*",
         "arn:aws:iam:us-east-1:123456789012:role/x",
+        "arn:aws:iam::123456789012:role/x",
+        "arn:aws:iam::*:instance-profile/*",
+        pytest.param("arn:aws:iam::123456789012:foo/bar", marks=_IAM_RESOURCE_TYPE_BUG),
+        pytest.param("arn:aws:iam:::", marks=_IAM_RESOURCE_TYPE_BUG),
     ],
 )
 def test_a_resource_arn_iam_refuses_is_refused_offline(resource: str) -> None:
