@@ -124,6 +124,22 @@ def _reject_constant(name: str) -> Any:
 
 #: Services whose resource ARNs never name a region: IAM refuses a policy whose ARN does.
 GLOBAL_SERVICES: Final = frozenset({"s3", "iam"})
+#: The resource types an IAM ARN may name (IAM refuses a policy naming another).
+IAM_RESOURCE_TYPES: Final = (
+    "user/",
+    "federated-user/",
+    "role/",
+    "group/",
+    "instance-profile/",
+    "mfa/",
+    "server-certificate/",
+    "policy/",
+    "sms-mfa/",
+    "saml-provider/",
+    "oidc-provider/",
+    "report/",
+    "access-report/",
+)
 
 
 def check_additional_policy(
@@ -475,6 +491,15 @@ class _Checker:
                     item_path,
                     f"{parts[2]} ARNs have no region (arn:{parts[1]}:{parts[2]}::...); IAM "
                     f"refuses {_quote(resource)} because it names {_quote(parts[3])}",
+                )
+            elif parts[2] == "iam" and not (
+                parts[5] == "*" or parts[5].startswith(IAM_RESOURCE_TYPES)
+            ):
+                self.error(
+                    item_path,
+                    f"{_quote(resource)}: an IAM resource is * or starts with "
+                    + ", ".join(IAM_RESOURCE_TYPES)
+                    + " (IAM refuses anything else)",
                 )
 
     # -- conditions ----------------------------------------------------------------------

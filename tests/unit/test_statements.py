@@ -891,3 +891,21 @@ def test_arns_of_regionless_services_must_not_name_a_region(resource: str) -> No
 def test_arns_of_regional_services_may_name_a_region() -> None:
     resource = "arn:aws:sqs:eu-central-1:123456789012:queue"
     assert check(json.dumps([allow(Action="sqs:SendMessage", Resource=resource)]))[1] == []
+
+
+@pytest.mark.parametrize(
+    ("resource", "ok"),
+    [
+        ("arn:aws:iam::123456789012:role/x", True),
+        ("arn:aws:iam::*:instance-profile/*", True),
+        ("arn:aws:iam::123456789012:*", True),
+        ("arn:aws:iam::123456789012:foo/bar", False),
+        ("arn:aws:iam:::", False),
+    ],
+)
+def test_iam_arns_name_an_iam_resource_type(resource: str, ok: bool) -> None:
+    _, errors = check(json.dumps([allow(Action="iam:GetRole", Resource=resource)]))
+    if ok:
+        assert errors == []
+    else:
+        assert "an IAM resource is * or starts with user/" in only(errors)
