@@ -477,16 +477,6 @@ def test_the_cli_prints_no_traceback_when_its_reader_goes_away() -> None:
 # -- ARNs IAM refuses in a policy -----------------------------------------------------------
 
 
-_IAM_RESOURCE_TYPE_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG statements: an IAM Resource ARN whose resource part is neither '*' nor a "
-    "known IAM resource type (role/, user/, policy/, instance-profile/, ...) passes "
-    "validation; IAM refuses the policy (MalformedPolicyDocument 'IAM resource path must "
-    'either be "*" or start with user/, ...\') at every apply',
-)
-
-
 @pytest.mark.parametrize(
     "resource",
     [
@@ -496,8 +486,9 @@ _IAM_RESOURCE_TYPE_BUG = pytest.mark.xfail(
         "arn:aws:iam:us-east-1:123456789012:role/x",
         "arn:aws:iam::123456789012:role/x",
         "arn:aws:iam::*:instance-profile/*",
-        pytest.param("arn:aws:iam::123456789012:foo/bar", marks=_IAM_RESOURCE_TYPE_BUG),
-        pytest.param("arn:aws:iam:::", marks=_IAM_RESOURCE_TYPE_BUG),
+        # found: IAM ARNs of no IAM resource type passed validation (fixed dda585d)
+        "arn:aws:iam::123456789012:foo/bar",
+        "arn:aws:iam:::",
     ],
 )
 def test_a_resource_arn_iam_refuses_is_refused_offline(resource: str) -> None:
