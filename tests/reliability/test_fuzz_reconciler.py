@@ -96,10 +96,6 @@ def test_hostile_specs_through_the_function_write_nothing_or_exactly_the_plan(
         error = event["detail"]["error"]
         code = error["code"]
         rel_support.record(PART, f"through_function.apply_failed.{code}")
-        if code == "MalformedPolicyDocument" and "IAM resource path must" in error["message"]:
-            # reported, a strict xfail in test_a_resource_arn_iam_refuses_is_refused_offline
-            rel_support.record(PART, "known_finding.iam-arn-resource-type")
-            return
         assert code in AWS_SIDE, f"IAM refused what the core accepted: {error}"
         return
     assert kind in (DetailType.SPEC_APPLIED, DetailType.SPEC_UNCHANGED), kind
