@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
+from kops_iam.commands.offline import add_allow_action_argument
 from kops_iam.wiring import Defaults
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -86,13 +87,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         metavar="ARN",
         help="operator boundary the function enforces on every role",
     )
-    parser.add_argument(
-        "--allow-action",
-        action="append",
-        default=[],
-        metavar="ACTION",
-        help="approve a privilege-escalation action (or pattern) in additionalPolicies",
-    )
+    add_allow_action_argument(parser)
     parser.add_argument(
         "--managed-policy",
         action="append",

@@ -24,17 +24,22 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 def add_option_arguments(parser: argparse.ArgumentParser) -> None:
     """Operator options shared by every command that validates a spec."""
     parser.add_argument("--account-id", help="AWS account id (turns bare KMS key ids into ARNs)")
+    add_allow_action_argument(parser)
+    parser.add_argument(
+        "--permissions-boundary",
+        metavar="ARN",
+        help="require this managed policy as every role's permissions boundary",
+    )
+
+
+def add_allow_action_argument(parser: argparse.ArgumentParser) -> None:
+    """``--allow-action``: the operator's approval of an escalation action (never the spec's)."""
     parser.add_argument(
         "--allow-action",
         action="append",
         default=[],
         metavar="ACTION",
         help="approve a privilege-escalation action (or pattern) in additionalPolicies",
-    )
-    parser.add_argument(
-        "--permissions-boundary",
-        metavar="ARN",
-        help="require this managed policy as every role's permissions boundary",
     )
 
 
