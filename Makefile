@@ -39,8 +39,8 @@ demo: $(STAMP)
 	$(BIN)/kops-iam demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check functions infra tests bench scripts app.py
-	$(BIN)/ruff format --check functions infra tests bench scripts app.py
+	$(BIN)/ruff check functions tools infra tests bench scripts app.py
+	$(BIN)/ruff format --check functions tools infra tests bench scripts app.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

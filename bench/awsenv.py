@@ -51,7 +51,7 @@ def reconciler_available() -> bool:
     try:
         return all(
             importlib.util.find_spec(name) is not None
-            for name in ("kops_iam.handler", "kops_iam.service")
+            for name in ("kops_iam.application.handler", "kops_iam.application.reconciler")
         )
     except ImportError:
         return False
@@ -227,7 +227,7 @@ class World:
                 Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"}
             )
             self.events.create_event_bus(Name=BUS)
-        from kops_iam import handler
+        from kops_iam.application import handler
 
         self.handler = handler
         self.runtime = handler.build_runtime(os.environ, account_id=ACCOUNT, session=self.session)

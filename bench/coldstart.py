@@ -23,7 +23,7 @@ from bench.report import Row, fmt, not_measured, verdict
 from bench.stats import ratio, summarize
 
 SECTION = "cold start"
-HANDLER_MODULE = "kops_iam.handler"
+HANDLER_MODULE = "kops_iam.application.handler"
 TARGET_RATIO = 1.3
 
 _CHILD = """
@@ -56,7 +56,7 @@ event = {"version": "0", "id": "1", "detail-type": "Object Created", "source": "
          "resources": [], "detail": {"bucket": {"name": "kops-iam-specs"},
                                      "object": {"key": "staging.k8s.example.com/config"}}}
 marks = [time.perf_counter()]
-import kops_iam.handler as handler
+import kops_iam.application.handler as handler
 marks.append(time.perf_counter())
 from aws_lambda_powertools import Tracer
 Tracer(service="kops-iam")
@@ -69,7 +69,7 @@ class _First(pydantic.BaseModel):
 marks.append(time.perf_counter())
 import aws_lambda_powertools.utilities.parser
 marks.append(time.perf_counter())
-from kops_iam.events import parse_event
+from kops_iam.aws.events import parse_event
 parse_event(event)
 marks.append(time.perf_counter())
 runtime.reconciler.plan_document(spec, cluster="staging.k8s.example.com")
@@ -161,7 +161,7 @@ def measure(variants: list[Variant], rounds: int) -> dict[str, dict[str, list[fl
 def run(rounds: int, first_event_runs: int = 7) -> tuple[list[Row], dict[str, object]]:
     """Measure and return the table rows and the raw figures."""
     have_handler = handler_available()
-    subject = HANDLER_MODULE if have_handler else "kops_iam.core"
+    subject = HANDLER_MODULE if have_handler else "kops_iam.domain.pipeline"
     variants = [
         Variant("import boto3", "import boto3"),
         Variant(f"import {subject}", f"import {subject}"),

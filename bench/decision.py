@@ -27,10 +27,10 @@ from bench.machine import SPECS_DIR
 from bench.report import Row, fmt, verdict
 from bench.stats import percentile, summarize
 from bench.worstcase import OPTIONS, worst_case_spec
-from kops_iam.core import plan_spec
-from kops_iam.parsing import parse_document
-from kops_iam.policy import build_plan
-from kops_iam.spec import validate
+from kops_iam.domain.parsing import parse_document
+from kops_iam.domain.pipeline import plan_spec
+from kops_iam.domain.policy import build_plan
+from kops_iam.domain.spec import validate
 
 SECTION = "decision speed"
 TARGET_SPECS_PER_S = 2000.0

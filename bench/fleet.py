@@ -107,7 +107,7 @@ def drift_run(world: World, size: int, seed: int, trace: bool = False) -> DriftR
 
     With ``trace``, :mod:`tracemalloc` records the peak of Python allocations during the run.
     """
-    from kops_iam.naming import additional_policy_name, role_name
+    from kops_iam.domain.naming import additional_policy_name, role_name
 
     drifted = random.Random(seed).sample(range(size), max(1, round(size * DRIFT_FRACTION)))
     with world.counter.paused():

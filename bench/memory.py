@@ -49,7 +49,7 @@ class Context:
     def get_remaining_time_in_millis(self):
         return 900000
 
-import kops_iam.handler as handler
+import kops_iam.application.handler as handler
 out = sys.__stdout__
 print(json.dumps({"step": "import", "maxrss_mb": rss_mb()}), file=out, flush=True)
 for line in sys.stdin:

@@ -38,7 +38,7 @@ class Deployment:
 
 def deployment() -> Deployment:
     """The stack's timeout and schedule (read from infra/ source), the reconciler's defaults."""
-    from kops_iam.settings import Settings
+    from kops_iam.application.settings import Settings
 
     timeout = LAMBDA_MAX_S
     schedule = 60.0

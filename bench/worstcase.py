@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
-from kops_iam.core import plan_spec
-from kops_iam.options import Options
-from kops_iam.policy import MAX_INLINE_POLICY_CHARS, policy_size
+from kops_iam.domain.options import Options
+from kops_iam.domain.pipeline import plan_spec
+from kops_iam.domain.policy import MAX_INLINE_POLICY_CHARS, policy_size
 
 CLUSTER = "worst-case.k8s.example.com"
 ACCOUNT = "123456789012"

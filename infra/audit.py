@@ -18,7 +18,8 @@ from constructs import Construct
 
 from infra.config import StackConfig
 from infra.eventing import to_event_pattern
-from kops_iam.wiring import Defaults, audit_event_pattern
+from kops_iam.application.settings import Defaults
+from kops_iam.aws.audit import audit_event_pattern
 
 
 def log_group_with_retention(

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from kops_iam.wiring import Defaults
+from kops_iam.application.settings import Defaults
 
 #: Every context key of this stack starts with this prefix.
 PREFIX: Final = "kops-iam:"

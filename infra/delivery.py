@@ -25,7 +25,7 @@ from constructs import Construct
 
 from infra.config import StackConfig
 from infra.nag import acknowledge
-from kops_iam.wiring import Defaults
+from kops_iam.application.settings import Defaults
 
 ALARM_PERIOD: Final = Duration.minutes(5)
 QUEUE_RETENTION: Final = Duration.days(14)

@@ -22,7 +22,7 @@ TARGET_RETRY_ATTEMPTS: Final = 20
 
 
 def to_event_pattern(pattern: Mapping[str, Any]) -> events.EventPattern:
-    """Turn a ``kops_iam.wiring`` pattern dict into a CDK ``EventPattern``."""
+    """Turn a kops-iam event pattern dict into a CDK ``EventPattern``."""
     return events.EventPattern(**{key.replace("-", "_"): value for key, value in pattern.items()})
 
 

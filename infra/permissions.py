@@ -5,7 +5,7 @@ Each statement has a ``Sid`` saying what it is for; docs/adr/0012 explains the c
 README ``security`` summarises them. In short:
 
 * IAM writes only on roles and instance profiles named the way kops names them
-  (:data:`~kops_iam.wiring.ROLE_NAME_PREFIXES`), and - unless the operator enables
+  (:data:`~kops_iam.domain.naming.ROLE_NAME_PREFIXES`), and - unless the operator enables
   adoption - only on those carrying kops-iam's ownership tag.
 * ``iam:CreateRole`` / ``iam:CreateInstanceProfile`` only with the ownership tag in the
   request, and ``iam:CreateRole`` only with the operator's permissions boundary when one
@@ -28,14 +28,14 @@ from typing import Final
 from aws_cdk import aws_iam as iam
 
 from infra.config import StackConfig
-from kops_iam.naming import ec2_service_principal
-from kops_iam.wiring import (
-    AUDIT_SOURCE,
+from kops_iam.aws.audit import AUDIT_SOURCE
+from kops_iam.domain.naming import (
     OWNERSHIP_TAG_KEY,
     OWNERSHIP_TAG_VALUE,
     ROLE_NAME_PREFIXES,
-    SPEC_KEY_SUFFIX,
+    ec2_service_principal,
 )
+from kops_iam.domain.state_store import SPEC_KEY_SUFFIX
 
 #: Resource-tag condition keys: roles document ``iam:ResourceTag``, instance profiles only
 #: ``aws:ResourceTag`` (AWS service authorization reference).

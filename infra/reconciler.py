@@ -17,9 +17,9 @@ from infra.config import StackConfig
 from infra.eventing import MAX_EVENT_AGE, RETRY_ATTEMPTS
 from infra.nag import acknowledge, resource_text
 from infra.permissions import Targets, reconciler_statements
-from kops_iam.wiring import Defaults, Env
+from kops_iam.application.settings import Defaults, Env
 
-HANDLER: Final = "kops_iam.handler.lambda_handler"
+HANDLER: Final = "kops_iam.application.handler.lambda_handler"
 #: Newest runtime whose bundled boto3 is documented (docs/adr/0011); arm64 (Graviton).
 RUNTIME: Final = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE: Final = lambda_.Architecture.ARM_64
@@ -33,7 +33,7 @@ def _flag(value: bool) -> str:
 
 
 def environment(config: StackConfig, bucket_name: str, bus_name: str) -> dict[str, str]:
-    """Environment variables configuring the function (names from ``kops_iam.wiring.Env``)."""
+    """Environment variables configuring the function (names: ``Env``)."""
     return {
         Env.SPECS_BUCKET: bucket_name,
         Env.AUDIT_BUS_NAME: bus_name,

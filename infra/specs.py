@@ -6,7 +6,7 @@ Two modes (docs/adr/0010):
   access logs to a second bucket, old versions expired. Object created/removed events with
   a key ending in ``/config`` go to the function as S3 notifications. S3 filters match a
   suffix only, so ``a/b/config`` is delivered too; the function ignores such nested keys
-  (``kops_iam.wiring.cluster_from_key``).
+  (``kops_iam.domain.state_store.cluster_from_key``).
 * **Existing bucket** (a kops state store, ``kops-iam:existingBucketName``): the stack never
   touches it. An EventBridge rule on the default bus matches its S3 events
   (``wiring.s3_spec_event_pattern``); the bucket owner must turn on its EventBridge
@@ -28,7 +28,8 @@ from constructs import Construct
 from infra.config import StackConfig
 from infra.eventing import function_target, to_event_pattern
 from infra.nag import acknowledge
-from kops_iam.wiring import SPEC_KEY_SUFFIX, s3_spec_event_pattern
+from kops_iam.aws.events import s3_spec_event_pattern
+from kops_iam.domain.state_store import SPEC_KEY_SUFFIX
 
 #: S3 events that make the function reconcile a cluster (own-bucket mode).
 SPEC_EVENTS: Final = (s3.EventType.OBJECT_CREATED, s3.EventType.OBJECT_REMOVED)

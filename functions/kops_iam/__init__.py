@@ -1,13 +1,15 @@
 """kops-iam: keep the IAM roles of kops clusters exactly as their cluster specs say.
 
-Layers, each a module with one job:
+This package is the Lambda asset, and holds only what the function runs, in three layers
+(each imports only the ones before it):
 
-``parsing``  bytes -> document (safe YAML/JSON)
-``spec``     document -> validated :class:`~kops_iam.spec.ClusterSpec` (pydantic)
-``policy``   validated spec -> :class:`~kops_iam.model.ClusterPlan` (pure)
-``reconcile`` plan -> IAM (boto3, diff then write)
-``audit``    outcome -> EventBridge
-``handler``  the Lambda entry point (thin glue)
+``kops_iam.domain``       pure: parse and validate a spec, check ``additionalPolicies``,
+                          compute kops' policies. No I/O.
+``kops_iam.aws``          AWS adapters: IAM read, the pure IAM diff, IAM write; the S3 spec
+                          source; the audit publisher; the event models; KMS lookups.
+``kops_iam.application``  the reconciler's orchestration, the settings and the Lambda handler.
+
+The tools (CLI, demo, rendering, emulator) are the separate package ``kops_iam_tools``.
 """
 
 __version__ = "0.1.0"

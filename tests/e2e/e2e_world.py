@@ -1,8 +1,8 @@
 """The end-to-end world: the embedded AWS over HTTP, its runner, and what tests read back.
 
-Everything goes through real HTTP to moto's server (``kops_iam.emulator``): uploads and
+Everything goes through real HTTP to moto's server (``kops_iam_tools.emulator``): uploads and
 deletions through the S3 API, S3 notifications (or S3 events through EventBridge) to a
-queue, the local runner handing them to ``kops_iam.handler.lambda_handler``, IAM writes,
+queue, the local runner handing them to ``kops_iam.application.handler.lambda_handler``, IAM writes,
 audit events put on the bus, matched by the rule and copied to the tail queue, which the
 tests read. Fixtures are in ``conftest.py``.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 from spec_builders import cluster_json
 
-from kops_iam.emulator import Emulator, FunctionConfig, Invocation, Runner
+from kops_iam_tools.emulator import Emulator, FunctionConfig, Invocation, Runner
 
 #: moto's account: every ARN the emulator hands out is in it.
 ACCOUNT = "123456789012"

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from kops_iam.wiring import DetailType
+from kops_iam.aws.audit import DetailType
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The promise: under a minute after installation.
@@ -20,7 +20,7 @@ STEPS = ["upload", "edit", "reject", "delete", "drift"]
 
 def _demo(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "kops_iam.cli", "demo", *args],
+        [sys.executable, "-m", "kops_iam_tools.cli", "demo", *args],
         cwd=ROOT,
         env={**os.environ, **(env or {})},
         capture_output=True,
@@ -76,7 +76,7 @@ def test_demo_on_a_terminal_prints_tables_and_no_colour_when_no_color_is_set() -
     primary, secondary = pty.openpty()
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "110", "TERM": "xterm-256color"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "kops_iam.cli", "demo", "--delivery", "eventbridge"],
+        [sys.executable, "-m", "kops_iam_tools.cli", "demo", "--delivery", "eventbridge"],
         cwd=ROOT,
         env=env,
         stdout=secondary,

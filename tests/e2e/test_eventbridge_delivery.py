@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from e2e_world import World, spec
 
-from kops_iam.wiring import S3_OBJECT_CREATED, S3_OBJECT_DELETED, DetailType
+from kops_iam.aws.audit import DetailType
+from kops_iam.aws.events import S3_OBJECT_CREATED, S3_OBJECT_DELETED
 
 
 def test_s3_events_through_eventbridge_create_then_delete_a_clusters_roles(

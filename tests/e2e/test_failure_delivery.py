@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from e2e_world import MISSING_POLICY, World, make_world, spec
 
-from kops_iam.emulator import DELIVERY_ATTEMPTS, FunctionConfig
-from kops_iam.wiring import DetailType
+from kops_iam.aws.audit import DetailType
+from kops_iam_tools.emulator import DELIVERY_ATTEMPTS, FunctionConfig
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ from typing import Any
 
 from e2e_world import World, allow, spec
 
-from kops_iam.wiring import AUDIT_SOURCE, OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE, DetailType
+from kops_iam.aws.audit import AUDIT_SOURCE, DetailType
+from kops_iam.domain.naming import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE
 
 
 def _one(events: list[dict[str, Any]], detail_type: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ class Process:
     def __init__(self, *args: str) -> None:
         env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "kops_iam.cli", *args],
+            [sys.executable, "-m", "kops_iam_tools.cli", *args],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -171,7 +171,7 @@ def test_local_on_a_port_in_use_says_so_and_exits_1() -> None:
 
         # When `kops-iam local` is asked to use it
         result = subprocess.run(
-            [sys.executable, "-m", "kops_iam.cli", "local", "--port", str(port)],
+            [sys.executable, "-m", "kops_iam_tools.cli", "local", "--port", str(port)],
             cwd=ROOT,
             capture_output=True,
             text=True,

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from kops_iam.demo import ClusterView, PolicyView, RoleView, Statement, statements_of
-from kops_iam.demo_render import (
+from kops_iam_tools.demo import ClusterView, PolicyView, RoleView, Statement, statements_of
+from kops_iam_tools.render import (
     Style,
     action_lines,
     audit_lines,

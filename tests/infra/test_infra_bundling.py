@@ -102,8 +102,8 @@ def test_bundle_holds_the_dependencies_and_the_package_without_caches(
     install = fake_pip.calls[-1]
     assert "--no-deps" in install and f"--target={tmp_path}" in install
     # And the package is there, minus caches; console scripts are dropped
-    assert (tmp_path / "kops_iam" / "wiring.py").is_file()
-    assert (tmp_path / "kops_iam" / "data").is_dir()
+    assert (tmp_path / "kops_iam" / "application" / "handler.py").is_file()
+    assert (tmp_path / "kops_iam" / "domain" / "data").is_dir()
     assert not list(tmp_path.rglob("__pycache__"))
     assert not (tmp_path / "bin").exists()
 

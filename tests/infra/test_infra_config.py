@@ -8,7 +8,7 @@ import pytest
 from infra_support import EXISTING_CONTEXT, ROOT, context_with
 
 from infra.config import ConfigError, StackConfig, context_keys, rate_minutes
-from kops_iam.wiring import Defaults
+from kops_iam.application.settings import Defaults
 
 
 def test_defaults_when_the_context_sets_nothing() -> None:

@@ -14,7 +14,8 @@ from infra_support import EXISTING_CONTEXT
 
 from infra.config import StackConfig
 from infra.permissions import Targets, reconciler_statements
-from kops_iam.wiring import AUDIT_SOURCE, OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE, ROLE_NAME_PREFIXES
+from kops_iam.aws.audit import AUDIT_SOURCE
+from kops_iam.domain.naming import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE, ROLE_NAME_PREFIXES
 
 ACCOUNT = "111122223333"
 TARGETS = Targets(

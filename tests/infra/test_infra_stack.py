@@ -10,13 +10,10 @@ from infra_support import EXISTING_BUCKET, EXISTING_CONTEXT, Synthesized
 
 from infra.eventing import MAX_EVENT_AGE, RETRY_ATTEMPTS
 from infra.reconciler import HANDLER
-from kops_iam.wiring import (
-    SPEC_KEY_SUFFIX,
-    Defaults,
-    Env,
-    audit_event_pattern,
-    s3_spec_event_pattern,
-)
+from kops_iam.application.settings import Defaults, Env
+from kops_iam.aws.audit import audit_event_pattern
+from kops_iam.aws.events import s3_spec_event_pattern
+from kops_iam.domain.state_store import SPEC_KEY_SUFFIX
 
 
 def ref(logical_id: str) -> dict[str, str]:

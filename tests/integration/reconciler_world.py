@@ -25,10 +25,11 @@ import moto
 from botocore.awsrequest import AWSResponse
 from spec_builders import cluster_json
 
-from kops_iam import handler
-from kops_iam.service import Reconciler
-from kops_iam.settings import Settings
-from kops_iam.wiring import Defaults, audit_event_pattern, s3_spec_event_pattern
+from kops_iam.application import handler
+from kops_iam.application.reconciler import Reconciler
+from kops_iam.application.settings import Defaults, Settings
+from kops_iam.aws.audit import audit_event_pattern
+from kops_iam.aws.events import s3_spec_event_pattern
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "events" / "specs"

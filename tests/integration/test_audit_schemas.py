@@ -11,9 +11,8 @@ from botocore.retries.standard import ExponentialBackoff
 from jsonschema import Draft202012Validator
 from reconciler_world import ROOT, SESSION, Faults, World, allow, spec
 
-from kops_iam import handler
-from kops_iam.audit import MAX_ENTRY_BYTES, entry_size
-from kops_iam.wiring import DetailType
+from kops_iam.application import handler
+from kops_iam.aws.audit import MAX_ENTRY_BYTES, DetailType, entry_size
 
 SCHEMAS = ROOT / "schemas"
 SCHEDULED = json.loads((ROOT / "events" / "eventbridge" / "scheduled.json").read_text())

@@ -1,4 +1,4 @@
-"""``kops_iam.handler.lambda_handler`` itself: environment, Powertools logs and metrics."""
+"""The Lambda entry point itself: environment, Powertools logs and metrics."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any, cast
 import pytest
 from reconciler_world import FakeContext, World, spec
 
-from kops_iam import handler
-from kops_iam.wiring import Env
+from kops_iam.application import handler
+from kops_iam.application.settings import Env
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from reconciler_world import World, allow, spec
 
-from kops_iam.cli import main
+from kops_iam_tools.cli import main
 
 CLUSTER = "cli.k8s.example.com"
 NODES = f"nodes.{CLUSTER}"

@@ -22,10 +22,10 @@ import pytest
 from jsonschema import Draft202012Validator
 from reconciler_world import ROOT, SESSION, FakeContext, World, allow, spec
 
-from kops_iam import handler
-from kops_iam.core import plan_spec
-from kops_iam.service import Outcome, Reconciler
-from kops_iam.wiring import DetailType
+from kops_iam.application import handler
+from kops_iam.application.reconciler import Outcome, Reconciler
+from kops_iam.aws.audit import DetailType
+from kops_iam.domain.pipeline import plan_spec
 
 CLUSTER = "race.k8s.example.com"
 KEY = f"{CLUSTER}/config"

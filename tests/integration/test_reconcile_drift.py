@@ -7,7 +7,8 @@ from typing import Any
 
 from reconciler_world import ROOT, World, allow, spec
 
-from kops_iam.wiring import DetailType
+from kops_iam.application.scan import scan_bucket
+from kops_iam.aws.audit import DetailType
 
 SCHEDULED = json.loads((ROOT / "events" / "eventbridge" / "scheduled.json").read_text())
 
@@ -107,7 +108,7 @@ def test_a_run_that_runs_out_of_time_skips_the_rest_and_rotates(world: World) ->
     reconciler.clock = lambda: float(next(ticks))
 
     # When the run starts at rotation 1 with a deadline one tick away
-    report = reconciler.reconcile_bucket(deadline=1.0, rotation=1)
+    report = scan_bucket(reconciler, deadline=1.0, rotation=1)
 
     # Then the cluster at index 1 ran and the others are reported as skipped
     assert [o.cluster for o in report.outcomes] == ["b.k8s.example.com"]
@@ -125,7 +126,7 @@ def test_scheduled_runs_use_several_workers_and_stay_correct(world: World) -> No
     reconciler = world.reconciler(world.with_settings(scan_workers=4))
 
     # When a scheduled run reconciles them four at a time
-    report = reconciler.reconcile_bucket()
+    report = scan_bucket(reconciler)
 
     # Then each is corrected exactly once and reported
     assert sorted(o.cluster or "" for o in report.outcomes) == clusters

@@ -11,8 +11,8 @@ from botocore.retries.standard import ExponentialBackoff
 from jsonschema import Draft202012Validator
 from reconciler_world import ROOT, SESSION, CallLog, Faults, World, allow, spec
 
-from kops_iam import handler
-from kops_iam.wiring import DetailType
+from kops_iam.application import handler
+from kops_iam.aws.audit import DetailType
 
 CLUSTER = "c1.k8s.example.com"
 NODES = f"nodes.{CLUSTER}"

@@ -11,7 +11,9 @@ from typing import Any
 
 from reconciler_world import ACCOUNT, World, allow, spec, spec_text
 
-from kops_iam.wiring import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE, DetailType
+from kops_iam.application.scan import scan_bucket
+from kops_iam.aws.audit import DetailType
+from kops_iam.domain.naming import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE
 
 CLUSTER = "c1.k8s.example.com"
 MASTERS, NODES, BASTIONS = (f"{p}.{CLUSTER}" for p in ("masters", "nodes", "bastions"))
@@ -495,7 +497,7 @@ def test_a_scheduled_run_in_plan_mode_reports_only_clusters_with_changes(world: 
     reconciler = world.reconciler(world.with_settings(mode="plan"))
 
     # When the scheduled run happens
-    report = reconciler.reconcile_bucket()
+    report = scan_bucket(reconciler)
 
     # Then only the cluster that would change is reported, as Spec Planned
     assert len(report.outcomes) == 2

@@ -15,12 +15,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kops_iam.core import plan_spec
-from kops_iam.errors import Issue, SpecInvalid
-from kops_iam.guardrail import ESCALATION_ACTIONS
-from kops_iam.model import ClusterPlan
-from kops_iam.options import Options
-from kops_iam.parsing import parse_document
+from kops_iam.domain.errors import Issue, SpecInvalid
+from kops_iam.domain.guardrail import ESCALATION_ACTIONS
+from kops_iam.domain.model import ClusterPlan
+from kops_iam.domain.options import Options
+from kops_iam.domain.parsing import parse_document
+from kops_iam.domain.pipeline import plan_spec
 
 _ALLOWED_POLICY_CHARS = re.compile(r"[\t\n\r\x20-\xff]*")
 _IAM_NAME = re.compile(r"[\w+=,.@-]+", re.ASCII)

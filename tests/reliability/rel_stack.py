@@ -13,7 +13,7 @@ from typing import Any
 
 from rel_authz import Template
 
-from kops_iam.wiring import Defaults
+from kops_iam.application.settings import Defaults
 
 ROOT = Path(__file__).resolve().parents[2]
 BOUNDARY = "arn:aws:iam::123456789012:policy/kops-boundary"

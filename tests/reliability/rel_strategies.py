@@ -31,10 +31,10 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
-from kops_iam.catalogue import default_catalogue
-from kops_iam.guardrail import ESCALATION_ACTIONS
-from kops_iam.options import Options
-from kops_iam.parsing import parse_document
+from kops_iam.domain.catalogue import default_catalogue
+from kops_iam.domain.guardrail import ESCALATION_ACTIONS
+from kops_iam.domain.options import Options
+from kops_iam.domain.parsing import parse_document
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_FILES = sorted((ROOT / "events" / "specs").glob("*.yaml"))

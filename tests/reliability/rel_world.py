@@ -34,10 +34,10 @@ from botocore.config import Config
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 from moto.core.models import botocore_stubber
 
-from kops_iam import handler
-from kops_iam.service import Reconciler
-from kops_iam.settings import Settings
-from kops_iam.wiring import AUDIT_SOURCE, Defaults, audit_event_pattern
+from kops_iam.application import handler
+from kops_iam.application.reconciler import Reconciler
+from kops_iam.application.settings import Defaults, Settings
+from kops_iam.aws.audit import AUDIT_SOURCE, audit_event_pattern
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

@@ -30,8 +30,8 @@ import rel_support
 import rel_world as W
 from botocore.retries.standard import ExponentialBackoff
 
-from kops_iam.handler import ReconcileFailed
-from kops_iam.wiring import DetailType
+from kops_iam.application.handler import ReconcileFailed
+from kops_iam.aws.audit import DetailType
 
 PART = "faults"
 _COUNTER = itertools.count()

@@ -21,10 +21,10 @@ import rel_world as W
 from botocore.retries.standard import ExponentialBackoff
 from hypothesis import given, settings
 
-from kops_iam.errors import SpecInvalid
-from kops_iam.handler import ReconcileFailed
-from kops_iam.parsing import parse_document
-from kops_iam.wiring import DetailType
+from kops_iam.application.handler import ReconcileFailed
+from kops_iam.aws.audit import DetailType
+from kops_iam.domain.errors import SpecInvalid
+from kops_iam.domain.parsing import parse_document
 
 PART = "hostile_input"
 PROFILE = "reliability-long" if rel_support.LONG else "reliability-fast"

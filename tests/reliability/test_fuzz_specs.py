@@ -23,11 +23,11 @@ import rel_support
 from hypothesis import given, settings
 from moto import mock_aws
 
-from kops_iam import cli
-from kops_iam.core import validate_spec
-from kops_iam.errors import SpecInvalid
-from kops_iam.options import Options
-from kops_iam.parsing import MAX_SPEC_BYTES
+from kops_iam.domain.errors import SpecInvalid
+from kops_iam.domain.options import Options
+from kops_iam.domain.parsing import MAX_SPEC_BYTES
+from kops_iam.domain.pipeline import validate_spec
+from kops_iam_tools import cli
 
 PART = "hostile_input"
 PROFILE = "reliability-long" if rel_support.LONG else "reliability-fast"
@@ -98,7 +98,7 @@ def test_oracle_catches_an_escalation_and_a_pathless_error() -> None:
         {"Effect": "Allow", "NotAction": ["s3:*"]}
     )
     # And a rejection of a parsed document without a field path breaks the property
-    from kops_iam.errors import Issue
+    from kops_iam.domain.errors import Issue
 
     with pytest.raises(AssertionError, match="without a field path"):
         rel_oracle.check_rejection(b"kind: Cluster\n", SpecInvalid([Issue("", "bad")]))
@@ -108,7 +108,7 @@ def test_oracle_catches_characters_and_arns_iam_would_refuse_in_an_accepted_plan
     # Given an accepted plan, tampered as a buggy core could produce it
     import dataclasses
 
-    from kops_iam.core import plan_spec
+    from kops_iam.domain.pipeline import plan_spec
 
     options = Options(account_id=rel_strategies.ACCOUNT)
     plan = plan_spec(rel_strategies.SAMPLE_BYTES["kops-page-example.yaml"], options)

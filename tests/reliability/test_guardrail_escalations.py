@@ -2,7 +2,7 @@
 unless the operator allowed it (``Options.allowed_actions``).
 
 The list of escalation actions is written here from the public research the facts file
-cites, independently of :mod:`kops_iam.guardrail`, and the two are compared: a drift in
+cites, independently of :mod:`kops_iam.domain.guardrail`, and the two are compared: a drift in
 either fails. Wildcards are derived from each action (service-wide, prefix, suffix, single
 character, case variants) plus the global ones, and the ``NotAction`` complement.
 """
@@ -17,10 +17,10 @@ import rel_oracle
 import rel_strategies
 import rel_support
 
-from kops_iam.core import plan_spec
-from kops_iam.errors import SpecInvalid
-from kops_iam.guardrail import ESCALATION_ACTIONS
-from kops_iam.options import Options
+from kops_iam.domain.errors import SpecInvalid
+from kops_iam.domain.guardrail import ESCALATION_ACTIONS
+from kops_iam.domain.options import Options
+from kops_iam.domain.pipeline import plan_spec
 
 PART = "privilege"
 

@@ -19,7 +19,7 @@ import rel_strategies
 import rel_support
 from test_fuzz_specs import run_cli
 
-from kops_iam.options import Options
+from kops_iam.domain.options import Options
 
 PART = "hostile_input"
 POLICY_PATH = "spec.additionalPolicies.node"
@@ -270,7 +270,7 @@ def test_thousands_of_statements_are_refused_by_size_in_bounded_time(count: int)
 
 def _field_or_file(data: bytes, path: str) -> str | None:
     """``path`` unless the file is over the size cap (then it is refused as a whole)."""
-    from kops_iam.parsing import MAX_SPEC_BYTES
+    from kops_iam.domain.parsing import MAX_SPEC_BYTES
 
     return path if len(data) <= MAX_SPEC_BYTES else None
 
@@ -461,7 +461,7 @@ def test_the_cli_prints_no_traceback_when_its_reader_goes_away() -> None:
     # Given `kops-iam render` writing into a pipe whose reader closes after one byte
     spec = rel_strategies.SAMPLE_FILES[0]
     process = subprocess.Popen(
-        [sys.executable, "-m", "kops_iam.cli", "render", str(spec)],
+        [sys.executable, "-m", "kops_iam_tools.cli", "render", str(spec)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

@@ -20,8 +20,8 @@ import rel_support
 from rel_authz import StaticState, requests_for_call
 from rel_policy_eval import Request, evaluate
 
-from kops_iam.guardrail import ESCALATION_ACTIONS
-from kops_iam.wiring import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE
+from kops_iam.domain.guardrail import ESCALATION_ACTIONS
+from kops_iam.domain.naming import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE
 
 PART = "privilege"
 CLUSTER = "c1.k8s.example.com"
@@ -366,7 +366,7 @@ def test_every_call_of_a_real_reconcile_is_allowed(deployment: rel_stack.Deploym
     import rel_world as W
     from rel_authz import MotoState
 
-    from kops_iam.settings import Settings
+    from kops_iam.application.settings import Settings
 
     settings = Settings.from_env(rel_stack.function_environment(deployment), account_id=W.ACCOUNT)
     allowed_managed = settings.options.allowed_managed_policies or frozenset()

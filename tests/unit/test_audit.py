@@ -8,16 +8,17 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from kops_iam.audit import (
+from kops_iam.aws.audit import (
+    AUDIT_SOURCE,
     MAX_ENTRY_BYTES,
     TRUNCATION_MARKER,
     AuditEvent,
     AuditPublisher,
+    DetailType,
     entry_size,
     fit_detail,
     make_event,
 )
-from kops_iam.wiring import AUDIT_SOURCE, DetailType
 
 IDENTITY = {
     "schemaVersion": "1",
@@ -137,8 +138,8 @@ def test_the_publisher_retries_failed_entries_then_succeeds() -> None:
 def test_the_publisher_gives_up_without_raising_and_logs_the_event(
     caplog: Any, monkeypatch: Any
 ) -> None:
-    # Listen on the module's own logger: once kops_iam.handler is imported (other tests in
-    # the worker), Powertools may stop "kops-iam" records from reaching caplog's root.
+    # Listen on the module's own logger: once the handler is imported (other tests in the
+    # worker), Powertools may stop "kops-iam" records from reaching caplog's root.
     # Other tests of a worker may also have raised the "kops-iam" logger's level.
     audit_log = logging.getLogger("kops-iam.audit")
     caplog.set_level(logging.ERROR, logger=audit_log.name)

@@ -17,10 +17,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kops_iam.catalogue import ActionCatalogue, default_catalogue, matches
+from kops_iam.domain.catalogue import ActionCatalogue, default_catalogue, matches
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT / "functions/kops_iam/data/iam-actions.json.gz"
+DATA = ROOT / "functions/kops_iam/domain/data/iam-actions.json.gz"
 SCRIPT = ROOT / "scripts/build_catalogue.py"
 
 CATALOGUE = default_catalogue()
@@ -234,8 +234,8 @@ def test_importing_the_validation_modules_loads_no_catalogue() -> None:
     # When the three modules are imported, and only afterwards the catalogue is asked for
     out = _python(
         "import sys\n"
-        "import kops_iam.statements, kops_iam.guardrail\n"
-        "from kops_iam.catalogue import default_catalogue\n"
+        "import kops_iam.domain.additional_policies, kops_iam.domain.guardrail\n"
+        "from kops_iam.domain.catalogue import default_catalogue\n"
         "before = default_catalogue.cache_info().currsize\n"
         "default_catalogue().expand('iam:*')\n"
         "print(before, default_catalogue.cache_info().currsize,"
@@ -247,14 +247,14 @@ def test_importing_the_validation_modules_loads_no_catalogue() -> None:
 
 def test_importing_the_lambda_handler_loads_no_catalogue() -> None:
     # Given the Lambda entry point (written elsewhere; skipped until it exists)
-    if importlib.util.find_spec("kops_iam.handler") is None:
-        pytest.skip("kops_iam.handler not written yet")
+    if importlib.util.find_spec("kops_iam.application.handler") is None:
+        pytest.skip("kops_iam.application.handler not written yet")
     # When it is imported in a fresh interpreter; then the catalogue is still unread
     out = _python(
         "import os\n"
         "os.environ.setdefault('AWS_DEFAULT_REGION', 'us-east-1')\n"
-        "import kops_iam.handler\n"
-        "from kops_iam.catalogue import default_catalogue\n"
+        "import kops_iam.application.handler\n"
+        "from kops_iam.domain.catalogue import default_catalogue\n"
         "print(default_catalogue.cache_info().currsize)\n"
     )
     assert out == "0"

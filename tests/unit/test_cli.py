@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kops_iam.cli import main
+from kops_iam_tools.cli import main
 
 SPECS = Path(__file__).resolve().parents[2] / "events" / "specs"
 EXAMPLE = str(SPECS / "kops-page-example.yaml")
@@ -148,7 +148,7 @@ def test_lone_surrogates_print_without_traceback(tmp_path: Path) -> None:
     import sys
 
     result = subprocess.run(
-        [sys.executable, "-m", "kops_iam.cli", "validate", str(path)],
+        [sys.executable, "-m", "kops_iam_tools.cli", "validate", str(path)],
         capture_output=True,
         text=True,
         errors="replace",
@@ -167,7 +167,7 @@ def test_closed_pipe_ends_quietly() -> None:
     import sys
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "kops_iam.cli", "render", EXAMPLE],
+        [sys.executable, "-m", "kops_iam_tools.cli", "render", EXAMPLE],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

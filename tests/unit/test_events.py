@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kops_iam.events import ObjectEvent, UnsupportedEvent, parse_event
+from kops_iam.aws.events import ObjectEvent, UnsupportedEvent, parse_event
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 

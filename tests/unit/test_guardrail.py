@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kops_iam.catalogue import default_catalogue
-from kops_iam.guardrail import ESCALATION_ACTIONS, REASONS, disallowed, escalations, explain
+from kops_iam.domain.catalogue import default_catalogue
+from kops_iam.domain.guardrail import ESCALATION_ACTIONS, REASONS, disallowed, escalations, explain
 
 CATALOGUE = default_catalogue()
 

@@ -9,17 +9,23 @@ from typing import Any
 
 import boto3
 
-from kops_iam import handler
-from kops_iam.settings import Settings
-from kops_iam.wiring import Env
+from kops_iam.application import handler
+from kops_iam.application.settings import Env, Settings
 
-HEAVY = ("pydantic", "yaml", "aws_xray_sdk", "kops_iam.core", "kops_iam.catalogue", "kops_iam.spec")
+HEAVY = (
+    "pydantic",
+    "yaml",
+    "aws_xray_sdk",
+    "kops_iam.domain.pipeline",
+    "kops_iam.domain.catalogue",
+    "kops_iam.domain.spec",
+)
 
 
 def test_importing_the_handler_leaves_heavy_modules_for_later() -> None:
     # When the handler module is imported in a fresh interpreter (a cold start)
     code = (
-        "import sys, json, kops_iam.handler; "
+        "import sys, json, kops_iam.application.handler; "
         f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
     )
     result = subprocess.run(
@@ -58,7 +64,8 @@ def test_build_runtime_configures_clients_from_settings() -> None:
     iam = runtime.reconciler.iam
     assert iam.meta.config.retries["total_max_attempts"] == 7  # type: ignore[index]
     assert iam.meta.config.retries["mode"] == "standard"  # type: ignore[index]
-    assert runtime.reconciler._kms is None  # made only if a spec names a KMS alias
+    assert runtime.reconciler.kms is not None
+    assert runtime.reconciler.kms._client is None  # made only if a spec names a KMS alias
 
 
 def test_an_unsupported_event_is_logged_and_not_retried() -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kops_iam.naming import (
+from kops_iam.domain.naming import (
     additional_policy_name,
     ec2_service_principal,
     fnv1a_32,

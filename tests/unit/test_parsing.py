@@ -1,4 +1,4 @@
-"""Safe parsing of spec files: kops_iam.parsing.parse_document."""
+"""Safe parsing of spec files: kops_iam.domain.parsing.parse_document."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kops_iam import parsing
-from kops_iam.errors import SpecInvalid
-from kops_iam.parsing import MAX_DEPTH, MAX_SPEC_BYTES, parse_document
+from kops_iam.domain import parsing
+from kops_iam.domain.errors import SpecInvalid
+from kops_iam.domain.parsing import MAX_DEPTH, MAX_SPEC_BYTES, parse_document
 
 KOPS_SPEC = """\
 apiVersion: kops.k8s.io/v1alpha2

@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from specs import cluster_doc, etcd
 
-from kops_iam.errors import Issue, SpecInvalid
-from kops_iam.model import ClusterPlan
-from kops_iam.options import Options
-from kops_iam.policy import MAX_INLINE_POLICY_CHARS, build_plan, policy_size
-from kops_iam.spec import validate
+from kops_iam.domain.errors import Issue, SpecInvalid
+from kops_iam.domain.model import ClusterPlan
+from kops_iam.domain.options import Options
+from kops_iam.domain.policy import MAX_INLINE_POLICY_CHARS, build_plan, policy_size
+from kops_iam.domain.spec import validate
 
 KEY_A = "arn:aws:kms:eu-west-1:123456789012:key/aaaaaaaa-12ab-34cd-56ef-1234567890ab"
 KEY_B = "arn:aws:kms:eu-west-1:123456789012:key/bbbbbbbb-12ab-34cd-56ef-1234567890ab"

@@ -11,23 +11,19 @@ from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kops_iam.model import ClusterPlan, RolePlan
-from kops_iam.reconcile import (
-    ConcurrentChange,
-    LiveProfile,
-    LiveRole,
-    Observed,
+from kops_iam.aws.iam_diff import (
     RoleConflict,
     Write,
-    WriteFailed,
     diff_cluster,
     diff_role,
-    execute,
     normalize_policy,
     policies_equal,
     policy_diff,
 )
-from kops_iam.wiring import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE
+from kops_iam.aws.iam_read import LiveProfile, LiveRole, Observed
+from kops_iam.aws.iam_write import ConcurrentChange, WriteFailed, execute
+from kops_iam.domain.model import ClusterPlan, RolePlan
+from kops_iam.domain.naming import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE
 
 CLUSTER = "u.k8s.example.com"
 NODES = f"nodes.{CLUSTER}"

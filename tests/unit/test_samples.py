@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from kops_iam.core import plan_spec
-from kops_iam.errors import SpecInvalid
-from kops_iam.options import Options
+from kops_iam.domain.errors import SpecInvalid
+from kops_iam.domain.options import Options
+from kops_iam.domain.pipeline import plan_spec
 
 ROOT = Path(__file__).resolve().parents[2] / "events" / "specs"
 VALID = sorted(ROOT.glob("*.yaml"))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kops_iam.settings import Settings, SettingsError
-from kops_iam.wiring import Defaults, Env
+from kops_iam.application.settings import Defaults, Env, Settings, SettingsError
 
 
 def test_defaults_are_safe() -> None:

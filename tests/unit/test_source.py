@@ -10,7 +10,13 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from kops_iam.source import ObjectChanged, ObjectTooLarge, ObjectVersion, SpecSource, same_state
+from kops_iam.aws.s3_source import (
+    ObjectChanged,
+    ObjectTooLarge,
+    ObjectVersion,
+    SpecSource,
+    same_state,
+)
 
 BUCKET = "specs"
 KEY = "c.k8s.example.com/config"

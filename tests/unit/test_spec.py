@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from specs import cluster_doc, etcd
 
-from kops_iam.errors import Issue, SpecInvalid
-from kops_iam.options import Options
-from kops_iam.spec import ClusterSpec, validate
+from kops_iam.domain.errors import Issue, SpecInvalid
+from kops_iam.domain.options import Options
+from kops_iam.domain.spec import ClusterSpec, validate
 
 ARN_KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 

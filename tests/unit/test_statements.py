@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kops_iam.catalogue import ActionCatalogue, default_catalogue
-from kops_iam.errors import Issue
-from kops_iam.guardrail import escalations
-from kops_iam.options import Options
-from kops_iam.statements import MAX_STATEMENTS, check_additional_policy
+from kops_iam.domain.additional_policies import MAX_STATEMENTS, check_additional_policy
+from kops_iam.domain.catalogue import ActionCatalogue, default_catalogue
+from kops_iam.domain.errors import Issue
+from kops_iam.domain.guardrail import escalations
+from kops_iam.domain.options import Options
 
 PATH = "spec.additionalPolicies.node"
 CATALOGUE = default_catalogue()

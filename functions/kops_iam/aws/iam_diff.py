@@ -1,35 +1,25 @@
-"""One cluster's roles against IAM: read what is there, compute the writes, perform them.
+"""The IAM diff, pure: plan + observed IAM state -> the writes to make and a readable diff.
 
-Three layers, each usable alone:
-
-* pure: :func:`normalize_policy`, :func:`diff_cluster` (desired plan + observed state ->
-  :class:`ClusterChanges`: the IAM writes to make and a readable diff);
-* reads: :func:`observe_cluster` (a fixed, small number of IAM reads per role);
-* writes: :func:`execute` (performs :class:`Write` s in order; classifies errors into a
-  concurrent change, worth another read-apply-verify pass, or a failure).
+No I/O: :func:`diff_cluster` takes what :mod:`kops_iam.aws.iam_read` observed and returns
+:class:`ClusterChanges`, whose :class:`Write` s :mod:`kops_iam.aws.iam_write` performs.
+Policies are compared in a canonical form (:func:`normalize_policy`).
 
 Tags: on a role kops-iam owns, the plan's tags are the whole tag set (kops' tags, the
-spec's ``cloudLabels`` and the ownership tag); any other tag is drift and is removed
+spec's ``cloudLabels`` and the ownership tags); any other tag is drift and is removed
 (``aws:`` tags excepted, IAM does not let anyone set them). See docs/adr/0021.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Final, Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
 from urllib.parse import unquote
 
-from kops_iam.model import ROLE_KINDS, ClusterPlan, JSONDict, RoleKind, RolePlan
-from kops_iam.naming import role_name
-from kops_iam.wiring import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE
-
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from mypy_boto3_iam import IAMClient
-
-log = logging.getLogger("kops-iam.reconcile")
+from kops_iam.aws.iam_read import LiveProfile, LiveRole, Observed
+from kops_iam.domain.model import ROLE_KINDS, ClusterPlan, JSONDict, RoleKind, RolePlan
+from kops_iam.domain.naming import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE
 
 #: Statement fields whose value is a string or a set of strings (order and case of the
 #: list do not matter to IAM).
@@ -40,9 +30,26 @@ _DEFAULT_VERSION: Final = "2008-10-17"
 _TAG_CHUNK: Final = 50
 
 RoleAction = Literal["create", "update", "delete", "unchanged", "retain", "skip"]
-
-
-# --------------------------------------------------------------------------- normalization
+#: Every IAM write kops-iam makes (boto3 method names; :func:`kops_iam.aws.iam_write.send`).
+Operation = Literal[
+    "create_role",
+    "update_assume_role_policy",
+    "put_role_permissions_boundary",
+    "delete_role_permissions_boundary",
+    "tag_role",
+    "untag_role",
+    "put_role_policy",
+    "delete_role_policy",
+    "attach_role_policy",
+    "detach_role_policy",
+    "create_instance_profile",
+    "tag_instance_profile",
+    "untag_instance_profile",
+    "add_role_to_instance_profile",
+    "remove_role_from_instance_profile",
+    "delete_instance_profile",
+    "delete_role",
+]
 
 
 def normalize_policy(document: Any) -> JSONDict:
@@ -123,181 +130,11 @@ def compact_json(document: Mapping[str, Any]) -> str:
     return json.dumps(document, separators=(",", ":"))
 
 
-# --------------------------------------------------------------------------- observed state
-
-
-@dataclass(frozen=True)
-class LiveProfile:
-    """An instance profile as IAM holds it."""
-
-    name: str
-    roles: tuple[str, ...]
-    tags: Mapping[str, str]
-
-    @property
-    def owned(self) -> bool:
-        """Whether kops-iam created it (carries the ownership tag)."""
-        return self.tags.get(OWNERSHIP_TAG_KEY) == OWNERSHIP_TAG_VALUE
-
-
-@dataclass(frozen=True)
-class LiveRole:
-    """A role as IAM holds it: everything kops-iam compares."""
-
-    name: str
-    path: str
-    trust: JSONDict
-    tags: Mapping[str, str]
-    boundary: str | None
-    inline: Mapping[str, JSONDict]
-    managed: frozenset[str]
-    #: Names of *other* instance profiles holding the role (read only when deleting it).
-    other_profiles: tuple[str, ...] = ()
-
-    @property
-    def owned(self) -> bool:
-        """Whether kops-iam created it (carries the ownership tag)."""
-        return self.tags.get(OWNERSHIP_TAG_KEY) == OWNERSHIP_TAG_VALUE
-
-
-@dataclass(frozen=True)
-class Observed:
-    """What IAM holds under one role name: the role and the instance profile."""
-
-    role: LiveRole | None
-    profile: LiveProfile | None
-
-
-def observe_cluster(
-    iam: IAMClient, cluster: str, plan: ClusterPlan | None
-) -> dict[RoleKind, Observed]:
-    """Read every role (and instance profile) of ``cluster`` kops-iam could manage.
-
-    Reads per role kind: ``GetRole`` (then, when the role exists, ``ListRolePolicies``,
-    one ``GetRolePolicy`` per inline policy and ``ListAttachedRolePolicies``), plus
-    ``GetInstanceProfile`` for the kinds the plan wants. A kind the plan does not want and
-    that has no role costs one read. Deleting an owned role adds
-    ``ListInstanceProfilesForRole``.
-    """
-    observed: dict[RoleKind, Observed] = {}
-    for kind in ROLE_KINDS:
-        wanted = plan.roles.get(kind) if plan is not None else None
-        name = wanted.role_name if wanted is not None else role_name(kind, cluster)
-        role = read_role(iam, name)
-        profile_name = wanted.instance_profile_name if wanted is not None else name
-        profile = None
-        if wanted is not None or (role is not None and role.owned):
-            profile = read_profile(iam, profile_name)
-        if wanted is None and role is not None and role.owned:
-            role = _with_other_profiles(iam, role, profile_name)
-        observed[kind] = Observed(role=role, profile=profile)
-    return observed
-
-
-def read_role(iam: IAMClient, name: str) -> LiveRole | None:
-    """Read one role with its inline policies and attached managed policies.
-
-    Another invocation may delete what is being read meanwhile: a policy listed then gone is
-    left out, a role gone after ``GetRole`` reads as absent (as if read a moment later).
-    """
-    from botocore.exceptions import ClientError
-
-    try:
-        role = iam.get_role(RoleName=name)["Role"]
-        inline: dict[str, JSONDict] = {}
-        for page in iam.get_paginator("list_role_policies").paginate(RoleName=name):
-            for policy_name in page.get("PolicyNames", []):
-                document = _role_policy(iam, name, policy_name)
-                if document is not None:
-                    inline[policy_name] = document
-        managed: set[str] = set()
-        for attached in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
-            managed.update(
-                p["PolicyArn"] for p in attached.get("AttachedPolicies", []) if "PolicyArn" in p
-            )
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchEntity":
-            return None
-        raise
-    boundary = role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
-    return LiveRole(
-        name=name,
-        path=role.get("Path", "/"),
-        trust=_as_document(role.get("AssumeRolePolicyDocument", {})),
-        tags={t["Key"]: t["Value"] for t in role.get("Tags", [])},
-        boundary=boundary,
-        inline=inline,
-        managed=frozenset(managed),
-    )
-
-
-def _role_policy(iam: IAMClient, role: str, policy: str) -> JSONDict | None:
-    from botocore.exceptions import ClientError
-
-    try:
-        document = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchEntity":
-            return None
-        raise
-    return _as_document(document)
-
-
-def read_profile(iam: IAMClient, name: str) -> LiveProfile | None:
-    """Read one instance profile (its roles and tags)."""
-    from botocore.exceptions import ClientError
-
-    try:
-        profile = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchEntity":
-            return None
-        raise
-    return LiveProfile(
-        name=name,
-        roles=tuple(r["RoleName"] for r in profile.get("Roles", [])),
-        tags={t["Key"]: t["Value"] for t in profile.get("Tags", [])},
-    )
-
-
-def _with_other_profiles(iam: IAMClient, role: LiveRole, own_profile: str) -> LiveRole | None:
-    from botocore.exceptions import ClientError
-
-    names: list[str] = []
-    try:
-        paginator = iam.get_paginator("list_instance_profiles_for_role")
-        for page in paginator.paginate(RoleName=role.name):
-            names.extend(
-                p["InstanceProfileName"]
-                for p in page.get("InstanceProfiles", [])
-                if p["InstanceProfileName"] != own_profile
-            )
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchEntity":
-            return None
-        raise
-    return replace(role, other_profiles=tuple(names))
-
-
-def _as_document(value: Any) -> JSONDict:
-    if isinstance(value, Mapping):
-        return dict(value)
-    text = str(value)
-    try:
-        loaded = json.loads(text)
-    except ValueError:
-        loaded = json.loads(unquote(text))
-    return dict(loaded)
-
-
-# --------------------------------------------------------------------------- changes (pure)
-
-
 @dataclass(frozen=True)
 class Write:
     """One IAM write call: the boto3 method name and its parameters."""
 
-    operation: str
+    operation: Operation
     params: Mapping[str, Any]
 
     def describe(self) -> str:
@@ -606,6 +443,8 @@ def _tag_writes(
     changes = tag_diff(before, after)
     writes: list[Write] = []
     name_key = "RoleName" if target == "role" else "InstanceProfileName"
+    tag_op: Operation = "tag_role" if target == "role" else "tag_instance_profile"
+    untag_op: Operation = "untag_role" if target == "role" else "untag_instance_profile"
     upserts = {
         **changes.get("added", {}),
         **{k: v["after"] for k, v in changes.get("changed", {}).items()},
@@ -613,12 +452,10 @@ def _tag_writes(
     items = sorted(upserts.items())
     for i in range(0, len(items), _TAG_CHUNK):
         chunk = dict(items[i : i + _TAG_CHUNK])
-        writes.append(Write(f"tag_{target}", {name_key: name, "Tags": _tag_list(chunk)}))
+        writes.append(Write(tag_op, {name_key: name, "Tags": _tag_list(chunk)}))
     removed = sorted(changes.get("removed", {}))
     for i in range(0, len(removed), _TAG_CHUNK):
-        writes.append(
-            Write(f"untag_{target}", {name_key: name, "TagKeys": removed[i : i + _TAG_CHUNK]})
-        )
+        writes.append(Write(untag_op, {name_key: name, "TagKeys": removed[i : i + _TAG_CHUNK]}))
     return writes, changes
 
 
@@ -670,88 +507,3 @@ def _terms(document: Mapping[str, Any] | None) -> tuple[set[str], set[str]]:
         resources.update(statement.get("Resource", []))
         resources.update(f"NotResource {r}" for r in statement.get("NotResource", []))
     return actions, resources
-
-
-# --------------------------------------------------------------------------- writes
-
-#: Error codes that mean another invocation changed the same role meanwhile: the pass is
-#: abandoned and the reconciler reads again.
-_CONCURRENT_CODES: Final = frozenset(
-    {"EntityAlreadyExists", "DeleteConflict", "ConcurrentModification"}
-)
-#: Operations whose ``NoSuchEntity`` names a missing *policy*, not a vanished role.
-_POLICY_LOOKUPS: Final = frozenset(
-    {"create_role", "attach_role_policy", "put_role_permissions_boundary"}
-)
-
-
-class ConcurrentChange(Exception):
-    """IAM changed under a pass (another invocation at work); read again and retry."""
-
-    def __init__(self, write: Write, completed: Sequence[Write], cause: Exception) -> None:
-        self.write = write
-        self.completed = tuple(completed)
-        super().__init__(f"{write.describe()}: {cause}")
-
-
-class WriteFailed(Exception):
-    """An IAM write failed for good (after botocore's retries)."""
-
-    def __init__(self, write: Write, completed: Sequence[Write], cause: Exception) -> None:
-        self.write = write
-        self.completed = tuple(completed)
-        self.cause = cause
-        self.code = error_code(cause)
-        super().__init__(f"{write.describe()} failed: {cause}")
-
-
-def execute(
-    iam: IAMClient,
-    writes: Iterable[Write],
-    on_write: Callable[[Write], None] | None = None,
-) -> tuple[Write, ...]:
-    """Perform ``writes`` in order; return them.
-
-    Idempotent cleanups are tolerated: deleting something already gone is success.
-
-    Raises
-    ------
-    ConcurrentChange
-        IAM no longer looks as it was read (another invocation changed it).
-    WriteFailed
-        Any other error; ``completed`` lists the writes made before it.
-    """
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    done: list[Write] = []
-    for write in writes:
-        try:
-            getattr(iam, write.operation)(**write.params)
-        except ClientError as exc:
-            code = error_code(exc)
-            if code == "NoSuchEntity" and write.operation.startswith(
-                ("delete_", "detach_", "remove_")
-            ):
-                log.info("already gone: %s", write.describe())
-            elif (
-                code in _CONCURRENT_CODES
-                or (code == "NoSuchEntity" and write.operation not in _POLICY_LOOKUPS)
-                or (code == "LimitExceeded" and write.operation == "add_role_to_instance_profile")
-            ):
-                raise ConcurrentChange(write, done, exc) from exc
-            else:
-                raise WriteFailed(write, done, exc) from exc
-        except BotoCoreError as exc:
-            raise WriteFailed(write, done, exc) from exc
-        done.append(write)
-        if on_write is not None:
-            on_write(write)
-    return tuple(done)
-
-
-def error_code(exc: BaseException) -> str:
-    """The AWS error code of a botocore ``ClientError`` (``""`` for anything else)."""
-    response = getattr(exc, "response", None)
-    if not isinstance(response, Mapping):
-        return ""
-    return str(response.get("Error", {}).get("Code", ""))

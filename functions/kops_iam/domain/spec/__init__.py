@@ -19,10 +19,10 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, TypeAdapter, ValidationError
 
-from kops_iam.errors import Issue, SpecInvalid, join_path
-from kops_iam.model import JSONDict, RoleKind
-from kops_iam.naming import partition_for_region
-from kops_iam.options import Options
+from kops_iam.domain.errors import Issue, SpecInvalid, join_path
+from kops_iam.domain.model import JSONDict, RoleKind
+from kops_iam.domain.naming import partition_for_region
+from kops_iam.domain.options import Options
 
 API_GROUP: Final = "kops.k8s.io"
 API_VERSIONS: Final = ("v1alpha1", "v1alpha2", "v1alpha3")
@@ -231,12 +231,12 @@ def validate(
     Parameters
     ----------
     document
-        The top-level mapping from :func:`kops_iam.parsing.parse_document`.
+        The top-level mapping from :func:`kops_iam.domain.parsing.parse_document`.
     options
         Operator decisions (allowed escalation actions, enforced boundary, ...).
     check_statements
         The ``additionalPolicies`` checker; defaults to
-        :func:`kops_iam.statements.check_additional_policy`.
+        :func:`kops_iam.domain.additional_policies.check_additional_policy`.
 
     Returns
     -------
@@ -578,7 +578,7 @@ class _Validator:
     ) -> dict[RoleKind, tuple[str, tuple[JSONDict, ...]]]:
         checker = self.check_statements
         if checker is None:
-            from kops_iam.statements import check_additional_policy
+            from kops_iam.domain.additional_policies import check_additional_policy
 
             checker = check_additional_policy
         result: dict[RoleKind, tuple[str, tuple[JSONDict, ...]]] = {}

@@ -19,8 +19,8 @@ import functools
 from collections.abc import Iterable
 from typing import Final
 
-from kops_iam.catalogue import ActionCatalogue, matches
-from kops_iam.wiring import Env
+from kops_iam.application.settings import Env
+from kops_iam.domain.catalogue import ActionCatalogue, matches
 
 #: Why each action lets a role escalate its own privileges (keys: canonical action names).
 REASONS: Final[dict[str, str]] = {

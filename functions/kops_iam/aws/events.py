@@ -21,10 +21,25 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from urllib.parse import unquote_plus
 
-from kops_iam.wiring import S3_EVENT_SOURCE, S3_OBJECT_CREATED, S3_OBJECT_DELETED
+from kops_iam.domain.state_store import SPEC_KEY_SUFFIX
+
+#: S3 events (via EventBridge) that trigger a reconcile.
+S3_EVENT_SOURCE: Final = "aws.s3"
+S3_OBJECT_CREATED: Final = "Object Created"
+S3_OBJECT_DELETED: Final = "Object Deleted"
+
+
+def s3_spec_event_pattern(bucket: str) -> dict[str, object]:
+    """EventBridge pattern for S3 object created/deleted events on spec keys of ``bucket``."""
+    return {
+        "source": [S3_EVENT_SOURCE],
+        "detail-type": [S3_OBJECT_CREATED, S3_OBJECT_DELETED],
+        "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"suffix": SPEC_KEY_SUFFIX}]}},
+    }
+
 
 ObjectTrigger = Literal["s3", "eventbridge"]
 

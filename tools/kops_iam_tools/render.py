@@ -1,6 +1,6 @@
 """Terminal presentation of the local commands: tables, diffs, audit lines, colour.
 
-Pure functions from plain data (:class:`kops_iam.demo.Step`, audit event details, handler
+Pure functions from plain data (:class:`kops_iam_tools.demo.Step`, audit event details, handler
 outcomes) to lines of text. Colour only when :func:`wants_colour` says so: a TTY, no
 ``NO_COLOR`` (https://no-color.org), ``TERM`` not ``dumb``; ``--color always|never`` wins.
 """
@@ -12,10 +12,10 @@ import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, Final, Literal
 
-from kops_iam.wiring import DetailType
+from kops_iam.aws.audit import DetailType
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from kops_iam.demo import ClusterView, PolicyView, Statement, Step
+    from kops_iam_tools.demo import ClusterView, PolicyView, Statement, Step
 
 ColourChoice = Literal["auto", "always", "never"]
 
@@ -546,7 +546,7 @@ def cluster_note(view: ClusterView) -> str:
     """Trust, instance profiles and the spec's own tags (cloudLabels), in one line."""
     if not view.roles:
         return ""
-    from kops_iam.wiring import OWNERSHIP_TAG_KEY
+    from kops_iam.domain.naming import OWNERSHIP_TAG_KEY
 
     first = view.roles[0]
     parts = [f"trusts {', '.join(first.trusted) or '?'}"]

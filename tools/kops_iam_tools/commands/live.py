@@ -1,9 +1,10 @@
 """``kops-iam plan FILE`` and ``kops-iam apply FILE``: a spec file against live IAM.
 
-The same :class:`~kops_iam.service.Reconciler` the Lambda runs, with clients built from
-``--endpoint-url``/``--region``/``--profile`` (or the usual AWS environment). ``plan`` only
-reads; ``apply`` writes what differs. Neither publishes audit events (the operator at the
-terminal is the audience). Exit codes: 0 ok, 1 invalid spec or failed apply, 2 usage.
+The same :class:`~kops_iam.application.reconciler.Reconciler` the Lambda runs, with clients
+built from ``--endpoint-url``/``--region``/``--profile`` (or the usual AWS environment).
+``plan`` only reads; ``apply`` writes what differs. Neither publishes audit events (the
+operator at the terminal is the audience). Exit codes: 0 ok, 1 invalid spec or failed apply,
+2 usage.
 """
 
 from __future__ import annotations
@@ -13,11 +14,16 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from kops_iam.commands.offline import add_option_arguments, options_from_args, read_spec, report
+from kops_iam_tools.commands.offline import (
+    add_option_arguments,
+    options_from_args,
+    read_spec,
+    report,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from kops_iam.reconcile import ClusterChanges, Write
-    from kops_iam.service import DocumentResult
+    from kops_iam.application.document import DocumentResult
+    from kops_iam.aws.iam_diff import ClusterChanges, Write
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
@@ -39,7 +45,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``plan`` or ``apply``; print the diff; return the exit code."""
-    from kops_iam.errors import SpecInvalid
+    from kops_iam.domain.errors import SpecInvalid
 
     try:
         data = read_spec(args.file)
@@ -56,9 +62,10 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, data: bytes) -> int:
     import boto3
 
-    from kops_iam.reconcile import WriteFailed
-    from kops_iam.service import NotConverged, Reconciler, Rejected
-    from kops_iam.settings import Settings
+    from kops_iam.application.document import reconcile_document
+    from kops_iam.application.reconciler import NotConverged, Reconciler, Rejected
+    from kops_iam.application.settings import Settings
+    from kops_iam.aws.iam_write import WriteFailed
 
     dry_run = args.command == "plan"
     settings = Settings(
@@ -78,7 +85,7 @@ def _run(args: argparse.Namespace, data: bytes) -> int:
     )
     out = sys.stdout
     try:
-        result = reconciler.reconcile_document(data, dry_run=dry_run)
+        result = reconcile_document(reconciler, data, dry_run=dry_run)
     except Rejected as exc:
         if args.json:
             _dump(out, {"status": "rejected", "reason": exc.reason, "errors": _issues(exc.errors)})

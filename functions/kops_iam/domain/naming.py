@@ -1,13 +1,20 @@
-"""kops naming: role names, truncation, partitions and the EC2 trust principal."""
+"""kops naming: role names, truncation, ownership tags, partitions and the EC2 trust principal."""
 
 from __future__ import annotations
 
 import base64
 from typing import Final
 
-from kops_iam.model import RoleKind
+from kops_iam.domain.model import RoleKind
 
 MAX_ROLE_NAME: Final = 64
+
+#: Tag that marks a role or instance profile as created (and so owned) by kops-iam.
+OWNERSHIP_TAG_KEY: Final = "kops-iam/managed-by"
+OWNERSHIP_TAG_VALUE: Final = "kops-iam"
+
+#: Role name prefixes kops uses; the function's own IAM rights are scoped to them.
+ROLE_NAME_PREFIXES: Final = ("masters.", "nodes.", "bastions.")
 _HASH_LENGTH: Final = 6
 
 _FNV32_OFFSET: Final = 0x811C9DC5

@@ -1,11 +1,11 @@
-"""The Lambda entry point: ``kops_iam.handler.lambda_handler``. Thin glue, light to import.
+"""The Lambda entry point, ``lambda_handler``: thin glue, light to import.
 
 Cold start is a benchmark target (import at most 1.3 times a bare ``import boto3``), so the module
 imports only boto3, Powertools Logger and Metrics and kops-iam's light modules. The Tracer
 (it loads the X-Ray SDK), the event models (pydantic), the spec parser (PyYAML) and the
 policy catalogue load on the first invocation, inside :class:`Container`, which also builds
 the boto3 clients once per container (botocore retry and timeout configuration from
-:class:`~kops_iam.settings.Settings`).
+:class:`~kops_iam.application.settings.Settings`).
 
 Failure semantics: an invalid spec is a ``Spec Rejected`` audit event and a successful
 invocation (retrying cannot fix it); any other failure is an ``Apply Failed`` event and a
@@ -24,14 +24,13 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from kops_iam.settings import Settings
-from kops_iam.wiring import Defaults
+from kops_iam.application.settings import Defaults, Settings
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from aws_lambda_powertools import Tracer
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from kops_iam.service import Outcome, Reconciler
+    from kops_iam.application.reconciler import Outcome, Reconciler
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", Defaults.POWERTOOLS_SERVICE_NAME))
 metrics = Metrics(
@@ -67,7 +66,7 @@ def build_runtime(
     """
     from aws_lambda_powertools import Tracer
 
-    from kops_iam.service import Reconciler
+    from kops_iam.application.reconciler import Reconciler
 
     tracer = Tracer(service=logger.service)  # before the clients: it patches botocore
     settings = Settings.from_env(environ, account_id=account_id)
@@ -135,7 +134,8 @@ def handle(
     ReconcileFailed
         Some key failed to reconcile (after its ``Apply Failed`` event was published).
     """
-    from kops_iam.events import UnsupportedEvent, parse_event
+    from kops_iam.application.scan import scan_bucket
+    from kops_iam.aws.events import UnsupportedEvent, parse_event
 
     request_id = getattr(context, "aws_request_id", None) or "local"
     try:
@@ -173,8 +173,11 @@ def handle(
         logger.set_correlation_id(f"schedule:{request_id}")
         deadline = _deadline(context, runtime.settings, reconciler.clock)
         with runtime.tracer.provider.in_subsegment("## reconcile_bucket"):
-            report = reconciler.reconcile_bucket(
-                request_id=request_id, deadline=deadline, rotation=parsed.scheduled.rotation
+            report = scan_bucket(
+                reconciler,
+                request_id=request_id,
+                deadline=deadline,
+                rotation=parsed.scheduled.rotation,
             )
         outcomes.extend(report.outcomes)
         if metrics is not None:

@@ -24,12 +24,41 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from kops_iam.wiring import AUDIT_SOURCE
-
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from mypy_boto3_events import EventBridgeClient
 
 log = logging.getLogger("kops-iam.audit")
+
+#: ``source`` of every audit event kops-iam puts on the bus.
+AUDIT_SOURCE: Final = "kops-iam"
+
+
+class DetailType:
+    """``detail-type`` of each audit event (one per outcome)."""
+
+    SPEC_APPLIED: Final = "Spec Applied"
+    SPEC_UNCHANGED: Final = "Spec Unchanged"
+    SPEC_PLANNED: Final = "Spec Planned"
+    SPEC_REJECTED: Final = "Spec Rejected"
+    CLUSTER_DELETED: Final = "Cluster Deleted"
+    DRIFT_CORRECTED: Final = "Drift Corrected"
+    APPLY_FAILED: Final = "Apply Failed"
+
+    ALL: Final = (
+        SPEC_APPLIED,
+        SPEC_UNCHANGED,
+        SPEC_PLANNED,
+        SPEC_REJECTED,
+        CLUSTER_DELETED,
+        DRIFT_CORRECTED,
+        APPLY_FAILED,
+    )
+
+
+def audit_event_pattern() -> dict[str, list[str]]:
+    """EventBridge pattern matching every kops-iam audit event."""
+    return {"source": [AUDIT_SOURCE]}
+
 
 #: EventBridge's limit on one PutEvents entry (Source, DetailType, Detail, Resources, Time).
 MAX_ENTRY_BYTES: Final = 256 * 1024

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kops_iam.wiring import SPEC_KEY_SUFFIX, cluster_from_key
+from kops_iam.domain.state_store import SPEC_KEY_SUFFIX, cluster_from_key
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from mypy_boto3_s3 import S3Client

@@ -4,7 +4,7 @@ Each step acts only through the AWS APIs a user has (S3 uploads and deletions, a
 by hand, the drift schedule's event), waits for the local runner to deliver the events to
 ``lambda_handler``, then reads back what happened: the invocations, the audit events from
 the tail queue, and the roles in IAM. The result of each step is a :class:`Step` (plain
-data: the ``--json`` document is made of them); :mod:`kops_iam.demo_render` prints it.
+data: the ``--json`` document is made of them); :mod:`kops_iam_tools.render` prints it.
 
 The steps: upload the valid sample specs (each cluster's roles and their actions); edit one
 additional policy (the diff); upload an invalid sample (every error, IAM untouched); delete
@@ -22,7 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from kops_iam.emulator import (
+from kops_iam.aws.audit import DetailType
+from kops_iam.domain.model import ROLE_KINDS, JSONDict
+from kops_iam.domain.naming import additional_policy_name, role_name
+from kops_iam_tools.emulator import (
     DELIVERY_ATTEMPTS,
     Emulator,
     FunctionConfig,
@@ -30,9 +33,6 @@ from kops_iam.emulator import (
     Runner,
     placeholder_policy,
 )
-from kops_iam.model import ROLE_KINDS, JSONDict
-from kops_iam.naming import additional_policy_name, role_name
-from kops_iam.wiring import DetailType
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from mypy_boto3_iam import IAMClient

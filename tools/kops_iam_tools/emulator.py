@@ -2,7 +2,7 @@
 
 :class:`Emulator` starts moto's ``ThreadedMotoServer`` on the loopback interface only (a free
 port unless one is asked for) and creates the stack's resources there, under the names
-:mod:`kops_iam.wiring` gives the CDK stack too:
+:mod:`kops_iam.application.settings` gives the CDK stack too:
 
 * the specs bucket (versioned); in ``notification`` delivery its S3 notifications for
   ``ObjectCreated:*``/``ObjectRemoved:*`` on keys ending in ``SPEC_KEY_SUFFIX`` go to a
@@ -15,7 +15,7 @@ port unless one is asked for) and creates the stack's resources there, under the
 
 moto cannot run Lambda code, so :class:`Runner` plays Lambda: it long-polls the delivery
 queue and hands each S3 notification (or S3 event from EventBridge) to the very
-``kops_iam.handler.lambda_handler`` the function runs, with the environment the stack gives
+``lambda_handler`` the function runs, with the environment the stack gives
 the function (:func:`function_environment`) plus ``AWS_ENDPOINT_URL`` pointing here, and a
 Lambda context whose ARN is in moto's account. A failed invocation is retried (the message
 becomes visible again) and, after the last attempt, moto's redrive moves it to the failure
@@ -42,14 +42,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from kops_iam.wiring import (
-    SPEC_KEY_SUFFIX,
-    Defaults,
-    Env,
-    audit_event_pattern,
-    cluster_from_key,
-    s3_spec_event_pattern,
-)
+from kops_iam.application.settings import Defaults, Env
+from kops_iam.aws.audit import audit_event_pattern
+from kops_iam.aws.events import s3_spec_event_pattern
+from kops_iam.domain.state_store import SPEC_KEY_SUFFIX, cluster_from_key
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import boto3
@@ -58,7 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
-    from kops_iam.handler import Runtime
+    from kops_iam.application.handler import Runtime
 
 log = logging.getLogger("kops-iam.emulator")
 
@@ -124,7 +120,7 @@ def function_environment(
     """The function's environment: the stack's variables, plus the emulator's endpoint.
 
     The first part mirrors what ``infra/`` sets on the Lambda function (names from
-    :class:`kops_iam.wiring.Env`); the second is what the Lambda runtime would provide
+    :class:`kops_iam.application.settings.Env`); the second is what the Lambda runtime would provide
     (region, credentials), with ``AWS_ENDPOINT_URL`` sending every client here.
     """
     return {
@@ -646,7 +642,7 @@ class Invocation:
 
 
 def _event_keys(event: Mapping[str, Any]) -> tuple[str, ...]:
-    from kops_iam.events import UnsupportedEvent, parse_event
+    from kops_iam.aws.events import UnsupportedEvent, parse_event
 
     try:
         parsed = parse_event(event)
@@ -655,7 +651,7 @@ def _event_keys(event: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(o.key for o in parsed.objects)
 
 
-#: moto's state and ``kops_iam.handler``'s container are per process: invocations take turns.
+#: moto's state and the handler's container are per process: invocations take turns.
 _HANDLER_LOCK = threading.Lock()
 
 
@@ -678,7 +674,7 @@ class Runner:
     ) -> None:
         if not emulator.running or emulator.session is None:
             raise EmulatorError("start the emulator before its runner")
-        from kops_iam.handler import build_runtime
+        from kops_iam.application.handler import build_runtime
 
         self.emulator = emulator
         self._on_invocation = on_invocation
@@ -731,7 +727,7 @@ class Runner:
 
     def invoke(self, event: Mapping[str, Any], attempt: int = 1) -> Invocation:
         """Call ``lambda_handler`` with ``event`` now, as Lambda would; record the result."""
-        from kops_iam import handler
+        from kops_iam.application import handler
 
         context = self.emulator.lambda_context()
         started = time.perf_counter()
@@ -873,7 +869,7 @@ def route_function_output(stream: Any | None = None, level: int | str = logging.
 
     from aws_lambda_powertools.metrics.provider import cold_start
 
-    from kops_iam import handler
+    from kops_iam.application import handler
 
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
     cold_start.is_cold_start = False

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from kops_iam.model import ClusterPlan
-from kops_iam.options import Options
-from kops_iam.parsing import parse_document
-from kops_iam.policy import AliasResolver, build_plan
-from kops_iam.spec import ClusterSpec, validate
+from kops_iam.domain.model import ClusterPlan
+from kops_iam.domain.options import Options
+from kops_iam.domain.parsing import parse_document
+from kops_iam.domain.policy import AliasResolver, build_plan
+from kops_iam.domain.spec import ClusterSpec, validate
 
 #: Stand-ins with the exact length of a real account id and key id, so that ``validate``
 #: checks the policy size limit offline without knowing the account or asking KMS.
@@ -24,7 +24,7 @@ def validate_spec(data: bytes | str, options: Options | None = None) -> ClusterS
 
     Raises
     ------
-    kops_iam.errors.SpecInvalid
+    kops_iam.domain.errors.SpecInvalid
         With every error (and the warnings) found.
     """
     options = options or Options()
@@ -49,7 +49,7 @@ def plan_spec(
 
     Raises
     ------
-    kops_iam.errors.SpecInvalid
+    kops_iam.domain.errors.SpecInvalid
         With every error (and the warnings) found.
     """
     options = options or Options()

@@ -1,14 +1,14 @@
 """Validation of one ``additionalPolicies`` value: a string holding a JSON array of statements.
 
-Every problem is reported at once, each as an :class:`~kops_iam.errors.Issue` whose path
+Every problem is reported at once, each as an :class:`~kops_iam.domain.errors.Issue` whose path
 points into the value, e.g. ``spec.additionalPolicies.node[1].Action[0]`` (statement index,
 IAM key, then list index when the value is a list). Statements come back normalized to IAM's
 own keys (``Sid``, ``Effect``, ``Action``, ...), in their original order.
 
 Checks: the JSON shape kops expects; IAM's statement grammar for a role's identity policy;
-every action against the offline catalogue (:mod:`kops_iam.catalogue`); ARNs in the
+every action against the offline catalogue (:mod:`kops_iam.domain.catalogue`); ARNs in the
 cluster's partition; characters IAM allows in policy text; and the privilege-escalation
-guardrail (:mod:`kops_iam.guardrail`), which only the operator can relax.
+guardrail (:mod:`kops_iam.domain.guardrail`), which only the operator can relax.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any, Final
 
-from kops_iam.catalogue import ActionCatalogue, default_catalogue, has_wildcard
-from kops_iam.errors import Issue, SpecInvalid, join_path
-from kops_iam.guardrail import disallowed, escalations, explain
-from kops_iam.options import Options
-from kops_iam.parsing import check_json_depth
+from kops_iam.domain.catalogue import ActionCatalogue, default_catalogue, has_wildcard
+from kops_iam.domain.errors import Issue, SpecInvalid, join_path
+from kops_iam.domain.guardrail import disallowed, escalations, explain
+from kops_iam.domain.options import Options
+from kops_iam.domain.parsing import check_json_depth
 
 #: Most statements checked in one value. A role's inline policies share 10,240 characters,
 #: room for about 220 of the smallest statements, so more can never be applied; the bound

@@ -1,7 +1,7 @@
 """``kops-iam`` command line: a stable contract other tools call.
 
 Exit codes: 0 success, 1 an invalid spec (or a failed apply), 2 usage errors.
-Each subcommand lives in its own module under :mod:`kops_iam.commands`, exposing
+Each subcommand lives in its own module under :mod:`kops_iam_tools.commands`, exposing
 ``add_arguments(parser)`` and ``run(args) -> int``; heavy imports stay inside ``run``.
 """
 
@@ -16,7 +16,7 @@ from types import ModuleType
 
 from kops_iam import __version__
 
-#: subcommand -> (module under kops_iam.commands, one-line help)
+#: subcommand -> (module under kops_iam_tools.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("offline", "validate cluster specs; print every error with its field path"),
     "render": ("offline", "print the IAM roles and policies a spec asks for, as JSON"),
@@ -34,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _module(name: str) -> ModuleType:
-    return importlib.import_module(f"kops_iam.commands.{name}")
+    return importlib.import_module(f"kops_iam_tools.commands.{name}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from kops_iam.errors import Issue, SpecInvalid
-from kops_iam.model import ClusterPlan
-from kops_iam.options import Options
+from kops_iam.domain.errors import Issue, SpecInvalid
+from kops_iam.domain.model import ClusterPlan
+from kops_iam.domain.options import Options
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
@@ -53,7 +53,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
 
 def read_spec(path: str) -> bytes:
     """Read a spec file (``-`` for stdin); raises :class:`SpecInvalid` when it can't be read."""
-    from kops_iam.parsing import MAX_SPEC_BYTES
+    from kops_iam.domain.parsing import MAX_SPEC_BYTES
 
     try:
         if path == "-":
@@ -72,7 +72,7 @@ def report(path: str, issues: tuple[Issue, ...], prefix: str, out: TextIO) -> No
 
 
 def run(args: argparse.Namespace) -> int:
-    from kops_iam.core import plan_spec, validate_spec
+    from kops_iam.domain.pipeline import plan_spec, validate_spec
 
     options = options_from_args(args)
     if args.command == "validate":

@@ -12,7 +12,7 @@ Safe by construction, whatever the bytes hold:
 * JSON (first non-blank character ``{``) goes through :mod:`json` with duplicate keys and
   non-standard constants rejected and the nesting depth checked before decoding.
 
-Every failure becomes :class:`kops_iam.errors.SpecInvalid`; no parser exception escapes.
+Every failure becomes :class:`kops_iam.domain.errors.SpecInvalid`; no parser exception escapes.
 Fields are not interpreted here: that is the spec module's job.
 """
 
@@ -35,7 +35,7 @@ from yaml.reader import Reader
 from yaml.resolver import BaseResolver, Resolver
 from yaml.scanner import Scanner
 
-from kops_iam.errors import Issue, SpecInvalid, join_path
+from kops_iam.domain.errors import Issue, SpecInvalid, join_path
 
 __all__ = ["MAX_ALIAS_NODES", "MAX_DEPTH", "MAX_SPEC_BYTES", "parse_document"]
 
@@ -621,7 +621,7 @@ def parse_document(data: bytes | str, *, max_bytes: int = MAX_SPEC_BYTES) -> dic
     Raises
     ------
     SpecInvalid
-        With one :class:`~kops_iam.errors.Issue` per problem: path ``""`` for the document as
+        With one :class:`~kops_iam.domain.errors.Issue` per problem: path ``""`` for the document as
         a whole (size, encoding, syntax with line and column, empty, not a mapping, several
         documents, too deep, alias bomb) or the field path of a duplicate key or a forbidden
         tag. Input starting with ``{`` is parsed as JSON, anything else as YAML.

@@ -12,12 +12,17 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
-from kops_iam.errors import Issue, SpecInvalid
-from kops_iam.model import ROLE_KINDS, ClusterPlan, JSONDict, RoleKind, RolePlan
-from kops_iam.naming import additional_policy_name, ec2_service_principal, role_name
-from kops_iam.options import Options
-from kops_iam.spec import CLUSTER_TAG_PREFIX, ClusterSpec, KmsKeyRef
-from kops_iam.wiring import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE
+from kops_iam.domain.errors import Issue, SpecInvalid
+from kops_iam.domain.model import ROLE_KINDS, ClusterPlan, JSONDict, RoleKind, RolePlan
+from kops_iam.domain.naming import (
+    OWNERSHIP_TAG_KEY,
+    OWNERSHIP_TAG_VALUE,
+    additional_policy_name,
+    ec2_service_principal,
+    role_name,
+)
+from kops_iam.domain.options import Options
+from kops_iam.domain.spec import CLUSTER_TAG_PREFIX, ClusterSpec, KmsKeyRef
 
 POLICY_VERSION: Final = "2012-10-17"
 #: IAM's limit on the inline policies of one role together, whitespace not counted.

@@ -1,8 +1,8 @@
 """Deployment settings of the reconciler: what the operator decides, read once per container.
 
-The Lambda reads them from its environment (names in :class:`kops_iam.wiring.Env`); the CLI
-and the local emulator build them directly. Import-light on purpose: the handler imports this
-module at cold start, so nothing here pulls in botocore, pydantic or YAML at import time.
+The Lambda reads them from its environment (names in :class:`Env`); the CLI and the local
+emulator build them directly. Import-light on purpose: the handler imports this module at
+cold start, so nothing here pulls in botocore, pydantic or YAML at import time.
 """
 
 from __future__ import annotations
@@ -11,11 +11,37 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final, Literal
 
-from kops_iam.options import Options
-from kops_iam.wiring import Defaults, Env
+from kops_iam.domain.options import Options
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from botocore.config import Config
+
+
+class Env:
+    """Environment variables through which the stack configures the function."""
+
+    SPECS_BUCKET: Final = "KOPS_IAM_SPECS_BUCKET"
+    AUDIT_BUS_NAME: Final = "KOPS_IAM_AUDIT_BUS_NAME"
+    MODE: Final = "KOPS_IAM_MODE"  # "apply" | "plan"
+    PERMISSIONS_BOUNDARY: Final = "KOPS_IAM_PERMISSIONS_BOUNDARY"  # managed policy ARN or ""
+    ALLOWED_ACTIONS: Final = "KOPS_IAM_ALLOWED_ACTIONS"  # comma-separated, operator-approved
+    ALLOWED_MANAGED_POLICIES: Final = "KOPS_IAM_ALLOWED_MANAGED_POLICIES"  # comma-separated ARNs
+    ADOPT_EXISTING_ROLES: Final = "KOPS_IAM_ADOPT_EXISTING_ROLES"  # "true" | "false"
+    RETAIN_ON_DELETE: Final = "KOPS_IAM_RETAIN_ON_DELETE"  # "true" | "false"
+
+
+class Defaults:
+    """Default resource names (the stack's when not overridden, and the local emulator's)."""
+
+    SPECS_BUCKET: Final = "kops-iam-specs"
+    AUDIT_BUS_NAME: Final = "kops-iam-audit"
+    AUDIT_LOG_GROUP: Final = "/kops-iam/audit"
+    FAILURE_QUEUE: Final = "kops-iam-failed-events"
+    AUDIT_TAIL_QUEUE: Final = "kops-iam-audit-tail"  # local emulator: where the tools read audit
+    FUNCTION_NAME: Final = "kops-iam-reconciler"
+    POWERTOOLS_SERVICE_NAME: Final = "kops-iam"
+    METRICS_NAMESPACE: Final = "KopsIam"
+
 
 Mode = Literal["apply", "plan"]
 RetryMode = Literal["standard", "adaptive", "legacy"]
@@ -125,7 +151,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, account_id: str | None = None) -> Settings:
-        """Build settings from environment variables (:class:`kops_iam.wiring.Env`).
+        """Build settings from environment variables (:class:`kops_iam.application.settings.Env`).
 
         ``AWS_RETRY_MODE`` and ``AWS_MAX_ATTEMPTS``, botocore's own variables, tune retries.
 

@@ -1,7 +1,7 @@
 """``kops-iam demo`` and ``kops-iam local``: the whole flow on the embedded AWS.
 
-``demo`` starts the emulator (:mod:`kops_iam.emulator`), runs the scenario
-(:mod:`kops_iam.demo`), prints each step as it ends (:mod:`kops_iam.demo_render`) and stops
+``demo`` starts the emulator (:mod:`kops_iam_tools.emulator`), runs the scenario
+(:mod:`kops_iam_tools.demo`), prints each step as it ends (:mod:`kops_iam_tools.render`) and stops
 everything. ``--json`` prints one JSON document instead, at the end. Exit 0 when every step
 did what it should, 1 when one did not (or the emulator could not start).
 
@@ -23,13 +23,13 @@ import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
-from kops_iam.commands.offline import add_allow_action_argument
-from kops_iam.wiring import Defaults
+from kops_iam.application.settings import Defaults
+from kops_iam_tools.commands.offline import add_allow_action_argument
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from kops_iam.demo import Step
-    from kops_iam.demo_render import Style
-    from kops_iam.emulator import Emulator, Invocation
+    from kops_iam_tools.demo import Step
+    from kops_iam_tools.emulator import Emulator, Invocation
+    from kops_iam_tools.render import Style
 
 #: Where the sample specs live in a checkout (relative to the working directory, then to
 #: this file: functions/kops_iam/commands/local.py -> the repository root).
@@ -126,8 +126,8 @@ def _port(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``demo`` or ``local``; return the exit code."""
-    from kops_iam.demo import DemoError
-    from kops_iam.emulator import EmulatorError
+    from kops_iam_tools.demo import DemoError
+    from kops_iam_tools.emulator import EmulatorError
 
     try:
         if args.command == "demo":
@@ -154,13 +154,13 @@ def samples_directory(explicit: Path | None = None) -> Path:
 def _function_logs(args: argparse.Namespace) -> None:
     import logging
 
-    from kops_iam.emulator import route_function_output
+    from kops_iam_tools.emulator import route_function_output
 
     route_function_output(sys.stderr if args.verbose else None, logging.INFO)
 
 
 def _style(args: argparse.Namespace, out: IO[str]) -> Style:
-    from kops_iam.demo_render import Style, wants_colour
+    from kops_iam_tools.render import Style, wants_colour
 
     return Style(wants_colour(out, args.color))
 
@@ -170,9 +170,9 @@ def _style(args: argparse.Namespace, out: IO[str]) -> Style:
 
 def _demo(args: argparse.Namespace) -> int:
     from kops_iam import __version__
-    from kops_iam.demo import INVALID_SAMPLE, SAMPLES, Scenario, emulator_for, load_sample
-    from kops_iam.demo_render import intro_lines, outro_lines, step_lines, terminal_width
-    from kops_iam.emulator import Runner
+    from kops_iam_tools.demo import INVALID_SAMPLE, SAMPLES, Scenario, emulator_for, load_sample
+    from kops_iam_tools.emulator import Runner
+    from kops_iam_tools.render import intro_lines, outro_lines, step_lines, terminal_width
 
     started = time.perf_counter()
     out = sys.stdout
@@ -255,7 +255,7 @@ class _Printer:
             self.out.flush()
 
     def invocation(self, invocation: Invocation) -> None:
-        from kops_iam.demo import audit_entry, invocation_entry
+        from kops_iam_tools.demo import audit_entry, invocation_entry
 
         audit = [audit_entry(e) for e in self.emulator.console_events()] if self.emulator else []
         if self.as_json:
@@ -271,9 +271,9 @@ class _Printer:
         self.lines(self._text(invocation, audit))
 
     def _text(self, invocation: Invocation, audit: list[dict[str, Any]]) -> list[str]:
-        from kops_iam.demo import _trigger
-        from kops_iam.demo_render import change_lines, summary_text, wrap_text
-        from kops_iam.emulator import DELIVERY_ATTEMPTS
+        from kops_iam_tools.demo import _trigger
+        from kops_iam_tools.emulator import DELIVERY_ATTEMPTS
+        from kops_iam_tools.render import change_lines, summary_text, wrap_text
 
         style = self.style
         stamp = style(_now(), "dim")
@@ -326,8 +326,8 @@ def _now() -> str:
 
 
 def _local(args: argparse.Namespace) -> int:
-    from kops_iam.demo_render import terminal_width
-    from kops_iam.emulator import Emulator, FunctionConfig, Runner, placeholder_policy
+    from kops_iam_tools.emulator import Emulator, FunctionConfig, Runner, placeholder_policy
+    from kops_iam_tools.render import terminal_width
 
     if args.drift_every < 0:
         print("kops-iam local: --drift-every must be 0 or more seconds", file=sys.stderr)

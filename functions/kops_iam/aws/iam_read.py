@@ -1,0 +1,186 @@
+"""IAM reads: what IAM holds under one cluster's role names, as plain data.
+
+:func:`observe_cluster` reads a fixed, small number of IAM calls per role (see its
+docstring); :class:`LiveRole` and :class:`LiveProfile` are what :mod:`kops_iam.aws.iam_diff`
+compares against the plan. Another invocation may change IAM while it is read: something
+listed then gone reads as absent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from kops_iam.aws.errors import error_code
+from kops_iam.domain.model import ROLE_KINDS, ClusterPlan, JSONDict, RoleKind
+from kops_iam.domain.naming import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE, role_name
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from mypy_boto3_iam import IAMClient
+
+
+@dataclass(frozen=True)
+class LiveProfile:
+    """An instance profile as IAM holds it."""
+
+    name: str
+    roles: tuple[str, ...]
+    tags: Mapping[str, str]
+
+    @property
+    def owned(self) -> bool:
+        """Whether kops-iam created it (carries the ownership tag)."""
+        return self.tags.get(OWNERSHIP_TAG_KEY) == OWNERSHIP_TAG_VALUE
+
+
+@dataclass(frozen=True)
+class LiveRole:
+    """A role as IAM holds it: everything kops-iam compares."""
+
+    name: str
+    path: str
+    trust: JSONDict
+    tags: Mapping[str, str]
+    boundary: str | None
+    inline: Mapping[str, JSONDict]
+    managed: frozenset[str]
+    #: Names of *other* instance profiles holding the role (read only when deleting it).
+    other_profiles: tuple[str, ...] = ()
+
+    @property
+    def owned(self) -> bool:
+        """Whether kops-iam created it (carries the ownership tag)."""
+        return self.tags.get(OWNERSHIP_TAG_KEY) == OWNERSHIP_TAG_VALUE
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What IAM holds under one role name: the role and the instance profile."""
+
+    role: LiveRole | None
+    profile: LiveProfile | None
+
+
+def observe_cluster(
+    iam: IAMClient, cluster: str, plan: ClusterPlan | None
+) -> dict[RoleKind, Observed]:
+    """Read every role (and instance profile) of ``cluster`` kops-iam could manage.
+
+    Reads per role kind: ``GetRole`` (then, when the role exists, ``ListRolePolicies``,
+    one ``GetRolePolicy`` per inline policy and ``ListAttachedRolePolicies``), plus
+    ``GetInstanceProfile`` for the kinds the plan wants. A kind the plan does not want and
+    that has no role costs one read. Deleting an owned role adds
+    ``ListInstanceProfilesForRole``.
+    """
+    observed: dict[RoleKind, Observed] = {}
+    for kind in ROLE_KINDS:
+        wanted = plan.roles.get(kind) if plan is not None else None
+        name = wanted.role_name if wanted is not None else role_name(kind, cluster)
+        role = read_role(iam, name)
+        profile_name = wanted.instance_profile_name if wanted is not None else name
+        profile = None
+        if wanted is not None or (role is not None and role.owned):
+            profile = read_profile(iam, profile_name)
+        if wanted is None and role is not None and role.owned:
+            role = _with_other_profiles(iam, role, profile_name)
+        observed[kind] = Observed(role=role, profile=profile)
+    return observed
+
+
+def read_role(iam: IAMClient, name: str) -> LiveRole | None:
+    """Read one role with its inline policies and attached managed policies.
+
+    Another invocation may delete what is being read meanwhile: a policy listed then gone is
+    left out, a role gone after ``GetRole`` reads as absent (as if read a moment later).
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        role = iam.get_role(RoleName=name)["Role"]
+        inline: dict[str, JSONDict] = {}
+        for page in iam.get_paginator("list_role_policies").paginate(RoleName=name):
+            for policy_name in page.get("PolicyNames", []):
+                document = _role_policy(iam, name, policy_name)
+                if document is not None:
+                    inline[policy_name] = document
+        managed: set[str] = set()
+        for attached in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
+            managed.update(
+                p["PolicyArn"] for p in attached.get("AttachedPolicies", []) if "PolicyArn" in p
+            )
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            return None
+        raise
+    boundary = role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
+    return LiveRole(
+        name=name,
+        path=role.get("Path", "/"),
+        trust=_as_document(role.get("AssumeRolePolicyDocument", {})),
+        tags={t["Key"]: t["Value"] for t in role.get("Tags", [])},
+        boundary=boundary,
+        inline=inline,
+        managed=frozenset(managed),
+    )
+
+
+def _role_policy(iam: IAMClient, role: str, policy: str) -> JSONDict | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        document = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            return None
+        raise
+    return _as_document(document)
+
+
+def read_profile(iam: IAMClient, name: str) -> LiveProfile | None:
+    """Read one instance profile (its roles and tags)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        profile = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            return None
+        raise
+    return LiveProfile(
+        name=name,
+        roles=tuple(r["RoleName"] for r in profile.get("Roles", [])),
+        tags={t["Key"]: t["Value"] for t in profile.get("Tags", [])},
+    )
+
+
+def _with_other_profiles(iam: IAMClient, role: LiveRole, own_profile: str) -> LiveRole | None:
+    from botocore.exceptions import ClientError
+
+    names: list[str] = []
+    try:
+        paginator = iam.get_paginator("list_instance_profiles_for_role")
+        for page in paginator.paginate(RoleName=role.name):
+            names.extend(
+                p["InstanceProfileName"]
+                for p in page.get("InstanceProfiles", [])
+                if p["InstanceProfileName"] != own_profile
+            )
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            return None
+        raise
+    return replace(role, other_profiles=tuple(names))
+
+
+def _as_document(value: Any) -> JSONDict:
+    if isinstance(value, Mapping):
+        return dict(value)
+    text = str(value)
+    try:
+        loaded = json.loads(text)
+    except ValueError:
+        loaded = json.loads(unquote(text))
+    return dict(loaded)
