@@ -14,7 +14,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_HOME := $(CURDIR)/.cdk-home
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help install demo test lint typecheck unit synth reliability reliability-long bench catalogue clean
+.PHONY: help install demo test lint typecheck unit synth reliability reliability-long bench catalogue docs-tables clean
 
 help:
 	@echo "make demo         run the whole flow on an embedded AWS emulator"
@@ -76,6 +76,12 @@ reliability-long: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Docs generated from code (the settings table); a test fails when they are stale.
+DOCS_WITH_TABLES := README.md
+
+docs-tables: $(STAMP)
+	$(BIN)/python -m kops_iam_tools.docs $(DOCS_WITH_TABLES)
 
 catalogue: $(STAMP)
 	$(BIN)/python scripts/build_catalogue.py

@@ -169,6 +169,7 @@ def test_default_configuration_reaches_the_function(own_bucket: Synthesized) -> 
         Env.ALLOWED_MANAGED_POLICIES: "",
         Env.ADOPT_EXISTING_ROLES: "false",
         Env.RETAIN_ON_DELETE: "false",
+        Env.AUDIENCE: "stack",
         "POWERTOOLS_SERVICE_NAME": Defaults.POWERTOOLS_SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": Defaults.METRICS_NAMESPACE,
     }

@@ -177,3 +177,37 @@ def test_closed_pipe_ends_quietly() -> None:
     # Then it stops with SIGPIPE's conventional status, and no traceback
     assert process.wait(timeout=60) == 141
     assert "Traceback" not in stderr, stderr
+
+
+@pytest.mark.parametrize("command", ["validate", "render", "plan", "apply"])
+def test_every_cli_flag_of_the_settings_table_is_an_option_of_the_command(command: str) -> None:
+    # Given the settings table's CLI flags, When the command's help is printed
+    from kops_iam.application.settings import SETTINGS
+    from kops_iam_tools.cli import build_parser
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command")
+    help_text = subparsers.choices[command].format_help()  # type: ignore[union-attr]
+    # Then each flag the table gives a spec-checking option is there, with its description
+    for setting in SETTINGS:
+        if setting.flag and setting.name != "adopt_existing_roles":
+            assert setting.flag in help_text, (command, setting.flag)
+    if command in ("plan", "apply"):
+        assert "--adopt-existing-roles" in help_text
+
+
+def test_the_cli_allows_a_managed_policy_only_when_told(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a spec attaching a managed policy to the nodes
+    arn = "arn:aws:iam::111122223333:policy/extras"
+    text = Path(EXAMPLE).read_text()
+    path = tmp_path / "c.yaml"
+    path.write_text(text.replace("spec:\n", f"spec:\n  externalPolicies:\n    node: [{arn}]\n", 1))
+    # When validated offline without a list, or with a list that holds it: accepted
+    assert main(["validate", str(path)]) == 0
+    assert main(["validate", str(path), "--allow-managed-policy", arn]) == 0
+    capsys.readouterr()
+    # Then a list that does not hold it refuses it, naming the flag to use
+    assert main(["validate", str(path), "--allow-managed-policy", arn + "2"]) == 1
+    assert f"--allow-managed-policy {arn}" in capsys.readouterr().out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kops_iam.application.settings import Defaults, Env, Settings, SettingsError
+from kops_iam.application.settings import SETTINGS, Defaults, Env, Settings, SettingsError
 
 
 def test_defaults_are_safe() -> None:
@@ -64,3 +64,20 @@ def test_with_account_fills_the_account_once() -> None:
     settings = Settings()
     assert settings.with_account(None) is settings
     assert settings.with_account("1").options.account_id == "1"
+
+
+def test_env_names_are_the_tables() -> None:
+    # Every environment variable the function reads is a row of the settings table
+    names = {value for key, value in vars(Env).items() if key.isupper()}
+    assert names == {s.env for s in SETTINGS if s.env}
+
+
+def test_an_unknown_audience_fails_loudly_and_each_audience_names_its_setting() -> None:
+    with pytest.raises(SettingsError, match="KOPS_IAM_AUDIENCE"):
+        Settings.from_env({Env.AUDIENCE: "everyone"})
+    stack = Settings.from_env({}).options.approval
+    cli = Settings.from_env({Env.AUDIENCE: "cli"}).options.approval
+    assert "kops-iam:allowedActions" in stack.action and "kops-iam:" not in cli.action
+    assert cli.action.format(action="iam:PassRole") == "--allow-action iam:PassRole"
+    assert "--allow-managed-policy" in cli.managed_policy
+    assert "kops-iam:allowedManagedPolicyArns" in stack.managed_policy

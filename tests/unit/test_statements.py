@@ -562,8 +562,7 @@ def test_an_escalation_action_is_an_error_at_its_action_path() -> None:
         f"{PATH}[0].Action[1]: iam:PassRole lets the role escalate its own privileges ("
     )
     assert message.endswith(
-        "an operator can allow it with --allow-action iam:PassRole or the "
-        "KOPS_IAM_ALLOWED_ACTIONS setting"
+        "an operator can allow it with the operator's allowed actions (add iam:PassRole)"
     )
 
 

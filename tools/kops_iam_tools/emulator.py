@@ -120,8 +120,9 @@ def function_environment(
     """The function's environment: the stack's variables, plus the emulator's endpoint.
 
     The first part mirrors what ``infra/`` sets on the Lambda function (names from
-    :class:`kops_iam.application.settings.Env`); the second is what the Lambda runtime would provide
-    (region, credentials), with ``AWS_ENDPOINT_URL`` sending every client here.
+    :class:`~kops_iam.application.settings.Env`; refusals name the CLI's flags); the second
+    is what the Lambda runtime would provide (region, credentials), with
+    ``AWS_ENDPOINT_URL`` sending every client here.
     """
     return {
         Env.SPECS_BUCKET: bucket,
@@ -132,6 +133,7 @@ def function_environment(
         Env.ALLOWED_MANAGED_POLICIES: ",".join(config.allowed_managed_policies),
         Env.ADOPT_EXISTING_ROLES: "true" if config.adopt_existing_roles else "false",
         Env.RETAIN_ON_DELETE: "true" if config.retain_on_delete else "false",
+        Env.AUDIENCE: "cli",  # refusals name kops-iam local's flags, not context keys
         "POWERTOOLS_SERVICE_NAME": Defaults.POWERTOOLS_SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": Defaults.METRICS_NAMESPACE,
         "AWS_ENDPOINT_URL": endpoint_url,

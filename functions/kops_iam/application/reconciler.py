@@ -209,10 +209,11 @@ class Reconciler:
         context = AuditDetails(self, key, cluster, trigger, request_id)
         earlier: list[PassResult] = []
         current: PassResult | None = None
+        attempted: ObjectVersion | None = None  # the version the failing pass worked on
         try:
             for _ in range(self.settings.max_passes):
                 context.passes += 1
-                before = self.source.head(key)
+                before = attempted = self.source.head(key)
                 if before is None and skip_missing:
                     return Outcome(key=key, cluster=cluster, detail_type=None)
                 try:
@@ -237,7 +238,7 @@ class Reconciler:
                 f"{key} kept changing during {self.settings.max_passes} read-apply-verify passes"
             )
         except Exception as exc:  # noqa: BLE001 - reported as Apply Failed, then re-raised by the caller
-            return context.failed(exc, earlier, current)
+            return context.failed(exc, earlier, current, attempted)
 
     def _one_pass(self, cluster: str, version: ObjectVersion | None) -> PassResult:
         assert self.source is not None

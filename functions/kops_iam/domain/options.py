@@ -6,6 +6,26 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class Approval:
+    """How the operator who reads a refusal approves what was refused: wording only.
+
+    The domain does not know whether its reader runs the CLI or deploys the stack, so the
+    caller says what *that* reader sets (a CLI flag, a CDK context key). Templates take
+    ``{action}`` and ``{arn}``.
+
+    Parameters
+    ----------
+    action
+        How to approve a privilege-escalation action, e.g. ``--allow-action {action}``.
+    managed_policy
+        How to allow a managed policy ARN in ``externalPolicies``.
+    """
+
+    action: str = "the operator's allowed actions (add {action})"
+    managed_policy: str = "the operator's allowed managed policies (add {arn})"
+
+
+@dataclass(frozen=True)
 class Options:
     """Decisions the operator makes (CLI flags or deployment settings).
 
@@ -21,9 +41,12 @@ class Options:
         naming a different ``iam.permissionsBoundary`` is rejected.
     allowed_managed_policies
         Managed policy ARNs ``externalPolicies`` may attach; ``None`` means any (offline CLI).
+    approval
+        How a refusal tells its reader to approve (the setting that reader controls).
     """
 
     account_id: str | None = None
     allowed_actions: frozenset[str] = field(default_factory=frozenset)
     permissions_boundary: str | None = None
     allowed_managed_policies: frozenset[str] | None = None
+    approval: Approval = field(default_factory=Approval)

@@ -22,32 +22,55 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def add_option_arguments(parser: argparse.ArgumentParser) -> None:
-    """Operator options shared by every command that validates a spec."""
+    """Operator options shared by every command that validates a spec (from the settings table)."""
+    from kops_iam.application.settings import SETTING
+
     parser.add_argument("--account-id", help="AWS account id (turns bare KMS key ids into ARNs)")
     add_allow_action_argument(parser)
+    managed = SETTING["allowed_managed_policy_arns"]
     parser.add_argument(
-        "--permissions-boundary",
+        str(managed.flag),
+        dest="allow_managed_policy",
+        action="append",
+        default=[],
         metavar="ARN",
-        help="require this managed policy as every role's permissions boundary",
+        help=f"{managed.description} Repeatable; without it, any ARN is accepted offline.",
+    )
+    boundary = SETTING["permissions_boundary_arn"]
+    parser.add_argument(
+        str(boundary.flag),
+        dest="permissions_boundary",
+        metavar="ARN",
+        help=boundary.description.replace("**", ""),
     )
 
 
 def add_allow_action_argument(parser: argparse.ArgumentParser) -> None:
     """``--allow-action``: the operator's approval of an escalation action (never the spec's)."""
+    from kops_iam.application.settings import SETTING
+
+    actions = SETTING["allowed_actions"]
     parser.add_argument(
-        "--allow-action",
+        str(actions.flag),
+        dest="allow_action",
         action="append",
         default=[],
         metavar="ACTION",
-        help="approve a privilege-escalation action (or pattern) in additionalPolicies",
+        help=f"{actions.description} Repeatable.",
     )
 
 
 def options_from_args(args: argparse.Namespace) -> Options:
+    """The operator's options as the CLI user gave them; refusals name the CLI's flags."""
+    from kops_iam.application.settings import approval_for
+
+    managed = getattr(args, "allow_managed_policy", [])
     return Options(
         account_id=args.account_id,
         allowed_actions=frozenset(args.allow_action),
         permissions_boundary=args.permissions_boundary,
+        allowed_managed_policies=frozenset(managed) if managed else None,
+        approval=approval_for("cli"),
     )
 
 

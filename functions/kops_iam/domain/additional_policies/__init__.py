@@ -24,7 +24,7 @@ from typing import Any, Final
 from kops_iam.domain.catalogue import ActionCatalogue, default_catalogue, has_wildcard
 from kops_iam.domain.errors import Issue, SpecInvalid, join_path
 from kops_iam.domain.guardrail import disallowed, escalations, explain
-from kops_iam.domain.options import Options
+from kops_iam.domain.options import Approval, Options
 from kops_iam.domain.parsing import check_json_depth
 
 #: Most statements checked in one value. A role's inline policies share 10,240 characters,
@@ -178,6 +178,7 @@ def check_additional_policy(
     checker = _Checker(
         partition=partition,
         allowed=options.allowed_actions,
+        approval=options.approval,
         catalogue=catalogue if catalogue is not None else default_catalogue(),
         errors=errors,
     )
@@ -266,11 +267,13 @@ class _Checker:
         *,
         partition: str,
         allowed: frozenset[str],
+        approval: Approval,
         catalogue: ActionCatalogue,
         errors: list[Issue],
     ) -> None:
         self.partition = partition
         self.allowed = allowed
+        self.approval = approval
         self.catalogue = catalogue
         self.errors = errors
         self.sids: dict[str, str] = {}
@@ -381,7 +384,7 @@ class _Checker:
                 covered = escalations((action,), not_action=False, catalogue=self.catalogue)
                 blocked = disallowed(covered, self.allowed)
                 if blocked:
-                    self.error(item_path, explain(_shorten(action), blocked))
+                    self.error(item_path, explain(_shorten(action), blocked, self.approval))
         if allow and negated:
             covered = escalations(strings, not_action=True, catalogue=self.catalogue)
             blocked = disallowed(covered, self.allowed)
@@ -391,6 +394,7 @@ class _Checker:
                     explain(
                         "an Allow statement with NotAction (it allows every action not listed)",
                         blocked,
+                        self.approval,
                     ),
                 )
 

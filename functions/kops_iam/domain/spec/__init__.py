@@ -607,9 +607,9 @@ class _Validator:
                 if allowed is not None and arn not in allowed:
                     self.error(
                         item,
-                        f"{arn} is not among the managed policies the operator "
-                        "allows (KOPS_IAM_ALLOWED_MANAGED_POLICIES / "
-                        "kops-iam:allowedManagedPolicyArns)",
+                        f"{arn} is not among the managed policies the operator allows; "
+                        "an operator can allow it with "
+                        + self.options.approval.managed_policy.format(arn=arn),
                     )
                     continue
                 if arn in kept:
