@@ -8,7 +8,9 @@ own keys (``Sid``, ``Effect``, ``Action``, ...), in their original order.
 Checks: the JSON shape kops expects; IAM's statement grammar for a role's identity policy;
 every action against the offline catalogue (:mod:`kops_iam.domain.catalogue`); ARNs in the
 cluster's partition; characters IAM allows in policy text; and the privilege-escalation
-guardrail (:mod:`kops_iam.domain.guardrail`), which only the operator can relax.
+guardrail (:mod:`kops_iam.domain.guardrail`), which only the operator can relax. Names the catalogue
+does not know (newer than it) and IAM resource types newer than it are warnings.
+docs/policy-rules.md lists every rule with the IAM behaviour it mirrors.
 
 Modules by statement part: :mod:`.statement` (keys, ``Effect``, ``Sid``), :mod:`.actions`
 (catalogue and guardrail), :mod:`.resources` (ARNs), :mod:`.conditions` (operators and
@@ -65,6 +67,7 @@ def check_additional_policy(
     partition: str,
     options: Options,
     catalogue: ActionCatalogue | None = None,
+    warnings: list[Issue] | None = None,
 ) -> tuple[list[dict[str, Any]], list[Issue]]:
     """Validate one additionalPolicies value.
 
@@ -78,9 +81,12 @@ def check_additional_policy(
     partition
         The cluster's partition (``aws``, ``aws-cn``, ``aws-us-gov``); ARNs must use it.
     options
-        Operator options; ``allowed_actions`` relaxes the escalation guardrail.
+        Operator options: ``allowed_actions`` relaxes the escalation guardrail;
+        ``unknown_actions`` and ``known_actions`` decide about names the catalogue lacks.
     catalogue
         IAM action catalogue; the shipped one (:func:`default_catalogue`) when omitted.
+    warnings
+        Where warnings go (names newer than the catalogue, ...); dropped when omitted.
 
     Returns
     -------
@@ -97,6 +103,9 @@ def check_additional_policy(
         approval=options.approval,
         catalogue=catalogue if catalogue is not None else default_catalogue(),
         errors=errors,
+        warnings=warnings,
+        unknown_actions=options.unknown_actions,
+        known_actions=options.known_actions,
     )
     if len(parsed) > MAX_STATEMENTS:
         errors.append(
@@ -112,6 +121,7 @@ def check_additional_policy(
         for index, statement in enumerate(parsed[:MAX_STATEMENTS])
         if (normalized := check_statement(checks, statement, join_path(path, index))) is not None
     ]
+    checks.finish_warnings(path)
     return statements, errors
 
 
