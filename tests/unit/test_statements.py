@@ -483,9 +483,10 @@ def test_the_look_alike_search_is_bounded_per_value() -> None:
     actions = [f"aidevops:GetAssetNumber{i}" for i in range(MAX_UNKNOWN_NAMES + 3)]
     start = time.perf_counter()
     _, errors, _ = check_all([allow(Action=actions)])
-    # Then the names past the bound are refused, in bounded time
-    assert len(errors) == 3, errors[:2]
+    # Then the names past the bound are refused (with the policy's size), in bounded time
+    assert len(errors) == 3 + 1, errors[:2]
     assert f"already names {MAX_UNKNOWN_NAMES} others it does not list" in errors[0]
+    assert "over IAM's 10,240 limit" in errors[-1]
     assert time.perf_counter() - start < 20.0  # hang guard only
 
 
@@ -856,8 +857,9 @@ def test_thousands_of_statements_are_checked_quickly() -> None:
     start = time.perf_counter()
     _, errors = check(raw)
     elapsed = time.perf_counter() - start
-    # Then there is no error, and it finishes (a hang guard, not a speed target: bench/ measures)
-    assert errors == []
+    # Then the only error is IAM's size limit, and it finishes (a hang guard, not a speed
+    # target: bench/ measures)
+    assert [error.split(": ", 1)[1][:31] for error in errors] == ["these statements alone take 91,"]
     assert elapsed < 20.0
 
 
@@ -867,11 +869,13 @@ def test_more_statements_than_the_bound_is_one_error_and_bounded_work() -> None:
     # When checked
     start = time.perf_counter()
     _, errors = check(raw)
-    # Then one error says so and only the first MAX_STATEMENTS are examined
+    # Then one error says so, only the first MAX_STATEMENTS are examined, and they are too
+    # large for IAM anyway
     assert errors[0].startswith(
         f"{PATH}: holds {MAX_STATEMENTS * 5} statements; kops-iam checks at most {MAX_STATEMENTS}"
     )
-    assert len(errors) == 1 + MAX_STATEMENTS
+    assert len(errors) == 1 + MAX_STATEMENTS + 1
+    assert "over IAM's 10,240 limit" in errors[-1]
     assert time.perf_counter() - start < 20.0  # hang guard only; bench/ measures speed
 
 
@@ -885,6 +889,28 @@ def test_a_custom_catalogue_is_used_when_given() -> None:
     assert "IAM action catalogue of 2020-01-02" in only(
         errors_of(allow(Action="demo:DoThings"), catalogue=catalogue)
     )
+
+
+def test_statements_too_large_on_their_own_are_reported_with_every_other_error() -> None:
+    # Given statements over IAM's 10,240 characters on their own, one with an escalation
+    filler = [f"arn:aws:s3:::bucket-{i:04}/*" for i in range(400)]
+    statements = [allow(Action="iam:PassRole"), allow(Resource=filler)]
+    # When checked (whatever else is wrong, no IAM role could hold them)
+    errors = errors_of(*statements)
+    # Then the size is reported next to the guardrail, at the value's path
+    assert [error.split(": ", 1)[0] for error in errors] == [f"{PATH}[0].Action", PATH]
+    assert errors[1] == (
+        f"{PATH}: these statements alone take 11,776 characters (whitespace not counted), "
+        "over IAM's 10,240 limit for all of a role's inline policies together; shorten them "
+        "or split them across roles"
+    )
+
+
+def test_statements_that_fit_on_their_own_are_left_to_the_role_size_check() -> None:
+    # Given statements just under the limit on their own (the role's own policy comes on top,
+    # and is checked with it once the spec is valid: kops_iam.domain.policy.build_plan)
+    filler = [f"arn:aws:s3:::bucket-{i:04}/*" for i in range(300)]
+    assert errors_of(allow(Resource=filler)) == []
 
 
 # -- properties ------------------------------------------------------------------------

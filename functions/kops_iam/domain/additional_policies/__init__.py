@@ -7,8 +7,9 @@ own keys (``Sid``, ``Effect``, ``Action``, ...), in their original order.
 
 Checks: the JSON shape kops expects; IAM's statement grammar for a role's identity policy;
 every action against the offline catalogue (:mod:`kops_iam.domain.catalogue`); ARNs in the
-cluster's partition; characters IAM allows in policy text; and the privilege-escalation
-guardrail (:mod:`kops_iam.domain.guardrail`), which only the operator can relax. Names the catalogue
+cluster's partition; characters IAM allows in policy text; IAM's size limit, as far as the
+value alone decides it; and the privilege-escalation guardrail
+(:mod:`kops_iam.domain.guardrail`), which only the operator can relax. Names the catalogue
 does not know (newer than it) and IAM resource types newer than it are warnings.
 docs/policy-rules.md lists every rule with the IAM behaviour it mirrors.
 
@@ -30,6 +31,7 @@ from kops_iam.domain.catalogue import ActionCatalogue, default_catalogue
 from kops_iam.domain.errors import Issue, SpecInvalid, join_path
 from kops_iam.domain.options import Options
 from kops_iam.domain.parsing import check_json_depth
+from kops_iam.domain.policy import MAX_INLINE_POLICY_CHARS, policy_document, policy_size
 
 __all__ = ["MAX_STATEMENTS", "MAX_SUGGESTIONS", "STATEMENT_KEYS", "check_additional_policy"]
 
@@ -122,7 +124,25 @@ def check_additional_policy(
         if (normalized := check_statement(checks, statement, join_path(path, index))) is not None
     ]
     checks.finish_warnings(path)
+    _check_size(checks, statements, path)
     return statements, errors
+
+
+def _check_size(checks: Checks, statements: list[dict[str, Any]], path: str) -> None:
+    """IAM's limit on a role's inline policies, as far as this value alone decides it.
+
+    The role's whole size (with kops-iam's own policy) is checked once the spec is valid
+    (:func:`kops_iam.domain.policy.build_plan`); this part is reported with every other
+    error, so a policy too large on its own is not found only after the others are fixed.
+    """
+    size = policy_size(policy_document(statements))
+    if size > MAX_INLINE_POLICY_CHARS:
+        checks.error(
+            path,
+            f"these statements alone take {size:,} characters (whitespace not counted), "
+            f"over IAM's {MAX_INLINE_POLICY_CHARS:,} limit for all of a role's inline "
+            "policies together; shorten them or split them across roles",
+        )
 
 
 def _parse(raw: object, path: str) -> tuple[list[Any] | None, list[Issue]]:
