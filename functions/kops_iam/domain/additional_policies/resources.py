@@ -3,9 +3,10 @@
 IAM itself checks the resource part of two ARN namespaces when a policy is written
 (:data:`~kops_iam.domain.catalogue.ARN_NAMESPACES`): a Region only where AWS documents one
 (``arn:aws:s3:us-east-1:111122223333:accesspoint/ap`` yes, a bucket no), and an ``iam``
-resource of a known type. The types and whether they carry a Region come from the
+resource of a type it knows. The types and whether they carry a Region come from the
 catalogue (AWS's documented ARN formats), not from a list kept here; only IAM's own
-statement of its ``iam`` types (:data:`IAM_LISTED_TYPES`) is written down.
+statement of its ``iam`` types (:data:`IAM_LISTED_TYPES`) is written down, with the one
+type AWS uses that is newer than the catalogue.
 """
 
 from __future__ import annotations
@@ -15,15 +16,19 @@ from typing import Any, Final
 
 from kops_iam.domain.additional_policies.checks import Checks
 from kops_iam.domain.additional_policies.text import quote
-from kops_iam.domain.catalogue import ARN_NAMESPACES, has_wildcard, matches
+from kops_iam.domain.catalogue import ARN_NAMESPACES, has_wildcard, matches, one_edit
 
 #: The ``iam`` resource types IAM names in its own error message (PutRolePolicy,
 #: MalformedPolicyDocument, 2026): 'IAM resource path must either be "*", root, or start
 #: with user/, federated-user/, role/, group/, instance-profile/, mfa/, server-certificate/,
 #: policy/, sms-mfa/, saml-provider/, oidc-provider/, report/, access-report/'. The
-#: catalogue documents all but ``report/`` and adds newer ones.
+#: catalogue documents all but ``report/`` and adds others. Plus ``role-template/``: IAM
+#: role templates (IAM API reference, ``SourceRoleTemplate``), granted on
+#: ``arn:aws:iam::aws:role-template/...`` by AWS managed policies since 2026-09, newer than
+#: the catalogue of 2026-04-01.
 IAM_LISTED_TYPES: Final = frozenset(
     {
+        "role-template/",
         "root",
         "user/",
         "federated-user/",
@@ -43,8 +48,6 @@ IAM_LISTED_TYPES: Final = frozenset(
 
 #: The keyword at the start of a resource part, and the separator after it.
 _TYPE: Final = re.compile(r"([^/:]*)([/:]|$)")
-#: What a resource type looks like (``role-template/``): a newer one is a warning.
-_TYPE_SHAPE: Final = re.compile(r"[A-Za-z][A-Za-z0-9-]*/")
 
 
 def check_resources(checks: Checks, value: Any, path: str) -> None:
@@ -105,7 +108,8 @@ def _check_resource_type(checks: Checks, resource: str, parts: list[str], path: 
                 f"{namespace} ARNs name a Region only for the resource types AWS documents "
                 f"with one ({documented}; {checks.catalogue.describe()}); IAM refuses "
                 f"{quote(resource)} because it names {quote(region)} (buckets and objects: "
-                f"arn:{parts[1]}:{namespace}:::bucket/key)",
+                f"arn:{parts[1]}:{namespace}:::bucket/key; a resource type AWS added since "
+                "needs a newer kops-iam)",
             )
         else:
             checks.error(
@@ -119,20 +123,13 @@ def _check_resource_type(checks: Checks, resource: str, parts: list[str], path: 
     known = types.all | IAM_LISTED_TYPES
     if (wild and _could_be(written, known)) or (not wild and written in known):
         return
-    same_but_case = sorted(k for k in known if k.lower() == written.lower())
-    if wild or (_TYPE_SHAPE.fullmatch(written) and not same_but_case):
-        checks.warn(
-            path,
-            f"{quote(resource)} names IAM resource type {quote(written)}, which neither IAM's "
-            f"own list nor {checks.catalogue.describe()} holds: if AWS added it since, IAM "
-            "accepts it; if not, IAM refuses the policy when kops-iam writes it. Upgrade "
-            "kops-iam for a newer catalogue",
-        )
-        return
     listed = ", ".join(sorted(known - {""}))
-    hint = f"; did you mean {same_but_case[0]!r}?" if same_but_case else ""
+    near = sorted(k for k in known if k and one_edit(k.lower(), written.lower()))
+    same = sorted(k for k in known if k.lower() == written.lower())
+    hint = f"; did you mean {(same or near)[0]!r}?" if same or near else ""
     checks.error(
         path,
         f"{quote(resource)}: an IAM resource is * or one of IAM's resource types "
-        f"({listed}); IAM refuses anything else{hint}",
+        f"({listed}); IAM refuses anything else{hint} (the types are IAM's and "
+        f"{checks.catalogue.describe()}'s: a type AWS added since needs a newer kops-iam)",
     )
