@@ -10,7 +10,8 @@ every action against the offline catalogue (:mod:`kops_iam.domain.catalogue`); A
 cluster's partition; characters IAM allows in policy text; IAM's size limit, as far as the
 value alone decides it; and the privilege-escalation guardrail
 (:mod:`kops_iam.domain.guardrail`), which only the operator can relax. Names the catalogue
-does not know (newer than it) and IAM resource types newer than it are warnings.
+does not know (newer than it, unless one edit from a known name) and retired services are
+warnings (ADR 100).
 docs/policy-rules.md lists every rule with the IAM behaviour it mirrors.
 
 Modules by statement part: :mod:`.statement` (keys, ``Effect``, ``Sid``), :mod:`.actions`
