@@ -44,6 +44,7 @@ _POLICY_ARN = re.compile(rf"^{_PARTITION}:iam::(?:\d{{12}}|aws):policy/[\w+=,.@/
 _KMS_KEY_ARN = re.compile(rf"^{_PARTITION}:kms:[a-z0-9-]+:\d{{12}}:key/[A-Za-z0-9-]{{1,128}}$")
 _BUCKET = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*?]+$")
+_EXACT_ACTION = re.compile(r"^[A-Za-z0-9-]+:[A-Za-z0-9-]+$")
 _BUS = re.compile(r"^[A-Za-z0-9._-]{1,256}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
@@ -104,6 +105,8 @@ class StackConfig(BaseModel):
     existing_bucket_key_arn: str | None = _setting("kops-iam:existingBucketKmsKeyArn", None)
     permissions_boundary_arn: str | None = _setting("kops-iam:permissionsBoundaryArn", None)
     allowed_actions: StrList = _setting("kops-iam:allowedActions", ())
+    unknown_actions: Literal["warn", "error"] = _setting("kops-iam:unknownActions", "warn")
+    known_actions: StrList = _setting("kops-iam:knownActions", ())
     allowed_managed_policy_arns: StrList = _setting("kops-iam:allowedManagedPolicyArns", ())
     mode: Literal["apply", "plan"] = _setting("kops-iam:mode", "apply")
     adopt_existing_roles: bool = _setting("kops-iam:adoptExistingRoles", False)
@@ -144,6 +147,11 @@ class StackConfig(BaseModel):
     @classmethod
     def _actions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return _check_each(value, _ACTION, "an IAM action such as iam:PassRole")
+
+    @field_validator("known_actions")
+    @classmethod
+    def _known_actions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _check_each(value, _EXACT_ACTION, "an exact IAM action such as aidevops:GetAsset")
 
     @field_validator("allowed_managed_policy_arns")
     @classmethod

@@ -49,6 +49,8 @@ def test_cli_strings_are_accepted_like_json_values() -> None:
         ("kops-iam:permissionsBoundaryArn", "my-boundary", "managed policy ARN"),
         ("kops-iam:allowedManagedPolicyArns", "arn:aws:iam::aws:policy/*", "no wildcards"),
         ("kops-iam:allowedActions", "iam:Pass Role", "IAM action"),
+        ("kops-iam:unknownActions", "ignore", "'warn' or 'error'"),
+        ("kops-iam:knownActions", "aidevops:Get*", "exact IAM action"),
         ("kops-iam:existingBucketName", "Not_A_Bucket", "S3 bucket name"),
         ("kops-iam:driftSchedule", "every hour", "rate(6 hours)"),
         ("kops-iam:driftSchedule", "rate(1 minute)", "at least 5 minutes"),

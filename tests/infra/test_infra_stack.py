@@ -166,6 +166,8 @@ def test_default_configuration_reaches_the_function(own_bucket: Synthesized) -> 
         Env.MODE: "apply",
         Env.PERMISSIONS_BOUNDARY: "",
         Env.ALLOWED_ACTIONS: "",
+        Env.UNKNOWN_ACTIONS: "warn",
+        Env.KNOWN_ACTIONS: "",
         Env.ALLOWED_MANAGED_POLICIES: "",
         Env.ADOPT_EXISTING_ROLES: "false",
         Env.RETAIN_ON_DELETE: "false",
@@ -183,6 +185,8 @@ def test_operator_settings_reach_the_function(existing_bucket: Synthesized) -> N
         variables[Env.PERMISSIONS_BOUNDARY] == EXISTING_CONTEXT["kops-iam:permissionsBoundaryArn"]
     )
     assert variables[Env.ALLOWED_ACTIONS] == "iam:PassRole,ec2:RunInstances"
+    assert variables[Env.UNKNOWN_ACTIONS] == "error"
+    assert variables[Env.KNOWN_ACTIONS] == "aidevops:GetAsset"
     assert variables[Env.ALLOWED_MANAGED_POLICIES] == ",".join(
         EXISTING_CONTEXT["kops-iam:allowedManagedPolicyArns"]
     )

@@ -105,6 +105,25 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "e.g. `iam:PassRole`.",
     ),
     Setting(
+        "unknown_actions",
+        "kops-iam:unknownActions",
+        "KOPS_IAM_UNKNOWN_ACTIONS",
+        "--unknown-actions",
+        "warn",
+        "How `additionalPolicies` actions missing from kops-iam's IAM action catalogue are "
+        "treated: `warn` accepts them with a warning (one edit from a catalogued action or "
+        "service is refused as a misspelling), `error` refuses them all.",
+    ),
+    Setting(
+        "known_actions",
+        "kops-iam:knownActions",
+        "KOPS_IAM_KNOWN_ACTIONS",
+        "--known-action",
+        "none",
+        "Actions newer than kops-iam's IAM action catalogue to accept as known (exact "
+        "`service:Action` names), e.g. one refused as a look-alike of a catalogued action.",
+    ),
+    Setting(
         "allowed_managed_policy_arns",
         "kops-iam:allowedManagedPolicyArns",
         "KOPS_IAM_ALLOWED_MANAGED_POLICIES",
@@ -224,6 +243,8 @@ class Env:
     PERMISSIONS_BOUNDARY: Final = _env("permissions_boundary_arn")
     ALLOWED_ACTIONS: Final = _env("allowed_actions")
     ALLOWED_MANAGED_POLICIES: Final = _env("allowed_managed_policy_arns")
+    UNKNOWN_ACTIONS: Final = _env("unknown_actions")
+    KNOWN_ACTIONS: Final = _env("known_actions")
     ADOPT_EXISTING_ROLES: Final = _env("adopt_existing_roles")
     RETAIN_ON_DELETE: Final = _env("retain_on_delete")
     AUDIENCE: Final = _env("audience")
@@ -235,15 +256,20 @@ Audience = Literal["stack", "cli"]
 def approval_for(audience: Audience) -> Approval:
     """How a refusal tells *its* reader to approve: the CLI flag, or the stack's context key."""
     actions, managed = SETTING["allowed_actions"], SETTING["allowed_managed_policy_arns"]
+    known, unknown = SETTING["known_actions"], SETTING["unknown_actions"]
     if audience == "cli":
         return Approval(
             action=f"{actions.flag} {{action}}",
             managed_policy=f"{managed.flag} {{arn}}",
+            known_action=f"{known.flag} {{action}}",
+            refuse_unknown=f"{unknown.flag} error",
         )
     return Approval(
         action=f"the CDK context key {actions.context_key} (e.g. -c {actions.context_key}="
         "{action})",
         managed_policy=f"the CDK context key {managed.context_key} (add {{arn}})",
+        known_action=f"the CDK context key {known.context_key} (add {{action}})",
+        refuse_unknown=f"the CDK context key {unknown.context_key}=error",
     )
 
 
@@ -383,12 +409,19 @@ class Settings:
         audience = environ.get(Env.AUDIENCE, "stack").strip().lower() or "stack"
         if audience not in ("stack", "cli"):
             raise SettingsError(f"{Env.AUDIENCE}: must be 'stack' or 'cli', not {audience!r}")
+        unknown = environ.get(Env.UNKNOWN_ACTIONS, "warn").strip().lower() or "warn"
+        if unknown not in ("warn", "error"):
+            raise SettingsError(
+                f"{Env.UNKNOWN_ACTIONS}: must be 'warn' or 'error', not {unknown!r}"
+            )
         options = Options(
             account_id=account_id,
             allowed_actions=frozenset(_csv(environ.get(Env.ALLOWED_ACTIONS, ""))),
             permissions_boundary=boundary,
             allowed_managed_policies=frozenset(managed) if managed else frozenset(),
             approval=approval_for(audience),  # type: ignore[arg-type]  # checked above
+            unknown_actions=unknown,  # type: ignore[arg-type]  # checked above
+            known_actions=frozenset(_csv(environ.get(Env.KNOWN_ACTIONS, ""))),
         )
         try:
             max_attempts = int(environ.get("AWS_MAX_ATTEMPTS", "5"))

@@ -36,6 +36,23 @@ def add_option_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ARN",
         help=f"{managed.description} Repeatable; without it, any ARN is accepted offline.",
     )
+    unknown = SETTING["unknown_actions"]
+    parser.add_argument(
+        str(unknown.flag),
+        dest="unknown_actions",
+        choices=("warn", "error"),
+        default=unknown.default,
+        help=unknown.description,
+    )
+    known = SETTING["known_actions"]
+    parser.add_argument(
+        str(known.flag),
+        dest="known_action",
+        action="append",
+        default=[],
+        metavar="ACTION",
+        help=f"{known.description} Repeatable.",
+    )
     boundary = SETTING["permissions_boundary_arn"]
     parser.add_argument(
         str(boundary.flag),
@@ -71,6 +88,8 @@ def options_from_args(args: argparse.Namespace) -> Options:
         permissions_boundary=args.permissions_boundary,
         allowed_managed_policies=frozenset(managed) if managed else None,
         approval=approval_for("cli"),
+        unknown_actions=args.unknown_actions,
+        known_actions=frozenset(args.known_action),
     )
 
 

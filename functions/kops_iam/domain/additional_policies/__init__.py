@@ -7,8 +7,12 @@ own keys (``Sid``, ``Effect``, ``Action``, ...), in their original order.
 
 Checks: the JSON shape kops expects; IAM's statement grammar for a role's identity policy;
 every action against the offline catalogue (:mod:`kops_iam.domain.catalogue`); ARNs in the
-cluster's partition; characters IAM allows in policy text; and the privilege-escalation
-guardrail (:mod:`kops_iam.domain.guardrail`), which only the operator can relax.
+cluster's partition; characters IAM allows in policy text; IAM's size limit, as far as the
+value alone decides it; and the privilege-escalation guardrail
+(:mod:`kops_iam.domain.guardrail`), which only the operator can relax. Names the catalogue
+does not know (newer than it, unless one edit from a known name) and retired services are
+warnings (ADR 100).
+docs/policy-rules.md lists every rule with the IAM behaviour it mirrors.
 
 Modules by statement part: :mod:`.statement` (keys, ``Effect``, ``Sid``), :mod:`.actions`
 (catalogue and guardrail), :mod:`.resources` (ARNs), :mod:`.conditions` (operators and
@@ -28,6 +32,7 @@ from kops_iam.domain.catalogue import ActionCatalogue, default_catalogue
 from kops_iam.domain.errors import Issue, SpecInvalid, join_path
 from kops_iam.domain.options import Options
 from kops_iam.domain.parsing import check_json_depth
+from kops_iam.domain.policy import MAX_INLINE_POLICY_CHARS, policy_document, policy_size
 
 __all__ = ["MAX_STATEMENTS", "MAX_SUGGESTIONS", "STATEMENT_KEYS", "check_additional_policy"]
 
@@ -65,6 +70,7 @@ def check_additional_policy(
     partition: str,
     options: Options,
     catalogue: ActionCatalogue | None = None,
+    warnings: list[Issue] | None = None,
 ) -> tuple[list[dict[str, Any]], list[Issue]]:
     """Validate one additionalPolicies value.
 
@@ -78,9 +84,12 @@ def check_additional_policy(
     partition
         The cluster's partition (``aws``, ``aws-cn``, ``aws-us-gov``); ARNs must use it.
     options
-        Operator options; ``allowed_actions`` relaxes the escalation guardrail.
+        Operator options: ``allowed_actions`` relaxes the escalation guardrail;
+        ``unknown_actions`` and ``known_actions`` decide about names the catalogue lacks.
     catalogue
         IAM action catalogue; the shipped one (:func:`default_catalogue`) when omitted.
+    warnings
+        Where warnings go (names newer than the catalogue, ...); dropped when omitted.
 
     Returns
     -------
@@ -97,6 +106,9 @@ def check_additional_policy(
         approval=options.approval,
         catalogue=catalogue if catalogue is not None else default_catalogue(),
         errors=errors,
+        warnings=warnings,
+        unknown_actions=options.unknown_actions,
+        known_actions=options.known_actions,
     )
     if len(parsed) > MAX_STATEMENTS:
         errors.append(
@@ -112,7 +124,26 @@ def check_additional_policy(
         for index, statement in enumerate(parsed[:MAX_STATEMENTS])
         if (normalized := check_statement(checks, statement, join_path(path, index))) is not None
     ]
+    checks.finish_warnings(path)
+    _check_size(checks, statements, path)
     return statements, errors
+
+
+def _check_size(checks: Checks, statements: list[dict[str, Any]], path: str) -> None:
+    """IAM's limit on a role's inline policies, as far as this value alone decides it.
+
+    The role's whole size (with kops-iam's own policy) is checked once the spec is valid
+    (:func:`kops_iam.domain.policy.build_plan`); this part is reported with every other
+    error, so a policy too large on its own is not found only after the others are fixed.
+    """
+    size = policy_size(policy_document(statements))
+    if size > MAX_INLINE_POLICY_CHARS:
+        checks.error(
+            path,
+            f"these statements alone take {size:,} characters (whitespace not counted), "
+            f"over IAM's {MAX_INLINE_POLICY_CHARS:,} limit for all of a role's inline "
+            "policies together; shorten them or split them across roles",
+        )
 
 
 def _parse(raw: object, path: str) -> tuple[list[Any] | None, list[Issue]]:

@@ -1,4 +1,14 @@
-"""``Action`` / ``NotAction``: names checked against the catalogue, and the guardrail."""
+"""``Action`` / ``NotAction``: names checked against the catalogue, and the guardrail.
+
+IAM accepts any well-formed action name: one it does not know grants nothing. The
+catalogue is a snapshot of AWS's documentation (:meth:`ActionCatalogue.describe` names its
+date), so a name it does not list is either newer than the catalogue or a mistake. Only a
+likely mistake is refused: a name one edit away from a catalogued action of the same
+service, or a service prefix one edit away from a known one (with a "did you mean"). Any
+other unknown name is a warning, or an error when the operator chooses
+``unknown_actions="error"`` (ADR 100). Names of retired services are a warning saying so.
+The guardrail never depends on the catalogue.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +16,9 @@ import re
 import unicodedata
 from typing import Any, Final
 
-from kops_iam.domain.additional_policies.checks import Checks
+from kops_iam.domain.additional_policies.checks import MAX_UNKNOWN_NAMES, Checks
 from kops_iam.domain.additional_policies.text import NON_ASCII, describe_char, quote, shorten
-from kops_iam.domain.catalogue import has_wildcard
+from kops_iam.domain.catalogue import has_wildcard, matches
 from kops_iam.domain.guardrail import disallowed, escalations, explain
 
 #: Longest action (or pattern) looked at; the longest real IAM action has 71 characters.
@@ -83,21 +93,137 @@ def check_action(checks: Checks, action: str, path: str) -> None:
             "for every action of every service",
         )
         return
-    catalogue = checks.catalogue
-    if not _SERVICE.fullmatch(service) or not catalogue.has_service(service):
-        close = checks.suggest(service, catalogue.services)
+    if not _SERVICE.fullmatch(service):
+        close = checks.suggest(service, checks.catalogue.services)
         hint = f"; did you mean {close!r}?" if close else ""
-        checks.error(path, f"{quote(action)}: unknown IAM service {service!r}{hint}")
+        checks.error(
+            path,
+            f"{quote(action)}: {service!r} is not an IAM service prefix (letters, digits "
+            f"and -){hint}",
+        )
+        return
+    catalogue = checks.catalogue
+    if not catalogue.has_service(service) and service not in checks.known_services:
+        _unknown_service(checks, action, service, path)
         return
     if has_wildcard(name):
-        if not catalogue.expand(action):
-            checks.error(path, f"{quote(action)} matches no action of IAM service {service!r}")
+        if not catalogue.expand(action) and not _matches_known(checks, action):
+            _unknown(
+                checks,
+                path,
+                action,
+                service,
+                f"{quote(action)} matches no action of IAM service {service!r}",
+            )
         return
-    if catalogue.canonical(action) is None:
-        known = tuple(f"{service}:{n}" for n in catalogue.actions(service))
-        close = checks.suggest(action, known)
-        hint = f"; did you mean {close!r}?" if close else ""
-        checks.error(path, f"{quote(action)} is not an action of IAM service {service!r}{hint}")
+    if catalogue.canonical(action) is not None or action.lower() in checks.known_actions:
+        return
+    if not _within_budget(checks, action, path):
+        return
+    near = catalogue.near_actions(action)
+    if near:
+        declare = checks.approval.known_action.format(action=action)
+        checks.error(
+            path,
+            f"{quote(action)} is not an action of IAM service {service!r}; did you mean "
+            f"{_either(near)}? ({catalogue.describe()}; if AWS added {action} since, "
+            f"an operator can declare it known with {declare})",
+        )
+        return
+    _unknown(
+        checks,
+        path,
+        action,
+        service,
+        f"{quote(action)} is not an action of IAM service {service!r}",
+    )
+
+
+def _unknown_service(checks: Checks, action: str, service: str, path: str) -> None:
+    """An action of a service the catalogue does not know: retired, a typo, or newer."""
+    catalogue = checks.catalogue
+    retired = catalogue.retired_service(service)
+    if retired is not None:
+        what = (
+            f"{quote(action)}: service {service!r} ({retired.name}) is retired: "
+            f"{retired.note} ({catalogue.describe()}); it grants nothing"
+        )
+        if checks.unknown_actions == "error":
+            checks.error(
+                path,
+                f"{what}; remove it (this deployment refuses actions its catalogue does not "
+                f"list: {checks.approval.refuse_unknown})",
+            )
+        else:
+            checks.warn(path, f"{what}; IAM accepts it, and it can be removed")
+        return
+    if not _within_budget(checks, service, path):
+        return
+    near = catalogue.near_services(service)
+    name = action.partition(":")[2]
+    # Prefer the services that have the action (ec3:DescribeInstances: ec2, not ecr, ecs).
+    near = tuple(known for known in near if catalogue.expand(f"{known}:{name}")) or near
+    if near:
+        example = checks.approval.known_action.format(action=f"{service}:ActionName")
+        checks.error(
+            path,
+            f"{quote(action)}: unknown IAM service {service!r}; did you mean {_either(near)}? "
+            f"({catalogue.describe()}; if AWS launched {service!r} since, an operator can "
+            f"declare its actions known with {example})",
+        )
+        return
+    _unknown(checks, path, action, service, f"{quote(action)}: unknown IAM service {service!r}")
+
+
+def _unknown(checks: Checks, path: str, action: str, service: str, what: str) -> None:
+    """A name the catalogue does not list and that is no near-misspelling: per the operator,
+    a warning (IAM accepts it: newer actions work, mistaken ones grant nothing) or an error."""
+    catalogue = checks.catalogue
+    example = action if not has_wildcard(action) else f"{service}:ActionName"
+    declare = checks.approval.known_action.format(action=example)
+    if checks.unknown_actions == "error":
+        checks.error(
+            path,
+            f"{what} in {catalogue.describe()}, and this deployment refuses actions "
+            f"its catalogue does not list ({checks.approval.refuse_unknown}); if AWS added it "
+            f"since, an operator can declare it known with {declare}, or upgrade kops-iam "
+            "for a newer catalogue",
+        )
+        return
+    checks.warn(
+        path,
+        f"{what} in {catalogue.describe()}; accepted, as IAM accepts it: an action AWS "
+        "added since works, a mistaken one grants nothing. Upgrade kops-iam to check it "
+        f"against a newer catalogue; an operator can declare it known with {declare}",
+    )
+
+
+def _matches_known(checks: Checks, pattern: str) -> bool:
+    """Whether a pattern matches an action the operator declared known."""
+    return any(matches(pattern, known) for known in checks.known_actions)
+
+
+def _within_budget(checks: Checks, name: str, path: str) -> bool:
+    """Count a distinct unknown name; past :data:`MAX_UNKNOWN_NAMES` it is an error."""
+    lowered = name.lower()
+    if lowered in checks.unknown_names:
+        return True
+    if len(checks.unknown_names) >= MAX_UNKNOWN_NAMES:
+        checks.error(
+            path,
+            f"{quote(name)} is not in {checks.catalogue.describe()}, and this value already "
+            f"names {MAX_UNKNOWN_NAMES} others it does not list, more than a role's inline "
+            "policies (10,240 characters) can hold; kops-iam refuses the rest",
+        )
+        return False
+    checks.unknown_names.add(lowered)
+    return True
+
+
+def _either(names: tuple[str, ...]) -> str:
+    """``'a'``, ``'a' or 'b'``, ``'a', 'b' or 'c'`` (at most three)."""
+    quoted = [repr(name) for name in names[:3]]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
 def lookalike(checks: Checks, action: str) -> str:

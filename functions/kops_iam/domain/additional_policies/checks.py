@@ -1,5 +1,5 @@
 """The state of one ``additionalPolicies`` value's checks: what the operator allows, the
-catalogue, the errors found so far, the Sids seen, and the bounded suggestion budget."""
+catalogue, the errors and warnings found so far, the Sids seen, and the bounded budgets."""
 
 from __future__ import annotations
 
@@ -9,10 +9,16 @@ from typing import Any, Final
 from kops_iam.domain.additional_policies.text import forbidden_char, kind
 from kops_iam.domain.catalogue import ActionCatalogue
 from kops_iam.domain.errors import Issue, join_path
-from kops_iam.domain.options import Approval
+from kops_iam.domain.options import Approval, UnknownActions
 
 #: Most "did you mean" suggestions computed in one value (difflib costs a few ms each).
 MAX_SUGGESTIONS: Final = 20
+#: Most warnings reported for one value; the rest are counted in one last warning.
+MAX_WARNINGS: Final = 20
+#: Most distinct names unknown to the catalogue searched for look-alikes in one value. A
+#: role's inline policies (10,240 characters) hold about 400 action names, so a real policy
+#: never reaches it; past it, unknown names are refused (the work stays bounded).
+MAX_UNKNOWN_NAMES: Final = 1000
 
 
 class Checks:
@@ -30,6 +36,12 @@ class Checks:
         The IAM action catalogue.
     errors
         Where errors go (the caller's list).
+    warnings
+        Where warnings go (the caller's list).
+    unknown_actions
+        The operator's choice for actions the catalogue does not know (``warn``, ``error``).
+    known_actions
+        Actions the operator declared known although the catalogue is older (lower case).
     """
 
     def __init__(
@@ -40,18 +52,48 @@ class Checks:
         approval: Approval,
         catalogue: ActionCatalogue,
         errors: list[Issue],
+        warnings: list[Issue] | None = None,
+        unknown_actions: UnknownActions = "warn",
+        known_actions: frozenset[str] = frozenset(),
     ) -> None:
         self.partition = partition
         self.allowed = allowed
         self.approval = approval
         self.catalogue = catalogue
         self.errors = errors
+        self.warnings: list[Issue] = [] if warnings is None else warnings
+        self.unknown_actions = unknown_actions
+        self.known_actions = frozenset(action.lower() for action in known_actions)
+        self.known_services = frozenset(action.partition(":")[0] for action in self.known_actions)
         self.sids: dict[str, str] = {}
         self.suggestions_left = MAX_SUGGESTIONS
+        self.unknown_names: set[str] = set()
+        self._warnings_left = MAX_WARNINGS
+        self._warnings_held = 0
 
     def error(self, path: str, message: str) -> None:
         """Record one error at ``path``."""
         self.errors.append(Issue(path, message))
+
+    def warn(self, path: str, message: str) -> None:
+        """Record one warning at ``path`` (past :data:`MAX_WARNINGS`, only count it)."""
+        if self._warnings_left > 0:
+            self._warnings_left -= 1
+            self.warnings.append(Issue(path, message))
+        else:
+            self._warnings_held += 1
+
+    def finish_warnings(self, path: str) -> None:
+        """Say, at the value's ``path``, how many warnings were not listed."""
+        if self._warnings_held:
+            self.warnings.append(
+                Issue(
+                    path,
+                    f"{self._warnings_held} more warnings like the {MAX_WARNINGS} above "
+                    "are not listed",
+                )
+            )
+            self._warnings_held = 0
 
     def text(self, text: str, path: str) -> bool:
         """Report characters IAM forbids in policy text; return whether there were any."""

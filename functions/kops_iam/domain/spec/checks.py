@@ -10,7 +10,8 @@ from kops_iam.domain.errors import Issue
 from kops_iam.domain.model import JSONDict
 from kops_iam.domain.options import Options
 
-#: ``(raw, path, *, partition, options) -> (statements, issues)``: the additionalPolicies checker.
+#: ``(raw, path, *, partition, options, warnings) -> (statements, errors)``: the
+#: additionalPolicies checker (it appends its warnings to ``warnings``).
 StatementChecker = Callable[..., tuple[list[JSONDict], list[Issue]]]
 
 

@@ -56,7 +56,9 @@ def additional_policies(
         checker = check_additional_policy
     result: dict[RoleKind, tuple[str, tuple[JSONDict, ...]]] = {}
     for role, (path, raw) in role_keyed(checks, "additionalPolicies").items():
-        statements, issues = checker(raw, path, partition=partition, options=checks.options)
+        statements, issues = checker(
+            raw, path, partition=partition, options=checks.options, warnings=checks.warnings
+        )
         checks.errors.extend(issues)
         if not issues and statements:
             result[role] = (path, tuple(statements))
