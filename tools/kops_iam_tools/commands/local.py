@@ -32,8 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from kops_iam_tools.demo import Step
     from kops_iam_tools.emulator import Emulator, Invocation
 
-#: Where the sample specs live in a checkout (relative to the working directory, then to
-#: this file: functions/kops_iam/commands/local.py -> the repository root).
+#: Where the sample specs live in a checkout, relative to its root (the working directory).
 SAMPLES_RELATIVE: Final = Path("events") / "specs"
 
 
@@ -73,7 +72,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
             "--specs",
             type=Path,
             metavar="DIR",
-            help="directory of the sample specs (default: events/specs of this checkout)",
+            help="directory of the sample specs (default: the ones shipped with kops-iam, "
+            "which are events/specs of the checkout)",
         )
         return
     parser.add_argument("--region", default="us-east-1", help="region of the emulated AWS")
@@ -143,13 +143,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def samples_directory(explicit: Path | None = None) -> Path:
-    """The sample specs: ``explicit``, else ./events/specs, else the checkout's."""
-    if explicit is not None:
-        return explicit
-    here = Path.cwd() / SAMPLES_RELATIVE
-    if here.is_dir():
-        return here
-    return Path(__file__).resolve().parents[3] / SAMPLES_RELATIVE
+    """The sample specs: ``explicit``, else those shipped with the package."""
+    from kops_iam_tools.demo import packaged_samples
+
+    return explicit if explicit is not None else packaged_samples()
 
 
 def _function_logs(args: argparse.Namespace) -> None:
@@ -375,7 +372,8 @@ def _announce(printer: _Printer, emulator: Emulator, args: argparse.Namespace) -
     from kops_iam_tools.render import local_banner
 
     sample = samples_directory() / "kops-page-example.yaml"
-    spec = str(sample.relative_to(Path.cwd())) if sample.is_relative_to(Path.cwd()) else "spec.yaml"
+    in_checkout = Path.cwd() / SAMPLES_RELATIVE / sample.name
+    spec = str(SAMPLES_RELATIVE / sample.name) if in_checkout.is_file() else str(sample)
     settings, to_try = local_banner(emulator, spec)
     printer.show(settings)
     printer.show(to_try, soft_wrap=True)
