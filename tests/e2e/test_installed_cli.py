@@ -4,7 +4,9 @@ environment, run from an empty directory outside the checkout (docs/adr/0080).
 The wheel is built from a copy of the working tree (setuptools writes ``build/`` and
 ``*.egg-info`` where it builds), then installed with pip from PyPI, pip's cache keeping it
 quick: first without extras (the offline commands work, the demo says what to install),
-then with the ``[local]`` extra (the demo runs on the embedded AWS).
+then with the ``[local]`` extra (the demo runs on the embedded AWS). About a minute on a
+busy 2-core machine (build ~11 s, the two installs and the demo ~48 s), so it runs in
+``make test``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -29,8 +30,6 @@ PIP = ("--disable-pip-version-check", "--quiet", "--timeout=30", "--retries=2")
 #: Installs skip compiling every module to bytecode (botocore alone is thousands): the
 #: commands compile what they import.
 INSTALL = ("install", "--no-compile")
-#: What the whole test may take (build, two installs, the demo) on a busy 2-core machine.
-BUDGET_SECONDS = 300.0
 
 
 def _run(
@@ -76,7 +75,6 @@ def _specs() -> list[Path]:
 
 
 def test_a_wheel_installed_kops_iam_works_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:
-    started = time.monotonic()
     # Given a fresh virtual environment with the wheel installed, no extra
     venv = tmp_path / "venv"
     created = _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path)
@@ -131,7 +129,6 @@ def test_a_wheel_installed_kops_iam_works_outside_the_checkout(wheel: Path, tmp_
     assert "Traceback" not in demo.stderr
     # And nothing of the demo was left in the directory it ran from
     assert list(empty.iterdir()) == []
-    assert time.monotonic() - started < BUDGET_SECONDS
 
 
 def test_in_a_checkout_the_packaged_samples_are_events_specs_itself() -> None:
