@@ -293,3 +293,14 @@ def test_a_failed_local_invocation_says_whether_lambda_retries_it() -> None:
     assert first[0].startswith("t  invocation failed  Boom: x  ← S3 ObjectCreated:Put")
     assert first[1] == "   Lambda retries it (1/3)"
     assert last[1] == "   last attempt: the event goes to kops-iam-failed-events"
+
+
+def test_wide_characters_are_measured_in_terminal_cells() -> None:
+    # Given a cluster name of double-width characters: 10 characters, 20 cells
+    audit = [{"detailType": "Spec Applied", "cluster": "漢" * 10, "detail": {}}]
+
+    # When its event line is laid out where characters would fit but cells do not
+    lines = _lines(to_text(invocation_report(_invocation(), audit, "t", 100), 100))
+
+    # Then the trigger moves to a line of its own rather than past the edge
+    assert lines[1].strip() == "← S3 ObjectCreated:Put, 0.25 s"

@@ -19,6 +19,7 @@ import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, Final, Literal
 
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.padding import Padding
@@ -379,7 +380,7 @@ def audit_table(audit: Sequence[Mapping[str, Any]], width: int | None = None) ->
         )
         for event in audit
     ]
-    widths = [max(len(row[n]) for row in rows) for n in range(4)]
+    widths = [max(cell_len(row[n]) for row in rows) for n in range(4)]
     versions = width is None or sum(widths) + 6 <= width
     grid = _grid({"no_wrap": True}, {"no_wrap": True}, {})
     if versions:
@@ -668,12 +669,12 @@ def invocation_report(
     via = Text(
         f"← {invocation_entry(invocation)['trigger']}, {invocation.seconds:.2f} s", style="note"
     )
-    room = width - len(stamp) - 2
+    room = width - cell_len(stamp) - 2
     lines: list[RenderableType] = []
 
     def head(*parts: Text | str) -> None:
         line = Text("  ").join(Text(p) if isinstance(p, str) else p for p in parts)
-        if len(line) + 2 + len(via) <= room:
+        if line.cell_len + 2 + via.cell_len <= room:
             lines.append(Text.assemble(line, "  ", via))
         else:
             lines.extend([line, via])

@@ -157,7 +157,10 @@ def _function_logs(args: argparse.Namespace) -> None:
     route_function_output(sys.stderr if args.verbose else None, logging.INFO)
 
 
-def _console(args: argparse.Namespace, out: IO[str]) -> Console:
+def _console(args: argparse.Namespace, out: IO[str]) -> Console | None:
+    """The terminal report's console; none for ``--json``, which never loads Rich."""
+    if args.json:
+        return None
     from kops_iam_tools.render import console, wants_colour
 
     return console(out, wants_colour(out, args.color))
@@ -170,7 +173,6 @@ def _demo(args: argparse.Namespace) -> int:
     from kops_iam import __version__
     from kops_iam_tools.demo import INVALID_SAMPLE, SAMPLES, Scenario, emulator_for, load_sample
     from kops_iam_tools.emulator import Runner
-    from kops_iam_tools.render import emit, intro, outro, step_report
 
     started = time.perf_counter()
     out = sys.stdout
@@ -182,11 +184,15 @@ def _demo(args: argparse.Namespace) -> int:
     emulator = emulator_for([*samples, invalid], port=args.port, delivery=args.delivery)
 
     def show(step: Step) -> None:
-        if not args.json:
+        if terminal is not None:
+            from kops_iam_tools.render import emit, step_report
+
             emit(terminal, step_report(step, len(scenario.steps), 5, terminal.width))
 
     with emulator:
-        if not args.json:
+        if terminal is not None:
+            from kops_iam_tools.render import emit, intro
+
             emit(
                 terminal,
                 intro(
@@ -201,7 +207,7 @@ def _demo(args: argparse.Namespace) -> int:
             scenario = Scenario(emulator, runner, samples, invalid, on_step=show)
             scenario.run()
     seconds = time.perf_counter() - started
-    if args.json:
+    if terminal is None:
         document = {
             "kopsIam": __version__,
             "ok": scenario.ok,
@@ -216,6 +222,8 @@ def _demo(args: argparse.Namespace) -> int:
         json.dump(document, out, indent=2, default=str)
         out.write("\n")
     else:
+        from kops_iam_tools.render import emit, outro
+
         emit(terminal, outro(scenario.steps, seconds, scenario.ok))
     return 0 if scenario.ok else 1
 
@@ -226,16 +234,16 @@ def _demo(args: argparse.Namespace) -> int:
 class _Printer:
     """Prints what ``local`` sees, one event at a time (called from the runner's thread)."""
 
-    def __init__(self, out: IO[str], terminal: Console, as_json: bool) -> None:
+    def __init__(self, out: IO[str], terminal: Console | None) -> None:
         self.out = out
-        self.terminal = terminal
-        self.as_json = as_json
+        self.terminal = terminal  # none: JSON lines
         self.emulator: Emulator | None = None
         self._lock = threading.Lock()
 
     def show(self, *renderables: RenderableType, soft_wrap: bool = False) -> None:
         from kops_iam_tools.render import emit
 
+        assert self.terminal is not None
         with self._lock:
             emit(self.terminal, *renderables, soft_wrap=soft_wrap)
 
@@ -249,7 +257,7 @@ class _Printer:
         from kops_iam_tools.render import invocation_report
 
         audit = [audit_entry(e) for e in self.emulator.console_events()] if self.emulator else []
-        if self.as_json:
+        if self.terminal is None:
             self.record(
                 {
                     "event": "invocation",
@@ -273,7 +281,7 @@ def _local(args: argparse.Namespace) -> int:
         print("kops-iam local: --drift-every must be 0 or more seconds", file=sys.stderr)
         return 2
     out = sys.stdout
-    printer = _Printer(out, _console(args, out), args.json)
+    printer = _Printer(out, _console(args, out))
     _function_logs(args)
     stop = threading.Event()
     previous = _on_stop_signals(stop)
