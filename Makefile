@@ -24,7 +24,7 @@ help:
 	@echo "make reliability  fuzzing, fault injection, races, privilege (fast mode)"
 	@echo "make bench        benchmark suite (not part of the tests)"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml functions/requirements.txt tools/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'

@@ -37,7 +37,8 @@ from kops_iam_tools.emulator import (
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from mypy_boto3_iam import IAMClient
 
-#: The valid samples the demo uploads, in order (events/specs/).
+#: The valid samples the demo uploads, in order (events/specs/, shipped as
+#: ``kops_iam_tools/samples``: see :func:`packaged_samples`).
 SAMPLES: Final = (
     "kops-page-example.yaml",
     "encrypted-etcd.yaml",
@@ -327,6 +328,17 @@ class Sample:
     def label(self) -> str:
         """Path relative to the samples directory (e.g. ``invalid/x.yaml``)."""
         return self.path.name if self.path.parent.name != "invalid" else f"invalid/{self.path.name}"
+
+
+def packaged_samples() -> Path:
+    """The sample specs shipped with the package: ``kops_iam_tools/samples``.
+
+    In a checkout that directory is a symbolic link to ``events/specs`` (one copy of each
+    file, editable installs included); a wheel holds the files themselves (docs/adr/0080).
+    """
+    from importlib.resources import files
+
+    return Path(str(files("kops_iam_tools").joinpath("samples")))
 
 
 def load_sample(directory: Path, name: str) -> Sample:
