@@ -44,7 +44,8 @@ def test_validate_prints_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_render_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["render", EXAMPLE]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"cluster", "partition", "region", "warnings", "roles"}
+    assert set(result) == {"cluster", "partition", "region", "iamMode", "warnings", "roles"}
+    assert result["iamMode"] == "legacy"
     assert set(result["roles"]) == {"master", "node"}
     node = result["roles"]["node"]
     assert set(node) == {
