@@ -195,8 +195,12 @@ def test_with_instance_groups_topology_bastion_alone_makes_no_bastion() -> None:
 
 def test_masters_and_nodes_stay_when_the_instance_groups_lack_one() -> None:
     spec = validate_spec(stream(cluster_doc(), NODES))
-    assert spec.roles == ("master", "node")
-    assert any("role Master" in w.message for w in spec.warnings)
+    assert spec.roles == ("master", "node") and not spec.warnings
+    assert validate_spec(stream(cluster_doc(), ig("b", "Bastion"))).roles == (
+        "master",
+        "node",
+        "bastion",
+    )
 
 
 @pytest.mark.parametrize(

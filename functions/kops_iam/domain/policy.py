@@ -360,4 +360,8 @@ def _strict_roots(
         path = s3_path(None, "", root)
         if path is not None:
             found.append(StoreRoot(path.bucket, path.path))
+        elif root.startswith("s3://"):  # only a looked-up configBase is unchecked so far
+            issues.append(
+                Issue(spec.at("spec.configBase"), f"{root!r} is not an s3://bucket/path URL")
+            )
     return tuple(found)

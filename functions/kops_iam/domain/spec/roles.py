@@ -3,8 +3,9 @@
 kops makes one IAM role per InstanceGroup role (``Master``, ``Node``, ``Bastion``), so the
 InstanceGroups decide. kops also refuses a cluster without a Master and a Node InstanceGroup
 (``must configure at least one Master InstanceGroup``), so every cluster kops runs has
-masters and nodes: kops-iam always makes those two, and warns when the input's
-InstanceGroups lack one (a state store being written, or a file holding only some groups).
+masters and nodes: kops-iam always makes those two, whatever InstanceGroups an input holds
+(a state store being written, a file holding only some groups, a Cluster given one extra
+group), and never deletes a role a running cluster uses for lack of a group.
 
 The bastion role exists when an InstanceGroup has ``role: Bastion``. A Cluster alone (no
 InstanceGroup: the shape kops' IAM page documents, and a bucket holding only
@@ -55,16 +56,7 @@ def roles(
     """The cluster's roles: masters, nodes, and bastions when it has one."""
     declared = declared_bastion(checks, net)
     if instance_groups:
-        present = {group.role for group in instance_groups}
-        for role, kops_role in (("master", "Master"), ("node", "Node")):
-            if role not in present:
-                checks.warn(
-                    "",
-                    f"no InstanceGroup has role {kops_role}: kops refuses such a cluster "
-                    f'("must configure at least one {kops_role} InstanceGroup"); kops-iam '
-                    f"keeps the {role}s role",
-                )
-        bastion = "bastion" in present
+        bastion = any(group.role == "bastion" for group in instance_groups)
         if declared is not None and declared[1] and not bastion:
             checks.warn(
                 declared[0],
