@@ -170,7 +170,14 @@ def _style(args: argparse.Namespace, out: IO[str]) -> Style:
 
 def _demo(args: argparse.Namespace) -> int:
     from kops_iam import __version__
-    from kops_iam_tools.demo import INVALID_SAMPLE, SAMPLES, Scenario, emulator_for, load_sample
+    from kops_iam_tools.demo import (
+        INVALID_SAMPLE,
+        SAMPLES,
+        STEPS,
+        Scenario,
+        emulator_for,
+        load_sample,
+    )
     from kops_iam_tools.emulator import Runner
     from kops_iam_tools.render import intro_lines, outro_lines, step_lines, terminal_width
 
@@ -187,7 +194,7 @@ def _demo(args: argparse.Namespace) -> int:
     def show(step: Step) -> None:
         if not args.json:
             number = len(scenario.steps)
-            _print(out, step_lines(step, number, 5, width, style))
+            _print(out, step_lines(step, number, len(STEPS), width, style))
 
     with emulator:
         if not args.json:
