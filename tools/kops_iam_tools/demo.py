@@ -614,8 +614,8 @@ class Scenario:
             "Correct drift",
             f"Someone adds a statement to {name}'s policy by hand. The drift schedule "
             "(an EventBridge rule in the stack) invokes the function, which puts it back. "
-            "It reconciles every spec in the bucket: the invalid one from step 3 is still "
-            "there, so it is reported again.",
+            "It reconciles every spec in the bucket: the invalid one uploaded earlier is "
+            "still there, so it is reported again.",
             expected=f"{DetailType.DRIFT_CORRECTED} for {sample.cluster}",
         )
         iam = self.emulator.iam
