@@ -15,8 +15,11 @@ README ``security`` summarises them. In short:
 * The ownership tag can be added (on create) but never removed, nor added to a role or
   profile kops tagged for a cluster kops-iam does not own (explicit deny).
 * ``iam:PassRole`` only for kops roles, only to EC2: ``AddRoleToInstanceProfile`` requires it.
-* No ``iam:*``, and ``"*"`` only where AWS offers no resource-level permission (X-Ray,
-  added by CDK for active tracing, outside this module).
+* No ``iam:*``, and ``"*"`` only where AWS offers no resource-level permission
+  (``route53:ListHostedZonesByName``; X-Ray, added by CDK for active tracing, outside this
+  module).
+* S3: read ``*/config`` and ``*/instancegroup/*`` objects only, never anything under a
+  state store's ``pki/``, ``secrets/`` or ``addons/`` (explicit deny), list the bucket.
 """
 
 from __future__ import annotations
@@ -35,7 +38,11 @@ from kops_iam.domain.naming import (
     ROLE_NAME_PREFIXES,
     ec2_service_principal,
 )
-from kops_iam.domain.state_store import SPEC_KEY_SUFFIX
+from kops_iam.domain.state_store import (
+    INSTANCE_GROUP_DIRECTORY,
+    PRIVATE_DIRECTORIES,
+    SPEC_KEY_SUFFIX,
+)
 
 #: Resource-tag condition keys: roles document ``iam:ResourceTag``, instance profiles only
 #: ``aws:ResourceTag`` (AWS service authorization reference).
@@ -73,6 +80,8 @@ PROFILE_WRITES: Final = (
 )
 BOUNDARY_WRITES: Final = ("iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary")
 MANAGED_POLICY_ATTACH: Final = ("iam:AttachRolePolicy",)
+#: Reading a spec or InstanceGroup object (a version pinned by id or ETag).
+SPEC_READS: Final = ("s3:GetObject", "s3:GetObjectVersion")
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,16 @@ class Targets:
         return f"{self.bucket_arn}/*{SPEC_KEY_SUFFIX}"
 
     @property
+    def instance_group_objects_arn(self) -> str:
+        """A cluster's InstanceGroup objects (``<cluster>/instancegroup/<name>``)."""
+        return f"{self.bucket_arn}/*/{INSTANCE_GROUP_DIRECTORY}/*"
+
+    @property
+    def private_objects_arns(self) -> list[str]:
+        """What a kops state store keeps besides specs: keys, secrets, addons (docs/adr/0093)."""
+        return [f"{self.bucket_arn}/*/{directory}/*" for directory in PRIVATE_DIRECTORIES]
+
+    @property
     def kms_keys_arn(self) -> str:
         """Every KMS key of this account, any region (etcd keys live in the cluster's region)."""
         return f"arn:{self.partition}:kms:*:{self.account}:key/*"
@@ -122,6 +141,23 @@ class Targets:
                 "Only cluster spec objects (<cluster>/config); nothing else a kops state "
                 "store holds (keys, secrets, other config) is readable. Cluster names are "
                 "only known at run time."
+            ),
+            self.instance_group_objects_arn: (
+                "A cluster's InstanceGroup objects (<cluster>/instancegroup/<name>), which "
+                "decide its roles; cluster and group names are only known at run time. An "
+                "explicit deny keeps pki/, secrets/ and addons/ unreadable whatever they hold."
+            ),
+            **{
+                arn: (
+                    "Explicit deny: nothing a kops state store keeps under pki/, secrets/ or "
+                    "addons/ is ever readable, whatever its name."
+                )
+                for arn in self.private_objects_arns
+            },
+            "*": (
+                "route53:ListHostedZonesByName (a strict spec's hosted zone, by name) has no "
+                'resource-level permission: AWS only accepts Resource "*". It returns zone '
+                "ids, names and privacy, never records."
             ),
             self.kms_keys_arn: (
                 "kms:DescribeKey resolves the etcd kmsKeyId (alias or id) a spec names to an "
@@ -216,9 +252,10 @@ def reconciler_statements(config: StackConfig, targets: Targets) -> list[iam.Pol
     Returns
     -------
     list of aws_iam.PolicyStatement
-        Statements with a ``Sid`` each; nothing grants ``iam:*`` or uses ``"*"``. All allow,
-        but two denies (without adoption) keep foreign kops roles and profiles from being
-        claimed by tagging them.
+        Statements with a ``Sid`` each; nothing grants ``iam:*``, and ``"*"`` only for
+        ``route53:ListHostedZonesByName``. All allow, but one deny keeps a state store's
+        keys, secrets and addons unreadable, and two (without adoption) keep foreign kops
+        roles and profiles from being claimed by tagging them.
     """
     roles = targets.iam_arns("role")
     profiles = targets.iam_arns("instance-profile")
@@ -231,8 +268,16 @@ def reconciler_statements(config: StackConfig, targets: Targets) -> list[iam.Pol
     statements = [
         _statement(
             "ReadClusterSpecs",
-            ["s3:GetObject", "s3:GetObjectVersion"],
-            [targets.spec_objects_arn],
+            SPEC_READS,
+            [targets.spec_objects_arn, targets.instance_group_objects_arn],
+        ),
+        # */config and */instancegroup/* also match a secret named "config" or a keyset
+        # named "instancegroup": nothing under pki/, secrets/ or addons/ is ever readable.
+        _statement(
+            "NeverReadStateStoreSecrets",
+            SPEC_READS,
+            targets.private_objects_arns,
+            effect=iam.Effect.DENY,
         ),
         _statement("ListClusterSpecs", ["s3:ListBucket"], [targets.bucket_arn]),
     ]
@@ -253,6 +298,9 @@ def reconciler_statements(config: StackConfig, targets: Targets) -> list[iam.Pol
             {"StringEquals": {"events:source": [AUDIT_SOURCE]}},
         ),
         _statement("ResolveKmsKeyAliases", ["kms:DescribeKey"], [targets.kms_keys_arn]),
+        # A strict spec's hosted zone (docs/adr/0092): zone metadata only; AWS offers no
+        # resource-level permission for it.
+        _statement("FindHostedZones", ["route53:ListHostedZonesByName"], ["*"]),
         _statement(
             "WriteOwnLogs",
             ["logs:CreateLogStream", "logs:PutLogEvents"],

@@ -372,7 +372,7 @@ def spec(
     if labels:
         body["cloudLabels"] = labels
     if boundary:
-        body["iam"] = {"permissionsBoundary": boundary}
+        body["iam"] = {"legacy": True, "permissionsBoundary": boundary}
     if bastion:
         body["topology"] = {"masters": "private", "nodes": "private", "bastion": {}}
     if kms_key:

@@ -61,7 +61,7 @@ def spec(
         }
         body["externalPolicies"] = {"node": [EXTRA] if external is None else external}
         if boundary:
-            body["iam"] = {"permissionsBoundary": BOUNDARY}
+            body["iam"] = {"legacy": True, "permissionsBoundary": BOUNDARY}
         body["cloudLabels"] = {"team": "a"}
         if kms:
             body["etcdClusters"] = [

@@ -247,8 +247,10 @@ def _raw_forbidden(deployment: rel_stack.Deployment) -> Iterator[tuple[str, Requ
     for label, action, resource, context in [
         ("write a spec", "s3:PutObject", f"{bucket}/c1/config", {}),
         ("delete a spec", "s3:DeleteObject", f"{bucket}/c1/config", {}),
+        ("write an InstanceGroup", "s3:PutObject", f"{bucket}/c1/instancegroup/nodes", {}),
         ("read kops secrets", "s3:GetObject", f"{bucket}/c1/secrets/admin", {}),
         ("read the state store's keys", "s3:GetObject", f"{bucket}/c1/pki/private/ca/key", {}),
+        *STATE_STORE_READS_DENIED(bucket),
         ("read another bucket", "s3:GetObject", "arn:aws:s3:::other/c1/config", {}),
         ("change the bucket policy", "s3:PutBucketPolicy", bucket, {}),
         ("assume a role", "sts:AssumeRole", "arn:aws:iam::123456789012:role/Admin", {}),
@@ -260,6 +262,46 @@ def _raw_forbidden(deployment: rel_stack.Deployment) -> Iterator[tuple[str, Requ
         ("update its own code", "lambda:UpdateFunctionCode", "*", {}),
     ]:
         yield label, Request(action, str(resource), context)
+
+
+def STATE_STORE_READS_DENIED(bucket: str) -> list[tuple[str, str, str, dict[str, str]]]:
+    """Everything a kops state store holds besides specs and InstanceGroups, including
+    objects named to match */config or */instancegroup/* (docs/adr/0093)."""
+    keys = [
+        "c1/cluster.spec",
+        "c1/secrets/config",  # a secret named "config" ends in /config
+        "c1/secrets/instancegroup/x",
+        "c1/pki/private/instancegroup/keyset.yaml",  # a keyset named "instancegroup"
+        "c1/pki/issued/config",
+        "c1/addons/instancegroup/v1.yaml",
+        "c1/addons/bootstrap-channel.yaml",
+        "c1/igconfig/node/nodes/nodeupconfig.yaml",
+        "c1/backups/etcd/main/control/etcd-cluster-spec",
+    ]
+    return [
+        (f"read {key}", action, f"{bucket}/{key}", {})
+        for key in keys
+        for action in ("s3:GetObject", "s3:GetObjectVersion")
+    ]
+
+
+def test_it_reads_specs_and_instance_groups_and_finds_hosted_zones(
+    deployment: rel_stack.Deployment,
+) -> None:
+    # Given the objects a reconcile reads in a kops state store, and the zone lookup
+    bucket = deployment.template.resolve(
+        {"Fn::GetAtt": [deployment.template.logical_ids("AWS::S3::Bucket")[0], "Arn"]}
+    )
+    requests = [
+        Request(action, f"{bucket}/{key}", {})
+        for key in ("c1.k8s.example.com/config", "c1.k8s.example.com/instancegroup/bastions")
+        for action in ("s3:GetObject", "s3:GetObjectVersion")
+    ]
+    requests.append(Request("route53:ListHostedZonesByName", "*", {}))
+    # Then each is allowed
+    for request in requests:
+        rel_support.record(PART, "own_policy.needed_calls_checked")
+        assert evaluate(deployment.statements, request).allowed, request
 
 
 def _call_allowed(deployment: rel_stack.Deployment, case: Case) -> tuple[bool, list[str]]:
@@ -306,7 +348,8 @@ def test_the_policy_has_no_admin_shaped_statement(deployment: rel_stack.Deployme
         assert "NotAction" not in statement and "NotResource" not in statement, statement
         assert not any(a in ("*", "iam:*") or a.endswith(":*") for a in actions), statement
         if statement.get("Resource") == "*":
-            assert all(a.startswith(("xray:", "logs:")) for a in actions), statement
+            allowed = ("xray:", "logs:", "route53:ListHostedZonesByName")
+            assert all(a.startswith(allowed) for a in actions), statement
     rel_support.record(PART, "own_policy.statements_inspected", len(deployment.statements))
 
 

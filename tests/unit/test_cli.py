@@ -44,7 +44,8 @@ def test_validate_prints_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_render_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["render", EXAMPLE]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"cluster", "partition", "region", "warnings", "roles"}
+    assert set(result) == {"cluster", "partition", "region", "iamMode", "warnings", "roles"}
+    assert result["iamMode"] == "legacy"
     assert set(result["roles"]) == {"master", "node"}
     node = result["roles"]["node"]
     assert set(node) == {
@@ -232,3 +233,42 @@ def test_names_newer_than_the_catalogue_follow_the_operators_flags(
     known = ["--known-action", "aidevops:GetAsset"]
     assert main(["validate", str(path), "--unknown-actions", "error", *known]) == 0
     assert capsys.readouterr().out == f"{path}: ok\n"
+
+
+STRICT = str(SPECS / "kops-1.8-strict.yaml")
+
+
+def test_render_a_whole_kops_file_in_strict_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given what kops get cluster -o yaml prints (Cluster and InstanceGroups, iam block)
+    assert main(["render", STRICT]) == 0
+    result = json.loads(capsys.readouterr().out)
+    # Then its InstanceGroups decide the roles, and the policies are kops 1.8.0's strict ones
+    assert result["iamMode"] == "strict"
+    assert list(result["roles"]) == ["master", "node", "bastion"]
+
+
+def test_render_says_which_lookup_a_strict_spec_needs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a strict spec naming neither its hosted zone id nor its state store
+    text = Path(STRICT).read_text().replace("  dnsZone: Z1D633PJN98FT9\n", "")
+    text = text.replace("  configBase: s3://example-kops-state/strict.k8s.example.com\n", "")
+    path = tmp_path / "strict.yaml"
+    path.write_text(text)
+    # Then render says what it needs, at the fields (validate needs nothing)
+    assert main(["render", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert f"{path}: documents[0].spec.dnsZone: " in out and "--hosted-zone-id" in out
+    assert f"{path}: documents[0].spec.configBase: " in out and "--config-base" in out
+    assert main(["validate", str(path)]) == 0
+    capsys.readouterr()
+    # And renders once given them
+    argv = ["render", str(path), "--hosted-zone-id", "ZONE1", "--config-base", "s3://bkt/c"]
+    assert main(argv) == 0
+    master = json.loads(capsys.readouterr().out)["roles"]["master"]
+    statements = master["inlinePolicies"]["masters.strict.k8s.example.com"]["Statement"]
+    resources = {r for s in statements for r in s["Resource"]}
+    assert {"arn:aws:route53:::hostedzone/ZONE1", "arn:aws:s3:::bkt"} <= resources
+    # And a state store that cannot become an ARN is refused
+    assert main([*argv[:-1], "s3://b/c"]) == 1
+    assert "spec.configBase: 's3://b/c/' is not an s3://bucket/path URL" in capsys.readouterr().out

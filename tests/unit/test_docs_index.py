@@ -11,7 +11,7 @@ ADR = ROOT / "docs" / "adr"
 
 def test_every_adr_is_listed_in_the_index_with_its_number() -> None:
     index = (ADR / "README.md").read_text(encoding="utf-8")
-    linked = set(re.findall(r"\]\((\d{4}-[a-z0-9-]+\.md)\)", index))
+    linked = set(re.findall(r"\]\((\d{4}-[a-z0-9.-]+\.md)\)", index))
     files = {path.name for path in ADR.glob("[0-9][0-9][0-9][0-9]-*.md")}
     assert linked == files
     for name in files:

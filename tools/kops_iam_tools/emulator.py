@@ -4,10 +4,12 @@
 port unless one is asked for) and creates the stack's resources there, under the names
 :mod:`kops_iam.application.settings` gives the CDK stack too:
 
-* the specs bucket (versioned); in ``notification`` delivery its S3 notifications for
-  ``ObjectCreated:*``/``ObjectRemoved:*`` on keys ending in ``SPEC_KEY_SUFFIX`` go to a
-  queue; in ``eventbridge`` delivery (the stack's existing-bucket mode) the bucket sends
-  its events to EventBridge and a rule with ``s3_spec_event_pattern(bucket)`` forwards them;
+* the specs bucket (versioned); in ``eventbridge`` delivery (what the stack does, in both
+  bucket modes) the bucket sends its events to EventBridge and a rule with
+  ``s3_spec_event_pattern(bucket)`` (``*/config``, ``*/instancegroup/*``) forwards them; in
+  ``notification`` delivery its S3 notifications for ``ObjectCreated:*``/``ObjectRemoved:*``
+  go to a queue for every key (a notification filter cannot select
+  ``*/instancegroup/*``; the function ignores the keys it does not read);
 * the audit bus, and a rule with ``audit_event_pattern()`` copying every audit event to the
   ``Defaults.AUDIT_TAIL_QUEUE`` queue the tools read;
 * the failure queue (``Defaults.FAILURE_QUEUE``), where an event lands after the runner's
@@ -437,9 +439,6 @@ class Emulator:
                         "Id": "kops-iam-specs",
                         "QueueArn": queue_arn,
                         "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
-                        "Filter": {
-                            "Key": {"FilterRules": [{"Name": "suffix", "Value": SPEC_KEY_SUFFIX}]}
-                        },
                     }
                 ]
             },

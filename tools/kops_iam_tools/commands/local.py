@@ -171,7 +171,14 @@ def _console(args: argparse.Namespace, out: IO[str]) -> Console | None:
 
 def _demo(args: argparse.Namespace) -> int:
     from kops_iam import __version__
-    from kops_iam_tools.demo import INVALID_SAMPLE, SAMPLES, Scenario, emulator_for, load_sample
+    from kops_iam_tools.demo import (
+        INVALID_SAMPLE,
+        SAMPLES,
+        STEPS,
+        Scenario,
+        emulator_for,
+        load_sample,
+    )
     from kops_iam_tools.emulator import Runner
 
     started = time.perf_counter()
@@ -187,7 +194,7 @@ def _demo(args: argparse.Namespace) -> int:
         if terminal is not None:
             from kops_iam_tools.render import emit, step_report
 
-            emit(terminal, step_report(step, len(scenario.steps), 5, terminal.width))
+            emit(terminal, step_report(step, len(scenario.steps), len(STEPS), terminal.width))
 
     with emulator:
         if terminal is not None:

@@ -15,10 +15,36 @@ from kops_iam.domain.options import Options
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     if name == "validate":
-        parser.add_argument("files", nargs="+", metavar="FILE", help="cluster spec (YAML or JSON)")
+        parser.add_argument(
+            "files",
+            nargs="+",
+            metavar="FILE",
+            help="cluster spec (YAML or JSON), optionally followed by its InstanceGroups",
+        )
     else:
-        parser.add_argument("file", metavar="FILE", help="cluster spec (YAML or JSON)")
+        parser.add_argument(
+            "file",
+            metavar="FILE",
+            help="cluster spec (YAML or JSON), optionally followed by its InstanceGroups",
+        )
+        add_lookup_arguments(parser)
     add_option_arguments(parser)
+
+
+def add_lookup_arguments(parser: argparse.ArgumentParser) -> None:
+    """What kops looked up in AWS for a strict spec, given by hand (``render`` is offline)."""
+    parser.add_argument(
+        "--hosted-zone-id",
+        metavar="ID",
+        help="the cluster's Route53 hosted zone id, for a strict spec (an iam block) whose "
+        "spec.dnsZone is not the id itself (kops looked the zone up; plan/apply do)",
+    )
+    parser.add_argument(
+        "--config-base",
+        metavar="URL",
+        help="the cluster's state store (s3://BUCKET/CLUSTER), for a strict spec without "
+        "spec.configBase (the Lambda uses the bucket it read the spec from)",
+    )
 
 
 def add_option_arguments(parser: argparse.ArgumentParser) -> None:
@@ -131,8 +157,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"{path}: ok")
         return 1 if failed else 0
 
+    from kops_iam.domain.lookups import Lookups, fixed_zone
+
+    lookups = Lookups(
+        hosted_zone=fixed_zone(args.hosted_zone_id) if args.hosted_zone_id else None,
+        config_base=args.config_base,
+    )
     try:
-        plan: ClusterPlan = plan_spec(read_spec(args.file), options)
+        plan: ClusterPlan = plan_spec(read_spec(args.file), options, lookups=lookups)
     except SpecInvalid as exc:
         report(args.file, exc.errors, "", sys.stdout)
         report(args.file, exc.warnings, "warning: ", sys.stdout)

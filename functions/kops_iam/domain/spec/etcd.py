@@ -22,8 +22,13 @@ _KMS_ALIAS_ARN = re.compile(
 )
 
 
-def etcd_keys(checks: SpecChecks, partition: str) -> tuple[KmsKeyRef, ...]:
-    """The KMS keys of encrypted etcd volumes; a key without ``encryptedVolume: true`` warns."""
+def etcd_keys(checks: SpecChecks, partition: str, *, strict: bool = False) -> tuple[KmsKeyRef, ...]:
+    """The KMS keys the masters get a grant on, in spec order.
+
+    Legacy mode follows the kops page: only keys of members with ``encryptedVolume: true``
+    (another key warns). Strict mode follows kops 1.8.0: every member's ``kmsKeyId``,
+    ``encryptedVolume`` not consulted, duplicates kept.
+    """
     keys: list[KmsKeyRef] = []
     for c_index, cluster in enumerate(checks.fields.get("etcdClusters") or []):
         for m_index, member in enumerate(cluster.etcdMembers):
@@ -38,7 +43,7 @@ def etcd_keys(checks: SpecChecks, partition: str) -> tuple[KmsKeyRef, ...]:
             form = kms_form(checks, path, key, partition)
             if form is None:
                 continue
-            if member.encryptedVolume is not True:
+            if member.encryptedVolume is not True and not strict:
                 checks.warn(
                     path,
                     "set without encryptedVolume: true, so the volume is not "

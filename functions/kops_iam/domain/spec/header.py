@@ -8,6 +8,7 @@ from typing import Final
 from pydantic import ValidationError
 
 from kops_iam.domain.spec.checks import SpecChecks
+from kops_iam.domain.spec.documents import API_GROUPS, api_versions
 from kops_iam.domain.spec.model import CLUSTER_TAG_PREFIX, MAX_TAG_KEY
 from kops_iam.domain.spec.shapes import Metadata, pydantic_issues
 
@@ -18,17 +19,24 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 def api_version(checks: SpecChecks) -> str:
-    """The spec's API version (``v1alpha2`` when absent); a foreign group or kind is an error."""
+    """The Cluster's API version (``v1alpha1``, ``v1alpha2``, ``v1alpha3``); a foreign one or
+    another kind is an error.
+
+    Every form kops wrote is accepted (:data:`~kops_iam.domain.spec.documents.API_GROUPS`:
+    the ``kops`` group until kops 1.14, ``kops.k8s.io`` after). The field names of every
+    version are read whatever the version says; without ``apiVersion`` the result is
+    ``v1alpha2`` (the version only matters to :func:`~kops_iam.domain.spec.roles.roles`).
+    """
     api = checks.doc.get("apiVersion")
     kind = checks.doc.get("kind")
     version = "v1alpha2"
     if api is not None:
-        group, _, ver = api.partition("/") if isinstance(api, str) else ("", "", "")
-        if group != API_GROUP or ver not in API_VERSIONS:
+        group, _, ver = api.rpartition("/") if isinstance(api, str) else ("", "", "")
+        if group not in API_GROUPS or ver not in API_GROUPS[group]:
             checks.error(
                 "apiVersion",
-                f"{api!r} is not a kops Cluster API; expected {API_GROUP}/"
-                + "|".join(API_VERSIONS),
+                f"{api!r} is not a kops Cluster API version; expected one of "
+                + ", ".join(api_versions()),
             )
         else:
             version = ver

@@ -1,10 +1,9 @@
-"""What a spec adds to each role: ``additionalPolicies``, ``externalPolicies``, the
-permissions boundary, and whether the cluster has a bastion."""
+"""What a spec adds to each role: ``additionalPolicies``, ``externalPolicies`` and the
+permissions boundary (which roles exist: :mod:`.roles`)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any, Final
 
 from kops_iam.domain.errors import join_path
@@ -134,15 +133,3 @@ def boundary(checks: SpecChecks, partition: str) -> str | None:
             )
         return required
     return spec_boundary
-
-
-def has_bastion(
-    checks: SpecChecks,
-    net: dict[str, Any],
-    additional: Mapping[RoleKind, object],
-    external: Mapping[RoleKind, object],
-) -> bool:
-    """Whether the cluster has a bastion (declared in the topology, or given policies)."""
-    topology = net.get("topology")
-    declared = topology is not None and topology[1].bastion is not None
-    return declared or "bastion" in additional or "bastion" in external

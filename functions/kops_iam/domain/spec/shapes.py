@@ -48,8 +48,14 @@ class EtcdCluster(_Shape):
     etcdMembers: list[EtcdMember] = []
 
 
+class TopologyDNS(_Shape):
+    type: StrictStr | None = None
+
+
 class Topology(_Shape):
     bastion: dict[str, Any] | None = None
+    #: v1alpha2 ``dns: {type: Public}``; v1alpha3 ``dns: Public``.
+    dns: TopologyDNS | StrictStr | None = None
 
 
 class Networking(_Shape):
@@ -64,6 +70,8 @@ class Networking(_Shape):
 
 class IAMSpec(_Shape):
     permissionsBoundary: StrictStr | None = None
+    legacy: StrictBool | None = None
+    allowContainerRegistry: StrictBool | None = None
 
 
 class ConfigStore(_Shape):
@@ -83,6 +91,7 @@ SPEC_FIELDS: Final[dict[str, Any]] = {
     "configStore": StrictStr | ConfigStore,
     "networkCIDR": StrictStr,
     "networkID": StrictStr,
+    "dnsZone": StrictStr,
     "nonMasqueradeCIDR": StrictStr,
     "additionalNetworkCIDRs": list[StrictStr],
     "zones": list[Zone],
@@ -114,7 +123,9 @@ def pydantic_issues(base: str, error: ValidationError) -> list[Issue]:
 
 def _is_union_tag(part: str) -> bool:
     # pydantic names union branches in error locations ("str", "ConfigStore", "dict[str,any]").
-    return part in {"str", "ConfigStore", "Networking"} or part.startswith(("dict[", "list["))
+    return part in {"str", "ConfigStore", "Networking", "TopologyDNS"} or part.startswith(
+        ("dict[", "list[")
+    )
 
 
 def shape(checks: SpecChecks, spec: Mapping[str, Any]) -> None:
