@@ -81,9 +81,7 @@ class BenchWorld:
 
     def put_spec(self, key: str, body: bytes | str) -> str | None:
         """Upload a spec object (not counted); return its version id."""
-        data = body.encode() if isinstance(body, str) else body
-        response = self.world.inspect_s3.put_object(Bucket=self.world.bucket, Key=key, Body=data)
-        version: str | None = response.get("VersionId")
+        version: str | None = self.world.put(key, body).get("VersionId")
         return version
 
     def delete_spec(self, key: str) -> None:

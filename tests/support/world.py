@@ -254,13 +254,17 @@ class World:
 
     # -- specs ---------------------------------------------------------------------------
 
-    def upload(self, cluster: str, body: bytes | str) -> dict[str, Any]:
-        """Put a spec (as the test, not counted); return S3's answer."""
+    def put(self, key: str, body: bytes | str) -> dict[str, Any]:
+        """Put an object in the specs bucket (as the test, not counted); S3's answer."""
         data = body.encode() if isinstance(body, str) else body
         response: dict[str, Any] = self.inspect_s3.put_object(
-            Bucket=self.bucket, Key=self.key(cluster), Body=data
+            Bucket=self.bucket, Key=key, Body=data
         )
         return response
+
+    def upload(self, cluster: str, body: bytes | str) -> dict[str, Any]:
+        """Put a cluster's spec (as the test, not counted); return S3's answer."""
+        return self.put(self.key(cluster), body)
 
     def upload_version(self, cluster: str, body: bytes | str) -> str | None:
         """Put a spec; return its version id (``None`` in an unversioned bucket)."""

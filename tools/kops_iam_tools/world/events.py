@@ -30,6 +30,11 @@ from kops_iam_tools.world.function import function_arn
 from kops_iam_tools.world.names import ACCOUNT, DELIVERY_ATTEMPTS, DRIFT_RULE, REGION
 
 
+def _present(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields that have a value (S3 leaves out what an event does not carry)."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
 def _moment(when: datetime | None, millis: bool = False) -> str:
     moment = when or datetime.now(UTC)
     if millis:
@@ -50,15 +55,15 @@ def s3_record(
     when: datetime | None = None,
 ) -> dict[str, Any]:
     """One S3 notification record; the key URL-encoded as S3 encodes it (``quote_plus``)."""
-    obj: dict[str, Any] = {"key": quote_plus(key, safe="/")}
-    if size is not None:
-        obj["size"] = size
-    if etag is not None:
-        obj["eTag"] = etag
-    if version_id is not None:
-        obj["versionId"] = version_id
-    if sequencer is not None:
-        obj["sequencer"] = sequencer
+    obj = _present(
+        {
+            "key": quote_plus(key, safe="/"),
+            "size": size,
+            "eTag": etag,
+            "versionId": version_id,
+            "sequencer": sequencer,
+        }
+    )
     return {
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
@@ -119,15 +124,15 @@ def object_event(
 ) -> dict[str, Any]:
     """An S3 ``Object Created`` (or, with ``deleted``, ``Object Deleted``) event as
     EventBridge delivers it to the function (a deletion carries no size or ETag)."""
-    obj: dict[str, Any] = {"key": key}
-    if size is not None and not deleted:
-        obj["size"] = size
-    if etag is not None and not deleted:
-        obj["etag"] = etag
-    if version_id is not None:
-        obj["version-id"] = version_id
-    if sequencer is not None:
-        obj["sequencer"] = sequencer
+    obj = _present(
+        {
+            "key": key,
+            "size": None if deleted else size,
+            "etag": None if deleted else etag,
+            "version-id": version_id,
+            "sequencer": sequencer,
+        }
+    )
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
