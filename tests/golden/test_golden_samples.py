@@ -34,22 +34,23 @@ def at_the_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
 
 
-@pytest.mark.parametrize("path", VALID, ids=lambda p: p.stem)
-def test_each_valid_sample_renders_its_golden_plan(
-    path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out = render(path, capsys)
-    assert code == 0, out
-    check(OUT / f"{path.stem}.json", out)
+#: Each sample, the exit code ``render`` gives it, and its golden file.
+CASES = [(p, 0, OUT / f"{p.stem}.json") for p in VALID] + [
+    (p, 1, OUT / "invalid" / f"{p.stem}.txt") for p in INVALID
+]
 
 
-@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
-def test_each_invalid_sample_renders_its_golden_errors(
-    path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("path", "code", "golden"), CASES, ids=[str(c[0].relative_to(SPECS)) for c in CASES]
+)
+def test_each_sample_renders_its_golden_output(
+    path: Path, code: int, golden: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out = render(path, capsys)
-    assert code == 1, out
-    check(OUT / "invalid" / f"{path.stem}.txt", out)
+    # When kops-iam render runs on the sample (a plan, or the validation errors)
+    exit_code, out = render(path, capsys)
+    # Then it exits as expected and prints exactly its golden file
+    assert exit_code == code, out
+    check(golden, out)
 
 
 def test_every_golden_file_has_its_sample() -> None:

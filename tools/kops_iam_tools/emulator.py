@@ -43,8 +43,6 @@ from kops_iam_tools.world import events as world_events
 from kops_iam_tools.world import moto_quirks
 from kops_iam_tools.world.function import (
     LOOPBACK,
-    MEMORY_MB,
-    TIMEOUT_MS,
     FunctionConfig,
     LambdaContext,
     function_arn,
@@ -52,15 +50,9 @@ from kops_iam_tools.world.function import (
     session_from_environment,
 )
 from kops_iam_tools.world.names import (
-    AUDIT_CONSOLE_QUEUE,
-    AUDIT_TAIL_RULE,
     DELIVERIES,
     DELIVERY_ATTEMPTS,
-    DELIVERY_QUEUES,
-    DUMMY_CREDENTIALS,
     REGION,
-    RETRY_DELAY_SECONDS,
-    SPEC_EVENTS_RULE,
     Delivery,
 )
 from kops_iam_tools.world.provision import Resources, drain, provision
@@ -76,32 +68,20 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 log = logging.getLogger("kops-iam.emulator")
 
+#: The public face (the world's own names live in kops_iam_tools.world).
 __all__ = [
-    "AUDIT_CONSOLE_QUEUE",
-    "AUDIT_TAIL_RULE",
-    "DELIVERIES",
     "DELIVERY_ATTEMPTS",
-    "DUMMY_CREDENTIALS",
-    "LOOPBACK",
-    "MEMORY_MB",
-    "RETRY_DELAY_SECONDS",
-    "SPEC_EVENTS_RULE",
-    "TIMEOUT_MS",
-    "Delivery",
     "Emulator",
     "EmulatorError",
     "FunctionConfig",
     "Invocation",
-    "LambdaContext",
     "Runner",
-    "function_arn",
-    "function_environment",
-    "session_from_environment",
+    "clusters_of",
+    "placeholder_policy",
+    "route_function_output",
 ]
 
 DEFAULT_REGION: Final = REGION
-#: The queue the runner polls when the bucket notifies it directly.
-DELIVERY_QUEUE: Final = DELIVERY_QUEUES["notification"]
 #: SQS long-poll wait: the runner notices a stop request within this many seconds.
 POLL_SECONDS: Final = 1
 #: Message attribute of the message :meth:`Runner.stop` sends to end a long poll at once.
@@ -133,7 +113,7 @@ class Emulator:
     managed_policies
         Customer managed policies to create first, name -> policy document.
     console
-        Also copy the audit events to :data:`AUDIT_CONSOLE_QUEUE` (see :meth:`console_events`).
+        Also copy the audit events to a console queue (see :meth:`console_events`).
     """
 
     port: int = 0
