@@ -36,8 +36,10 @@ LOG_RETENTION_DAYS: Final = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557}
     | {2922, 3288, 3653}
 )
-#: The drift schedule may not run more often than this (each run reads every spec and role).
+#: The drift schedule may not run more often than this (each run checks every cluster).
 MIN_DRIFT_MINUTES: Final = 5
+#: An SQS event source's maximum concurrency is at least 2 (Lambda's own bound).
+MIN_DRIFT_CONCURRENCY: Final = 2
 
 _PARTITION = r"arn:aws(?:-cn|-us-gov)?"
 _POLICY_ARN = re.compile(rf"^{_PARTITION}:iam::(?:\d{{12}}|aws):policy/[\w+=,.@/-]{{1,512}}$")
@@ -112,6 +114,10 @@ class StackConfig(BaseModel):
     adopt_existing_roles: bool = _setting("kops-iam:adoptExistingRoles", False)
     retain_on_delete: bool = _setting("kops-iam:retainOnDelete", False)
     drift_schedule: str = _setting("kops-iam:driftSchedule", "rate(1 hour)")
+    drift_concurrency: Annotated[int, Field(ge=MIN_DRIFT_CONCURRENCY, le=1000)] = _setting(
+        "kops-iam:driftConcurrency", 5
+    )
+    drift_read: Literal["bulk", "per-role"] = _setting("kops-iam:driftRead", "bulk")
     audit_bus_name: str = _setting("kops-iam:auditBusName", Defaults.AUDIT_BUS_NAME)
     audit_archive_retention_days: Annotated[int, Field(ge=0, le=36500)] = _setting(
         "kops-iam:auditArchiveRetentionDays", 365

@@ -41,6 +41,7 @@ class FunctionConfig:
     allowed_managed_policies: tuple[str, ...] = ()
     adopt_existing_roles: bool = False
     retain_on_delete: bool = False
+    drift_read: Literal["bulk", "per-role"] = "bulk"
 
 
 def function_environment(
@@ -48,6 +49,7 @@ def function_environment(
     *,
     bucket: str = Defaults.SPECS_BUCKET,
     bus_name: str = Defaults.AUDIT_BUS_NAME,
+    drift_queue_url: str = "",
     endpoint_url: str = "",
     region: str = REGION,
 ) -> dict[str, str]:
@@ -69,6 +71,9 @@ def function_environment(
         Env.ADOPT_EXISTING_ROLES: "true" if config.adopt_existing_roles else "false",
         Env.RETAIN_ON_DELETE: "true" if config.retain_on_delete else "false",
         Env.AUDIENCE: "cli",  # refusals name kops-iam local's flags, not context keys
+        Env.DRIFT_READ: config.drift_read,
+        Env.DRIFT_QUEUE_URL: drift_queue_url,
+        Env.DRIFT_MAX_RECEIVES: str(Defaults.DRIFT_MAX_RECEIVES),
         "POWERTOOLS_SERVICE_NAME": Defaults.POWERTOOLS_SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": Defaults.METRICS_NAMESPACE,
         "AWS_REGION": region,
