@@ -80,7 +80,9 @@ class AuditTrail(Construct):
             "Log",
             name=Defaults.AUDIT_LOG_GROUP,
             days=config.audit_log_retention_days,
-            removal=RemovalPolicy.RETAIN,  # audit evidence outlives the stack
+            # Audit evidence outlives the stack, but not a create that rolls back: a fixed
+            # name kept then would make every retry fail (docs/adr/0070).
+            removal=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         self.rule = events.Rule(
             self,

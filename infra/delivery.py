@@ -25,7 +25,6 @@ from constructs import Construct
 
 from infra.config import StackConfig
 from infra.nag import acknowledge
-from kops_iam.application.settings import Defaults
 
 ALARM_PERIOD: Final = Duration.minutes(5)
 QUEUE_RETENTION: Final = Duration.days(14)
@@ -36,10 +35,12 @@ class FailureHandling(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig) -> None:
         super().__init__(scope, construct_id)
+        # No fixed QueueName: SQS refuses a deleted queue's name for 60 s, so a fixed name
+        # would make a retry right after a rolled-back first deploy fail (docs/adr/0070).
+        # Operators find the queue through the FailureQueueUrl output and its alarm.
         self.queue = sqs.Queue(
             self,
             "FailedEvents",
-            queue_name=Defaults.FAILURE_QUEUE,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=QUEUE_RETENTION,
@@ -87,7 +88,7 @@ class FailureHandling(Construct):
                     period=ALARM_PERIOD, statistic="Maximum"
                 ),
                 "An event could not be processed (retries exhausted or too old): read the "
-                f"{Defaults.FAILURE_QUEUE} queue.",
+                "failure queue (stack output FailureQueueUrl) and redrive it (docs/deploy.md).",
             ),
             (
                 "FunctionErrorsAlarm",

@@ -279,7 +279,7 @@ class Defaults:
     SPECS_BUCKET: Final = "kops-iam-specs"
     AUDIT_BUS_NAME: Final = "kops-iam-audit"
     AUDIT_LOG_GROUP: Final = "/kops-iam/audit"
-    FAILURE_QUEUE: Final = "kops-iam-failed-events"
+    FAILURE_QUEUE: Final = "kops-iam-failed-events"  # local emulator (the stack: a generated name)
     AUDIT_TAIL_QUEUE: Final = "kops-iam-audit-tail"  # local emulator: where the tools read audit
     FUNCTION_NAME: Final = "kops-iam-reconciler"
     POWERTOOLS_SERVICE_NAME: Final = "kops-iam"
