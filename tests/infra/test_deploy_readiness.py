@@ -8,10 +8,19 @@ real deploy. docs/adr/0078 explains the approach; docs/deploy.md the first real 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 from infra_support import Synthesized
+from readiness_support import (
+    CHINA,
+    COMMERCIAL,
+    Environment,
+    Resolved,
+    service_may,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOK = ROOT / "docs" / "deploy.md"
@@ -61,3 +70,105 @@ def test_no_resource_takes_a_name_aws_holds_after_deleting_it(deployment: Synthe
         if NAMES_HELD_AFTER_DELETE.get(resource["Type"]) in resource.get("Properties", {})
     ]
     assert held == []
+
+
+# --- 2. Alarm notifications arrive ----------------------------------------------------------
+
+
+def _alarm_routes(resolved: Resolved) -> list[tuple[str, str, str]]:
+    """(alarm ARN, topic logical id, alarm logical id) for every alarm action on a topic."""
+    routes = []
+    for alarm_id, alarm in resolved.of_type("AWS::CloudWatch::Alarm").items():
+        props = alarm["Properties"]
+        for action in [*props.get("AlarmActions", []), *props.get("OKActions", [])]:
+            topic_id = resolved.logical_id_of(action)
+            assert resolved.resources[topic_id]["Type"] == "AWS::SNS::Topic", action
+            routes.append((resolved.arn(alarm_id), topic_id, alarm_id))
+    return routes
+
+
+def _topic_statements(resolved: Resolved, topic_id: str) -> list[Mapping[str, Any]]:
+    statements: list[Mapping[str, Any]] = []
+    for policy in resolved.of_type("AWS::SNS::TopicPolicy").values():
+        if {"Ref": topic_id} in policy["Properties"]["Topics"]:
+            statements += _list(
+                resolved.resolve(policy["Properties"]["PolicyDocument"])["Statement"]
+            )
+    return statements
+
+
+def _cloudwatch_context(alarm_arn: str, account: str) -> dict[str, str]:
+    # What CloudWatch's request carries: the alarm as aws:SourceArn, its account as
+    # aws:SourceAccount, over TLS.
+    return {"aws:SourceArn": alarm_arn, "aws:SourceAccount": account, "aws:SecureTransport": "true"}
+
+
+def _foreign_alarm(alarm_arn: str) -> str:
+    parts = alarm_arn.split(":")
+    parts[4] = OTHER_ACCOUNT
+    return ":".join(parts)
+
+
+@pytest.mark.parametrize("env", [COMMERCIAL, CHINA], ids=["aws", "aws-cn"])
+def test_every_alarm_action_topic_lets_cloudwatch_publish_for_that_alarm_only(
+    deployment: Synthesized, env: Environment
+) -> None:
+    # Rule: a topic policy replaces SNS's default policy (which let the account publish);
+    # CloudWatch then needs "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action":
+    # "sns:Publish", narrowed to the alarms with "ArnLike" "aws:SourceArn".
+    # https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger
+    # Confused deputy: "aws:SourceArn" and "aws:SourceAccount" keep other accounts' alarms out,
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html
+    resolved = Resolved(deployment.template, env)
+    routes = _alarm_routes(resolved)
+    assert routes, "the stack has alarms"
+    for alarm_arn, topic_id, alarm_id in routes:
+        statements = _topic_statements(resolved, topic_id)
+        topic_arn = resolved.arn(topic_id)
+
+        def may(arn: str, account: str, statements: list[Mapping[str, Any]] = statements) -> bool:
+            return service_may(
+                statements,
+                service="cloudwatch.amazonaws.com",
+                action="sns:Publish",
+                resource=topic_arn,  # noqa: B023 - read in this iteration only
+                context=_cloudwatch_context(arn, account),
+            )
+
+        assert may(alarm_arn, env.account), f"{alarm_id} cannot publish to {topic_id}"
+        assert not may(_foreign_alarm(alarm_arn), OTHER_ACCOUNT), "another account's alarm"
+
+
+@pytest.mark.parametrize("env", [COMMERCIAL, CHINA], ids=["aws", "aws-cn"])
+def test_every_alarm_topic_key_lets_cloudwatch_encrypt_for_that_alarm_only(
+    deployment: Synthesized, env: Environment
+) -> None:
+    # Rule: an SSE-KMS topic needs a customer managed key whose policy lets
+    # cloudwatch.amazonaws.com use kms:Decrypt and kms:GenerateDataKey* (the AWS managed
+    # alias/aws/sns key cannot be used: "CloudWatch Alarms does not have authorization to
+    # access the SNS topic encryption key").
+    # https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns,
+    # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+    # Scoped like the topic (confused deputy), as AWS's MDAA constructs do for CloudWatch:
+    # https://aws.github.io/modern-data-architecture-accelerator/typedocs/functions/_aws-mdaa_cloudwatch-constructs.grantCloudWatchAlarmsTopicAccess.html
+    resolved = Resolved(deployment.template, env)
+    for alarm_arn, topic_id, alarm_id in _alarm_routes(resolved):
+        master_key = resolved.resources[topic_id]["Properties"].get("KmsMasterKeyId")
+        assert master_key is not None, f"{topic_id} is not encrypted"
+        key_id = resolved.logical_id_of(master_key)  # a key of this stack, not alias/aws/sns
+        key = resolved.resources[key_id]
+        assert key["Type"] == "AWS::KMS::Key"
+        statements = _list(resolved.resolve(key["Properties"]["KeyPolicy"])["Statement"])
+        for action in ("kms:Decrypt", "kms:GenerateDataKey"):
+            for arn, account, expected in (
+                (alarm_arn, env.account, True),
+                (_foreign_alarm(alarm_arn), OTHER_ACCOUNT, False),
+            ):
+                allowed = service_may(
+                    statements,
+                    service="cloudwatch.amazonaws.com",
+                    action=action,
+                    resource=resolved.arn(key_id),
+                    context=_cloudwatch_context(arn, account),
+                )
+                assert allowed is expected, (alarm_id, action, arn)

@@ -261,6 +261,11 @@ def test_alarms_on_queue_depth_function_errors_and_lost_events(deployment: Synth
     }
     assert alarms["ApproximateNumberOfMessagesVisible"]["Namespace"] == "AWS/SQS"
     assert alarms["Errors"]["Namespace"] == "AWS/Lambda"
+    assert {a["AlarmName"] for a in alarms.values()} == {
+        "kops-iam-failed-events",
+        "kops-iam-function-errors",
+        "kops-iam-lost-events",
+    }
     for alarm in alarms.values():
         assert alarm["Threshold"] == 1
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
