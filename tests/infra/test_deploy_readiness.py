@@ -8,6 +8,7 @@ real deploy. docs/adr/0078 explains the approach; docs/deploy.md the first real 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -172,3 +173,38 @@ def test_every_alarm_topic_key_lets_cloudwatch_encrypt_for_that_alarm_only(
                     context=_cloudwatch_context(arn, account),
                 )
                 assert allowed is expected, (alarm_id, action, arn)
+
+
+# --- 3. No empty identifiers ------------------------------------------------------------------
+
+#: Property names that hold an identifier, ARN or name AWS looks up.
+IDENTIFIER_PROPERTY = re.compile(r"(Id|ID|Identifier|Arn|ARN|Name|KeyId)$")
+
+
+def _empty_identifiers(value: Any, path: str) -> list[str]:
+    found = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("PolicyDocument", "KeyPolicy", "Variables", "Code"):
+                continue  # documents and environment variables are not identifiers
+            where = f"{path}.{key}"
+            if item == "" and IDENTIFIER_PROPERTY.search(key):
+                found.append(where)
+            found += _empty_identifiers(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _empty_identifiers(item, f"{path}[{index}]")
+    return found
+
+
+def test_no_empty_string_where_aws_expects_an_identifier(deployment: Synthesized) -> None:
+    # Rule: an identifier property is absent or names something; "" is neither. CDK writes
+    # KmsKeyIdentifier: "" on keyless archives, which some regions refuse with
+    # GeneralServiceException: https://github.com/aws/aws-cdk/issues/37847 (fix: PR #37865).
+    # AWS::Events::Archive KmsKeyIdentifier: "The identifier of the AWS KMS customer managed
+    # key for EventBridge to use, if you choose to use a customer managed key to encrypt this
+    # archive." https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-events-archive.html
+    found = []
+    for logical_id, resource in deployment.template["Resources"].items():
+        found += _empty_identifiers(resource.get("Properties", {}), logical_id)
+    assert found == []
