@@ -95,6 +95,7 @@ class ReconcilerFunction(Construct):
             bucket_arn=bucket_arn,
             audit_bus_arn=audit_bus_arn,
             log_group_arn=log_group_target_arn(self.log_group),
+            url_suffix=Aws.URL_SUFFIX,
         )
         self.policy = iam.Policy(
             self,

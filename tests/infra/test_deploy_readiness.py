@@ -21,6 +21,7 @@ from readiness_support import (
     Environment,
     Resolved,
     service_may,
+    strings,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -208,3 +209,29 @@ def test_no_empty_string_where_aws_expects_an_identifier(deployment: Synthesized
     for logical_id, resource in deployment.template["Resources"].items():
         found += _empty_identifiers(resource.get("Properties", {}), logical_id)
     assert found == []
+
+
+# --- 4. Service endpoint names follow the partition -----------------------------------------
+
+
+@pytest.mark.parametrize("env", [COMMERCIAL, CHINA], ids=["aws", "aws-cn"])
+def test_every_service_endpoint_name_uses_the_partition_url_suffix(
+    deployment: Synthesized, env: Environment
+) -> None:
+    # Rule: endpoint names are <service>.<region>.<partition DNS suffix>: amazonaws.com, but
+    # amazonaws.com.cn in the China regions; AWS::URLSuffix is that suffix.
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/pseudo-parameter-reference.html#cfn-pseudo-param-urlsuffix
+    # kms:ViaService takes the endpoint name ("ec2.us-west-2.amazonaws.com"):
+    # https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service
+    # (Service *principals* are not endpoint names and keep .amazonaws.com: not checked here.)
+    resolved = Resolved(deployment.template, env)
+    endpoint = re.compile(rf"\b[a-z0-9-]+\.{re.escape(env.region)}\.(amazonaws\.com(?:\.cn)?)\b")
+    found = {}
+    for logical_id, resource in resolved.resources.items():
+        for path, text in strings(resolved.resolve(resource.get("Properties", {}))):
+            for match in endpoint.finditer(text):
+                found[f"{logical_id}.{path}"] = match.group(0)
+                assert match.group(1) == env.url_suffix, f"{logical_id}.{path}: {text}"
+    via = [v for k, v in found.items() if "kms:ViaService" in k]
+    if deployment.resources("AWS::S3::Bucket") == {}:  # existing SSE-KMS bucket: decrypt via S3
+        assert via == [f"s3.{env.region}.{env.url_suffix}"]
