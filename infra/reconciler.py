@@ -125,6 +125,11 @@ class ReconcilerFunction(Construct):
         )
         # The role's policy must exist before the function can run with it.
         self.function.node.add_dependency(self.policy)
+        # Lambda checks, when the EventInvokeConfig is written, that the role may send to
+        # the on-failure destination (sqs:SendMessage, in the role's default policy): make
+        # that order explicit rather than incidental (docs/adr/0074).
+        invoke_config = self.function.node.find_child("EventInvokeConfig")
+        invoke_config.node.add_dependency(self.role)
         self._acknowledge(targets)
 
     def _acknowledge(self, targets: Targets) -> None:

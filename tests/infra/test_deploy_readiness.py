@@ -20,6 +20,7 @@ from readiness_support import (
     COMMERCIAL,
     Environment,
     Resolved,
+    identity_may,
     service_may,
     strings,
 )
@@ -31,6 +32,15 @@ OTHER_ACCOUNT = "444455556666"
 
 def _list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
+
+
+def _function_id(resolved: Resolved) -> str:
+    [function_id] = [
+        i
+        for i, r in resolved.of_type("AWS::Lambda::Function").items()
+        if r["Properties"].get("FunctionName") == "kops-iam-reconciler"
+    ]
+    return function_id
 
 
 # --- 1. A failed first deploy must not block its retry ------------------------------------
@@ -235,3 +245,40 @@ def test_every_service_endpoint_name_uses_the_partition_url_suffix(
     via = [v for k, v in found.items() if "kms:ViaService" in k]
     if deployment.resources("AWS::S3::Bucket") == {}:  # existing SSE-KMS bucket: decrypt via S3
         assert via == [f"s3.{env.region}.{env.url_suffix}"]
+
+
+# --- 7. Permissions Lambda checks when the stack creates the configuration ---------------
+
+
+def test_event_invoke_config_is_created_after_its_destination_permission(
+    deployment: Synthesized,
+) -> None:
+    # Rule: the execution role needs permission to send to the destination
+    # (sqs:SendMessage for a queue), https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html,
+    # and Lambda checks it when the configuration is written ("The provided execution role
+    # does not have permissions to call SendMessage on SQS", InvalidParameterValueException;
+    # https://github.com/elastic/beats/issues/13963). So each EventInvokeConfig must depend,
+    # explicitly, on every policy granting that send.
+    resolved = Resolved(deployment.template)
+    function_id = _function_id(resolved)
+    function = resolved.resources[function_id]["Properties"]
+    role_id = resolved.logical_id_of(function["Role"])
+    for config in resolved.of_type("AWS::Lambda::EventInvokeConfig").values():
+        destinations = [
+            d["Destination"] for d in config["Properties"].get("DestinationConfig", {}).values()
+        ]
+        for destination in destinations:
+            queue_arn = resolved.arn(resolved.logical_id_of(destination))
+            granting = [
+                policy_id
+                for policy_id, policy in resolved.of_type("AWS::IAM::Policy").items()
+                if {"Ref": role_id} in policy["Properties"]["Roles"]
+                and identity_may(
+                    _list(resolved.resolve(policy["Properties"]["PolicyDocument"])["Statement"]),
+                    action="sqs:SendMessage",
+                    resource=queue_arn,
+                    context={},
+                )
+            ]
+            assert granting, "the role may send to its destination"
+            assert set(granting) <= set(config.get("DependsOn", [])), granting
