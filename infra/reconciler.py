@@ -116,6 +116,8 @@ class ReconcilerFunction(Construct):
             role=self.role,
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
+            # None: no reservation (docs/adr/0073 on why that is the default).
+            reserved_concurrent_executions=config.reserved_concurrency,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             environment=environment(config, bucket_name, audit_bus_name),

@@ -282,3 +282,23 @@ def test_event_invoke_config_is_created_after_its_destination_permission(
             ]
             assert granting, "the role may send to its destination"
             assert set(granting) <= set(config.get("DependsOn", [])), granting
+
+
+# --- 8. Lambda concurrency fits the account -------------------------------------------------
+
+
+def test_reserved_concurrency_is_an_operator_choice_never_a_default(
+    own_bucket: Synthesized, existing_bucket: Synthesized
+) -> None:
+    # Rule: "You can reserve up to the Unreserved account concurrency value minus 100"; new
+    # accounts may have a concurrency quota as low as 10, where any reservation fails the
+    # deploy ("decreases account's UnreservedConcurrentExecution below its minimum value").
+    # https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+    # So the default template reserves nothing, and kops-iam:reservedConcurrency sets it.
+    def reserved(deployed: Synthesized) -> Any:
+        resolved = Resolved(deployed.template)
+        function = resolved.resources[_function_id(resolved)]["Properties"]
+        return function.get("ReservedConcurrentExecutions")
+
+    assert reserved(own_bucket) is None
+    assert reserved(existing_bucket) == 5

@@ -206,6 +206,16 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "Days old spec versions stay in the bucket the stack creates.",
     ),
     Setting(
+        "reserved_concurrency",
+        "kops-iam:reservedConcurrency",
+        None,
+        None,
+        "none: the account's shared pool",
+        "Concurrent runs reserved for the function, and its cap (1-1000): bounds IAM write "
+        "bursts; the account must keep 100 unreserved, so new low-quota accounts leave it "
+        "unset (docs/adr/0073).",
+    ),
+    Setting(
         "alarm_email",
         "kops-iam:alarmEmail",
         None,
