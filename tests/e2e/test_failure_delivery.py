@@ -38,6 +38,10 @@ def test_a_failing_apply_is_retried_reported_and_kept_in_the_failure_queue(
     events = world.audit(cluster)
     assert [e["detail-type"] for e in events] == [DetailType.APPLY_FAILED] * 3
     assert {e["detail"]["error"]["code"] for e in events} == {"NoSuchEntity"}
-    # And the S3 notification ends in the failure queue (the on-failure destination)
-    [notification] = world.emulator.failed_events(wait_seconds=10)
+    # And the failure queue holds Lambda's on-failure record of the S3 notification
+    [record] = world.emulator.failed_events(wait_seconds=10)
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == DELIVERY_ATTEMPTS
+    notification = record["requestPayload"]
     assert notification["Records"][0]["s3"]["object"]["key"] == f"{cluster}%2Fconfig"
+    assert record["responsePayload"]["errorType"] == "ReconcileFailed"

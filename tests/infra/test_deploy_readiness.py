@@ -8,12 +8,14 @@ real deploy. docs/adr/0078 explains the approach; docs/deploy.md the first real 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from destination_records import dead_letter, on_failure_record, queue_message, sqs_event
 from infra_support import Synthesized
 from readiness_support import (
     CHINA,
@@ -24,6 +26,8 @@ from readiness_support import (
     service_may,
     strings,
 )
+
+from kops_iam.aws.events import ParsedEvent, parse_event
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOK = ROOT / "docs" / "deploy.md"
@@ -245,6 +249,102 @@ def test_every_service_endpoint_name_uses_the_partition_url_suffix(
     via = [v for k, v in found.items() if "kms:ViaService" in k]
     if deployment.resources("AWS::S3::Bucket") == {}:  # existing SSE-KMS bucket: decrypt via S3
         assert via == [f"s3.{env.region}.{env.url_suffix}"]
+
+
+# --- 6. What lands in the failure queue can be handled again ---------------------------------
+
+
+def _s3_notification(bucket: str, event_type: str) -> dict[str, Any]:
+    sample = json.loads((ROOT / "events" / "s3" / "object-created.json").read_text())
+    record = sample["Records"][0]
+    record["eventName"] = event_type.removeprefix("s3:").replace("*", "Put")
+    record["s3"]["bucket"]["name"] = bucket
+    record["s3"]["object"]["key"] = "c1.k8s.example.com/config"
+    return sample
+
+
+def _eventbridge_event(pattern: Mapping[str, Any], detail_type: str) -> dict[str, Any]:
+    sample = json.loads((ROOT / "events" / "eventbridge" / "object-created.json").read_text())
+    sample["detail-type"] = detail_type
+    sample["detail"]["bucket"]["name"] = pattern["detail"]["bucket"]["name"][0]
+    sample["detail"]["object"]["key"] = "c1.k8s.example.com/config"
+    return sample
+
+
+def _invocations(resolved: Resolved) -> list[tuple[str, dict[str, Any], Any]]:
+    """(source, event, dead-letter config) for every asynchronous invocation of the
+    function the template wires up."""
+    function_id = _function_id(resolved)
+    found: list[tuple[str, dict[str, Any], Any]] = []
+    for notifications in resolved.of_type("Custom::S3BucketNotifications").values():
+        props = notifications["Properties"]
+        bucket = resolved.resolve(props["BucketName"])
+        for config in props["NotificationConfiguration"].get("LambdaFunctionConfigurations", []):
+            if resolved.refers_to(config["LambdaFunctionArn"], function_id):
+                for event_type in config["Events"]:
+                    found.append((f"S3 {event_type}", _s3_notification(bucket, event_type), None))
+    for rule_id, rule in resolved.of_type("AWS::Events::Rule").items():
+        props = rule["Properties"]
+        for target in props.get("Targets", []):
+            if not resolved.refers_to(target["Arn"], function_id):
+                continue
+            dlq = target.get("DeadLetterConfig")
+            if "ScheduleExpression" in props:
+                scheduled = json.loads(
+                    (ROOT / "events" / "eventbridge" / "scheduled.json").read_text()
+                )
+                found.append((rule_id, scheduled, dlq))
+            else:
+                pattern = props["EventPattern"]
+                assert pattern["source"] == ["aws.s3"], f"{rule_id}: event shape not modelled"
+                for detail_type in pattern["detail-type"]:
+                    found.append((rule_id, _eventbridge_event(pattern, detail_type), dlq))
+    return found
+
+
+def _same_work(parsed: ParsedEvent, original: ParsedEvent) -> bool:
+    return parsed.objects == original.objects and (parsed.scheduled is None) == (
+        original.scheduled is None
+    )
+
+
+def test_every_async_destination_record_is_accepted_by_the_handler(
+    deployment: Synthesized,
+) -> None:
+    # Rule: what AWS writes to a failure destination has AWS's shape, not the event's:
+    # * Lambda's on-failure destination gets an invocation record, the event being its
+    #   "requestPayload"; for SQS the record is the message body.
+    #   https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
+    # * an EventBridge target's dead-letter queue gets the event as the body, with RULE_ARN,
+    #   ERROR_CODE, ... message attributes.
+    #   https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html
+    # Redriving (kops-iam redrive, or an SQS event source on the queue) hands these to the
+    # handler, which must find in them the work the original event asked for.
+    resolved = Resolved(deployment.template)
+    function_id = _function_id(resolved)
+    [invoke_config] = [
+        r["Properties"]
+        for r in resolved.of_type("AWS::Lambda::EventInvokeConfig").values()
+        if resolved.logical_id_of(r["Properties"]["FunctionName"]) == function_id
+    ]
+    on_failure = invoke_config["DestinationConfig"]["OnFailure"]["Destination"]
+    invocations = _invocations(resolved)
+    assert any(source.startswith("DriftSchedule") for source, _, _ in invocations)
+    for source, event, dlq in invocations:
+        original = parse_event(event)
+        assert original.objects or original.scheduled, source
+        destinations = [(on_failure, queue_message(on_failure_record(event)))]
+        if dlq is not None:
+            rule_arn = resolved.arn(source)
+            destinations.append((dlq["Arn"], dead_letter(event, rule_arn=rule_arn)))
+        for destination, message in destinations:
+            queue_id = resolved.logical_id_of(destination)
+            assert resolved.resources[queue_id]["Type"] == "AWS::SQS::Queue", "shape modelled"
+            queue_arn = resolved.arn(queue_id)
+            as_invoked = parse_event(json.loads(message["Body"]))  # kops-iam redrive
+            from_queue = parse_event(sqs_event([message], queue_arn))  # an SQS event source
+            assert _same_work(as_invoked, original), (source, destination)
+            assert _same_work(from_queue, original), (source, destination)
 
 
 # --- 7. Permissions Lambda checks when the stack creates the configuration ---------------

@@ -13,16 +13,17 @@ port unless one is asked for) and creates the stack's resources there, under the
 * the audit bus, and a rule with ``audit_event_pattern()`` copying every audit event to the
   ``Defaults.AUDIT_TAIL_QUEUE`` queue the tools read;
 * the failure queue (``Defaults.FAILURE_QUEUE``), where an event lands after the runner's
-  last attempt, as Lambda's on-failure destination keeps it.
+  last attempt as the record Lambda's on-failure destination writes (:func:`on_failure_record`).
 
 moto cannot run Lambda code, so :class:`Runner` plays Lambda: it long-polls the delivery
 queue and hands each S3 notification (or S3 event from EventBridge) to the very
 ``lambda_handler`` the function runs, with the environment the stack gives
 the function (:func:`function_environment`) plus ``AWS_ENDPOINT_URL`` pointing here, and a
 Lambda context whose ARN is in moto's account. A failed invocation is retried (the message
-becomes visible again) and, after the last attempt, moto's redrive moves it to the failure
-queue. A scheduled (drift) run is :meth:`Runner.invoke` with :func:`scheduled_event`, as
-the stack's schedule rule invokes the function directly.
+becomes visible again) and, after the last attempt, the runner puts Lambda's on-failure
+record of it (the event as ``requestPayload``) in the failure queue. A scheduled (drift)
+run is :meth:`Runner.invoke` with :func:`scheduled_event`, as the stack's schedule rule
+invokes the function directly.
 
 moto keeps its state per process (every server thread shares it), so one process runs one
 emulator at a time; :meth:`Emulator.stop` discards the state.
@@ -388,12 +389,9 @@ class Emulator:
             self.iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(document))
         self._create_bucket()
         self.failure_queue_url, failure_arn = self._queue(Defaults.FAILURE_QUEUE)
+        del failure_arn  # the runner writes on-failure records there itself
         self.delivery_queue_url, delivery_arn = self._queue(
-            DELIVERY_QUEUE,
-            VisibilityTimeout=str(RETRY_DELAY_SECONDS),
-            RedrivePolicy=json.dumps(
-                {"deadLetterTargetArn": failure_arn, "maxReceiveCount": str(DELIVERY_ATTEMPTS)}
-            ),
+            DELIVERY_QUEUE, VisibilityTimeout=str(RETRY_DELAY_SECONDS)
         )
         if self.delivery == "notification":
             self._notify_queue(delivery_arn)
@@ -840,13 +838,47 @@ class Runner:
             return
         attempt = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
         invocation = self.invoke(event, attempt=attempt)
-        if invocation.ok:
+        if not invocation.ok and attempt >= DELIVERY_ATTEMPTS:
+            # Lambda's on-failure destination: the record, not the event, goes to the queue.
+            record = on_failure_record(
+                event,
+                function_arn=function_arn(self.emulator.region, self.emulator.account_id),
+                invocation=invocation,
+            )
+            self._sqs.send_message(
+                QueueUrl=self.emulator.failure_queue_url, MessageBody=json.dumps(record)
+            )
+        if invocation.ok or attempt >= DELIVERY_ATTEMPTS:
             self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        # else: the message becomes visible again after RETRY_DELAY_SECONDS (a retry); after
-        # DELIVERY_ATTEMPTS receives, moto's redrive moves it to the failure queue.
+        # else: the message becomes visible again after RETRY_DELAY_SECONDS (a retry).
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def on_failure_record(
+    event: Mapping[str, Any], *, function_arn: str, invocation: Invocation
+) -> dict[str, Any]:
+    """The record Lambda writes to an on-failure destination after the last attempt
+    (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html)."""
+    error_type, _, message = (invocation.error or "Error: unknown").partition(": ")
+    return {
+        "version": "1.0",
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "requestContext": {
+            "requestId": invocation.request_id,
+            "functionArn": f"{function_arn}:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": invocation.attempt,
+        },
+        "requestPayload": dict(event),
+        "responseContext": {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": "Unhandled",
+        },
+        "responsePayload": {"errorMessage": message, "errorType": error_type},
+    }
 
 
 def clusters_of(invocation: Invocation) -> list[str]:
