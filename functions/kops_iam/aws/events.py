@@ -143,6 +143,26 @@ def parse_event(event: Any, *, depth: int = 0) -> ParsedEvent:
     )
 
 
+def original_event(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The event a failure record is about (its innermost ``requestPayload``); any other
+    event (an EventBridge dead letter is the event itself) is returned as it is.
+
+    ``kops-iam redrive`` sends this, so a redriven event that fails again is recorded
+    around the original, not around the previous record.
+
+    Raises
+    ------
+    UnsupportedEvent
+        The records are nested deeper than :data:`MAX_RECORD_DEPTH`.
+    """
+    for _ in range(MAX_RECORD_DEPTH + 1):
+        payload = event.get("requestPayload")
+        if not (event.keys() >= _INVOCATION_RECORD_KEYS and isinstance(payload, Mapping)):
+            return event
+        event = payload
+    raise UnsupportedEvent(f"wrapped in more than {MAX_RECORD_DEPTH} failure records")
+
+
 def _invocation_record(event: Mapping[str, Any], depth: int) -> ParsedEvent:
     """A Lambda destination record: the event it is about is its ``requestPayload``.
 
