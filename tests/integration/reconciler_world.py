@@ -34,6 +34,8 @@ from kops_iam.aws.events import s3_spec_event_pattern
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "events" / "specs"
 REGION = "us-east-1"
+#: The region of the clusters ``spec()`` builds (their subnets' zones).
+SPEC_REGION = "eu-west-1"
 ACCOUNT = "123456789012"
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{Defaults.FUNCTION_NAME}"
 
@@ -156,6 +158,7 @@ class World:
     eventbridge_queue: str
     settings: Settings
     calls: CallLog
+    kms_clients: dict[str, Any] = field(default_factory=dict)
 
     # -- specs -------------------------------------------------------------------------
 
@@ -177,12 +180,20 @@ class World:
     def with_settings(self, **changes: Any) -> Settings:
         return replace(self.settings, **changes)
 
+    def kms_in(self, region: str) -> Any:
+        """The KMS client of ``region`` (``kms`` is the function's region's); calls logged."""
+        if region == self.kms.meta.region_name:
+            return self.kms
+        if region not in self.kms_clients:
+            self.kms_clients[region] = self.calls.attach(SESSION.client("kms", region_name=region))
+        return self.kms_clients[region]
+
     def reconciler(self, settings: Settings | None = None, **clients: Any) -> Reconciler:
         kwargs: dict[str, Any] = {
             "iam": self.iam,
             "s3": self.s3,
             "events": self.events,
-            "kms": self.kms,
+            "kms_factory": self.kms_in,  # as the Lambda: a client per cluster region
             "sleep": lambda _s: None,
         }
         kwargs.update(clients)

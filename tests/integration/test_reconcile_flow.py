@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler_world import ACCOUNT, World, allow, spec, spec_text
+from reconciler_world import ACCOUNT, SPEC_REGION, World, allow, spec, spec_text
 
 from kops_iam.application.scan import scan_bucket
 from kops_iam.aws.audit import DetailType
@@ -421,9 +421,10 @@ def test_an_oversized_object_is_refused_from_its_head_without_download(world: Wo
 
 
 def test_kms_aliases_are_resolved_through_kms(world: World) -> None:
-    # Given an etcd volume encrypted with a key named by its alias
-    key = world.kms.create_key()["KeyMetadata"]
-    world.kms.create_alias(AliasName="alias/etcd", TargetKeyId=key["KeyId"])
+    # Given an etcd volume encrypted with a key named by its alias, in the cluster's region
+    kms = world.kms_in(SPEC_REGION)
+    key = kms.create_key()["KeyMetadata"]
+    kms.create_alias(AliasName="alias/etcd", TargetKeyId=key["KeyId"])
 
     # When the spec is applied
     world.upload(CLUSTER, spec(kms_key="alias/etcd"))
@@ -434,6 +435,34 @@ def test_kms_aliases_are_resolved_through_kms(world: World) -> None:
     resources = {r for s in statements for r in s["Resource"] if ":kms:" in r}
     assert resources == {key["Arn"]}
     assert world.calls.count("kms:DescribeKey") == 1
+
+
+def test_kms_aliases_are_resolved_in_the_clusters_region_not_the_functions(
+    world: World,
+) -> None:
+    # Given the same alias naming one key where the function runs and another where the
+    # cluster is (KMS is regional; the spec's region is eu-west-1)
+    here = world.kms.create_key()["KeyMetadata"]
+    world.kms.create_alias(AliasName="alias/etcd", TargetKeyId=here["KeyId"])
+    kms = world.kms_in(SPEC_REGION)
+    there = kms.create_key()["KeyMetadata"]
+    kms.create_alias(AliasName="alias/etcd", TargetKeyId=there["KeyId"])
+    assert world.kms.meta.region_name != SPEC_REGION
+
+    # When a spec naming the alias is applied
+    world.upload(CLUSTER, spec(kms_key="alias/etcd"))
+    world.deliver()
+
+    # Then the masters may use the cluster's key, not the function region's one
+    statements = world.inline(MASTERS)[MASTERS]["Statement"]
+    resources = {r for s in statements for r in s["Resource"] if ":kms:" in r}
+    assert resources == {there["Arn"]}
+    assert f":kms:{SPEC_REGION}:" in there["Arn"]
+    # And an alias ARN is resolved in its own region
+    world.upload(CLUSTER, spec(kms_key=here["Arn"].replace(f"key/{here['KeyId']}", "alias/etcd")))
+    world.deliver()
+    statements = world.inline(MASTERS)[MASTERS]["Statement"]
+    assert {r for s in statements for r in s["Resource"] if ":kms:" in r} == {here["Arn"]}
 
 
 def test_an_unknown_kms_alias_is_a_spec_error_at_its_path(world: World) -> None:

@@ -40,6 +40,8 @@ from kops_iam.application.settings import Defaults, Settings
 from kops_iam.aws.audit import AUDIT_SOURCE, audit_event_pattern
 
 REGION = "us-east-1"
+#: The region of the clusters rel_scenarios builds (where their etcd key alias lives).
+SPEC_REGION = "eu-west-1"
 ACCOUNT = "123456789012"
 BUCKET = Defaults.SPECS_BUCKET
 BUS = Defaults.AUDIT_BUS_NAME
@@ -468,7 +470,9 @@ def _client(name: str, settings: Settings, wire_it: bool) -> Any:
             # the test's own uploads: no aws-chunked checksum encoding (pure Python, ~20 s
             # each way for a 100 MB body)
             config = config.merge(Config(request_checksum_calculation="when_required"))
-        client = SESSION.client(name, config=config)
+        # KMS aliases resolve in the cluster's region: rel_scenarios' specs are in eu-west-1.
+        region = SPEC_REGION if name == "kms" else REGION
+        client = SESSION.client(name, region_name=region, config=config)
         if wire_it:
             model = client.meta.service_model
             service, hyphen, protocol = (

@@ -80,7 +80,8 @@ def build_runtime(
         iam=session.client("iam", config=config),
         s3=session.client("s3", config=config),
         events=session.client("events", config=config),
-        kms_factory=lambda: session.client("kms", config=config),
+        # KMS aliases are resolved in each cluster's region, not the function's.
+        kms_factory=lambda region: session.client("kms", region_name=region, config=config),
         route53_factory=lambda: session.client("route53", config=config),
     )
     return Runtime(settings=settings, reconciler=reconciler, tracer=tracer)

@@ -97,8 +97,9 @@ class Reconciler:
     events
         boto3 EventBridge client; without it no audit event is published.
     kms, kms_factory
-        boto3 KMS client (or a function making one on first need), to resolve KMS aliases
-        named in specs (``DescribeKey``). Without either, an alias is a spec error.
+        To resolve the KMS aliases specs name (``DescribeKey``), in each cluster's region:
+        ``kms_factory(region)`` makes the client of a region on first need; a lone ``kms``
+        client serves its own region only. Without either, an alias is a spec error.
     route53, route53_factory
         boto3 Route53 client (or a function making one on first need), to find a strict
         spec's hosted zone (``ListHostedZonesByName``). Without either, a strict spec that
@@ -118,7 +119,7 @@ class Reconciler:
         s3: S3Client | None = None,
         events: EventBridgeClient | None = None,
         kms: KMSClient | None = None,
-        kms_factory: Callable[[], KMSClient] | None = None,
+        kms_factory: Callable[[str], KMSClient] | None = None,
         route53: Route53Client | None = None,
         route53_factory: Callable[[], Route53Client] | None = None,
         planner: Planner | None = None,
