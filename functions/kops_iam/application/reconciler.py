@@ -32,7 +32,7 @@ from kops_iam.application.settings import Settings
 from kops_iam.aws.audit import AuditPublisher, make_event
 from kops_iam.aws.iam_diff import ClusterChanges, Write, diff_cluster
 from kops_iam.aws.iam_read import observe_cluster
-from kops_iam.aws.iam_write import ConcurrentChange, execute
+from kops_iam.aws.iam_write import ConcurrentChange, PropagationRetry, execute
 from kops_iam.aws.kms import KmsAliases
 from kops_iam.aws.route53 import HostedZones, Route53Client
 from kops_iam.aws.s3_source import (
@@ -220,8 +220,9 @@ class Reconciler:
         self._sleep(min(0.25 * 2 ** (attempt - 1), 2.0))
 
     def apply(self, changes: ClusterChanges) -> tuple[Write, ...]:
-        """Perform the writes of ``changes`` (see :func:`kops_iam.aws.iam_write.execute`)."""
-        return execute(self.iam, changes.writes)
+        """Perform the writes of ``changes`` (see :func:`kops_iam.aws.iam_write.execute`);
+        writes on what they just created are retried while IAM catches up (bounded)."""
+        return execute(self.iam, changes.writes, propagation=PropagationRetry(sleep=self._sleep))
 
     # ------------------------------------------------------------------ S3: one key
 
