@@ -402,3 +402,39 @@ def test_reserved_concurrency_is_an_operator_choice_never_a_default(
 
     assert reserved(own_bucket) is None
     assert reserved(existing_bucket) == 5
+
+
+# --- 9. iam:PassRole for AddRoleToInstanceProfile --------------------------------------------
+
+
+@pytest.mark.parametrize("env", [COMMERCIAL, CHINA], ids=["aws", "aws-cn"])
+def test_pass_role_admits_add_role_to_instance_profile_in_every_partition(
+    deployment: Synthesized, env: Environment
+) -> None:
+    # Rule: AddRoleToInstanceProfile needs iam:PassRole on the role; with
+    # iam:AssociatedResourceArn the ARN is arn:<partition>:ec2:*:<account>:instance/*.
+    # https://docs.aws.amazon.com/IAM/latest/APIReference/API_AddRoleToInstanceProfile.html
+    # The request carries iam:PassedToService = ec2.amazonaws.com, also in aws-cn (EC2
+    # launches there carry ec2.amazonaws.com.cn): Karpenter's policy and its China fix,
+    # https://github.com/aws/karpenter-provider-aws/issues/6843 (docs/adr/0076).
+    resolved = Resolved(deployment.template, env)
+    function = resolved.resources[_function_id(resolved)]["Properties"]
+    role_id = resolved.logical_id_of(function["Role"])
+    statements = [
+        statement
+        for policy in resolved.of_type("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in _list(
+            resolved.resolve(policy["Properties"]["PolicyDocument"])["Statement"]
+        )
+    ]
+    role = f"arn:{env.partition}:iam::{env.account}:role/nodes.c1.k8s.example.com"
+    for passed_to in ("ec2.amazonaws.com", "ec2.amazonaws.com.cn"):
+        context = {
+            "iam:PassedToService": passed_to,
+            "iam:AssociatedResourceArn": f"arn:{env.partition}:ec2:*:{env.account}:instance/*",
+            "iam:ResourceTag/kops-iam/managed-by": "kops-iam",
+        }
+        assert identity_may(statements, action="iam:PassRole", resource=role, context=context)
+    elsewhere = {"iam:PassedToService": "lambda.amazonaws.com"}
+    assert not identity_may(statements, action="iam:PassRole", resource=role, context=elsewhere)
