@@ -251,6 +251,38 @@ def test_every_service_endpoint_name_uses_the_partition_url_suffix(
         assert via == [f"s3.{env.region}.{env.url_suffix}"]
 
 
+# --- 5. CloudWatch Logs resource policies: a scarce account-level quota ---------------------
+
+
+def test_the_stack_uses_one_account_level_logs_policy_slot_and_the_runbook_says_so(
+    deployment: Synthesized,
+) -> None:
+    # Rule: "An account can have a maximum of 10 policies without resourceARN", per Region,
+    # not adjustable; EventBridge needs one to write to a log group target.
+    # https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutResourcePolicy.html
+    # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html
+    # So the stack takes at most one slot, for EventBridge and its own audit group only, and
+    # the deploy runbook names it and how to check for a free slot beforehand.
+    resolved = Resolved(deployment.template)
+    policies = resolved.of_type("AWS::Logs::ResourcePolicy")
+    assert len(policies) <= 1
+    runbook = RUNBOOK.read_text() if RUNBOOK.exists() else ""
+    [audit_group] = [
+        resolved.arn(i)
+        for i, r in resolved.of_type("AWS::Logs::LogGroup").items()
+        if r["Properties"].get("LogGroupName") == "/kops-iam/audit"
+    ]
+    for policy in policies.values():
+        document = json.loads(resolved.resolve(policy["Properties"]["PolicyDocument"]))
+        for statement in _list(document["Statement"]):
+            assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+            assert _list(statement["Resource"]) == [audit_group]
+        name = resolved.resolve(policy["Properties"]["PolicyName"])
+        assert f"`{name}`" in runbook
+    assert "aws logs describe-resource-policies" in runbook
+    assert not [t for t in resolved.template["Resources"].values() if "Cloudwatch" in t["Type"]]
+
+
 # --- 6. What lands in the failure queue can be handled again ---------------------------------
 
 
