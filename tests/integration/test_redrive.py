@@ -179,6 +179,29 @@ def test_the_command_reads_the_queue_from_the_stack_and_invokes_asynchronously(
     assert out[-1] == f"3 redriven, 2 left in the queue ({url})"
 
 
+def test_the_command_prints_one_json_document(
+    sqs: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the queue named directly, and a dry run (so neither Lambda nor the stack is asked)
+    url = fill(sqs)
+    monkeypatch.setattr(command, "clients", lambda args: (sqs, None, None))
+
+    # When it runs with --json
+    code = main(["redrive", "--queue-url", url, "--dry-run", "--json"])
+
+    # Then stdout is one JSON document saying what each message would do
+    result = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert result["queueUrl"] == url and result["dryRun"] is True
+    assert [m["redriven"] for m in result["messages"]].count(True) == 3
+    assert {m["shape"] for m in result["messages"]} == {
+        "on-failure record",
+        "dead letter",
+        "unknown",
+    }
+    assert left_in(sqs, url) == 5
+
+
 def test_the_command_refuses_a_bad_max(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["redrive", "--queue-url", "x", "--max", "0"]) == 2
     assert "--max must be at least 1" in capsys.readouterr().err
