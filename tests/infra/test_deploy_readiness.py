@@ -327,7 +327,7 @@ def _invocations(resolved: Resolved) -> list[tuple[str, dict[str, Any], Any]]:
                 )
                 found.append((rule_id, scheduled, dlq))
             else:
-                pattern = props["EventPattern"]
+                pattern = resolved.resolve(props["EventPattern"])
                 assert pattern["source"] == ["aws.s3"], f"{rule_id}: event shape not modelled"
                 for detail_type in pattern["detail-type"]:
                     found.append((rule_id, _eventbridge_event(pattern, detail_type), dlq))
