@@ -14,11 +14,12 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_HOME := $(CURDIR)/.cdk-home
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help install demo test lint typecheck unit synth bootstrap diff deploy destroy reliability reliability-long bench catalogue docs-tables clean
+.PHONY: help install demo test lint typecheck unit golden synth bootstrap diff deploy destroy reliability reliability-long bench catalogue docs-tables clean
 
 help:
 	@echo "make demo         run the whole flow on an embedded AWS emulator"
 	@echo "make test         lint, type-check and run the whole test suite"
+	@echo "make golden       rewrite the golden files (tests/golden/) from today's output"
 	@echo "make synth        synthesize the CDK stack offline"
 	@echo "make diff | deploy | destroy [CONTEXT='-c kops-iam:KEY=VALUE ...']  against AWS"
 	@echo "make reliability  fuzzing, fault injection, races, privilege (fast mode)"
@@ -51,6 +52,12 @@ test: lint typecheck $(NODE_STAMP)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
+
+# Golden files (tests/golden/README.md): rewrite them from today's output, then review the
+# diff of tests/golden/ before committing it.
+golden: $(STAMP)
+	KOPS_IAM_GOLDEN=update $(BIN)/python -m pytest -q tests/golden
+	@git status --short -- tests/golden || true
 
 # The CDK CLI, offline and quiet; cdk.json's app command runs .venv/bin/python itself.
 CDK := npx --no-install cdk

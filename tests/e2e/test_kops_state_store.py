@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 import yaml
-from e2e_world import World, make_world, spec
+from spec_builders import spec
+from support.served import ServedWorld as World
+from support.served import served_world as make_world
 
 from kops_iam.aws.audit import DetailType
 from kops_iam.domain.state_store import instance_group_from_key, spec_key_for

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from destination_records import dead_letter, on_failure_record, queue_message, sqs_event
 from infra_support import Synthesized
 from readiness_support import (
     CHINA,
@@ -28,6 +27,7 @@ from readiness_support import (
 )
 
 from kops_iam.aws.events import ParsedEvent, parse_event
+from kops_iam_tools.world.events import dead_letter, on_failure_record, queue_message, sqs_event_of
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOK = ROOT / "docs" / "deploy.md"
@@ -374,7 +374,7 @@ def test_every_async_destination_record_is_accepted_by_the_handler(
             assert resolved.resources[queue_id]["Type"] == "AWS::SQS::Queue", "shape modelled"
             queue_arn = resolved.arn(queue_id)
             as_invoked = parse_event(json.loads(message["Body"]))  # kops-iam redrive
-            from_queue = parse_event(sqs_event([message], queue_arn))  # an SQS event source
+            from_queue = parse_event(sqs_event_of(message, queue_arn=queue_arn))  # SQS source
             assert _same_work(as_invoked, original), (source, destination)
             assert _same_work(from_queue, original), (source, destination)
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
-from destination_records import dead_letter, on_failure_record, queue_message, sqs_event
-from reconciler_world import FUNCTION_ARN, World, spec
+from spec_builders import spec
+from support.world import World
 
 from kops_iam.aws.audit import DetailType
+from kops_iam_tools.world.events import dead_letter, on_failure_record, queue_message, sqs_event_of
 
 CLUSTER = "redrive.k8s.example.com"
 
@@ -16,7 +17,7 @@ def test_an_on_failure_record_reconciles_its_spec_when_handled(world: World) -> 
     # Given a spec whose S3 notification failed three times and is now an on-failure record
     world.upload(CLUSTER, spec(CLUSTER))
     [notification] = world.notifications()
-    record = on_failure_record(notification, function_arn=FUNCTION_ARN)
+    record = on_failure_record(notification)
 
     # When the record is handed back to the handler (kops-iam redrive)
     summary = world.handle(record)
@@ -33,7 +34,7 @@ def test_a_dead_lettered_drift_run_from_the_queue_runs_again(world: World) -> No
     world.upload(CLUSTER, spec(CLUSTER))
     world.deliver()
     world.audit()
-    world.iam.put_role_policy(
+    world.inspect_iam.put_role_policy(
         RoleName=f"nodes.{CLUSTER}",
         PolicyName=f"nodes.{CLUSTER}",
         PolicyDocument=json.dumps(
@@ -58,7 +59,7 @@ def test_a_dead_lettered_drift_run_from_the_queue_runs_again(world: World) -> No
 
     # When an SQS event carrying the dead letter and an on-failure record reaches the handler
     summary = world.handle(
-        sqs_event([dead_letter(scheduled), queue_message(on_failure_record(scheduled))])
+        sqs_event_of(dead_letter(scheduled), queue_message(on_failure_record(scheduled)))
     )
 
     # Then the drift run happened (once: the two wrappers name the same full run)

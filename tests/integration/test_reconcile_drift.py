@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler_world import ROOT, World, allow, spec
+from spec_builders import allow, spec
+from support.world import ROOT, World
 
 from kops_iam.application.scan import scan_bucket
 from kops_iam.aws.audit import DetailType

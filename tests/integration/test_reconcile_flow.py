@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler_world import ACCOUNT, SPEC_REGION, World, allow, spec, spec_text
+from spec_builders import allow, spec, spec_text
+from support.world import REGION, SPEC_REGION, World
+from support.world import test_client as aws_client
 
 from kops_iam.application.scan import scan_bucket
 from kops_iam.aws.audit import DetailType
 from kops_iam.domain.naming import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE
+from kops_iam_tools.world.names import ACCOUNT
 
 CLUSTER = "c1.k8s.example.com"
 MASTERS, NODES, BASTIONS = (f"{p}.{CLUSTER}" for p in ("masters", "nodes", "bastions"))
@@ -94,7 +97,7 @@ def test_the_same_event_twice_is_unchanged_with_zero_writes_and_few_reads(world:
 
     # Then nothing is written and the reads are a fixed few per role
     assert world.calls.writes() == []
-    ops = world.calls.by_operation()
+    ops = world.calls.by_site()
     assert ops["iam:GetRole"] == 3  # master, node, and the absent bastion
     assert ops["iam:GetInstanceProfile"] == 2
     assert ops["iam:ListRolePolicies"] == ops["iam:ListAttachedRolePolicies"] == 2
@@ -422,7 +425,7 @@ def test_an_oversized_object_is_refused_from_its_head_without_download(world: Wo
 
 def test_kms_aliases_are_resolved_through_kms(world: World) -> None:
     # Given an etcd volume encrypted with a key named by its alias, in the cluster's region
-    kms = world.kms_in(SPEC_REGION)
+    kms = aws_client("kms", SPEC_REGION)
     key = kms.create_key()["KeyMetadata"]
     kms.create_alias(AliasName="alias/etcd", TargetKeyId=key["KeyId"])
 
@@ -442,12 +445,12 @@ def test_kms_aliases_are_resolved_in_the_clusters_region_not_the_functions(
 ) -> None:
     # Given the same alias naming one key where the function runs and another where the
     # cluster is (KMS is regional; the spec's region is eu-west-1)
-    here = world.kms.create_key()["KeyMetadata"]
-    world.kms.create_alias(AliasName="alias/etcd", TargetKeyId=here["KeyId"])
-    kms = world.kms_in(SPEC_REGION)
-    there = kms.create_key()["KeyMetadata"]
-    kms.create_alias(AliasName="alias/etcd", TargetKeyId=there["KeyId"])
-    assert world.kms.meta.region_name != SPEC_REGION
+    assert world.kms.meta.region_name == REGION != SPEC_REGION
+    home, theirs = aws_client("kms", REGION), aws_client("kms", SPEC_REGION)
+    here = home.create_key()["KeyMetadata"]
+    home.create_alias(AliasName="alias/etcd", TargetKeyId=here["KeyId"])
+    there = theirs.create_key()["KeyMetadata"]
+    theirs.create_alias(AliasName="alias/etcd", TargetKeyId=there["KeyId"])
 
     # When a spec naming the alias is applied
     world.upload(CLUSTER, spec(kms_key="alias/etcd"))

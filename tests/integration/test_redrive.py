@@ -10,11 +10,11 @@ import boto3
 import moto
 import pytest
 from botocore.stub import ANY, Stubber
-from destination_records import dead_letter, on_failure_record
 
 from kops_iam_tools.cli import main
 from kops_iam_tools.commands import redrive as command
 from kops_iam_tools.commands.redrive import describe, redrive
+from kops_iam_tools.world.events import dead_letter, on_failure_record
 
 REGION = "us-east-1"
 SESSION = boto3.session.Session(region_name=REGION)

@@ -406,7 +406,7 @@ def test_every_call_of_a_real_reconcile_is_allowed(deployment: rel_stack.Deploym
     import json as _json
 
     import rel_scenarios
-    import rel_world as W
+    import support.world as W
     from rel_authz import MotoState
 
     from kops_iam.application.settings import Settings
@@ -416,9 +416,9 @@ def test_every_call_of_a_real_reconcile_is_allowed(deployment: rel_stack.Deploym
     external = [rel_scenarios.EXTRA] if rel_scenarios.EXTRA in allowed_managed else []
     denied: list[str] = []
     checked = 0
-    with W.world(settings) as world:
+    with rel_scenarios.world(settings) as world:
         state = MotoState(world.inspect_iam)
-        kms = W._client("kms", settings, False)
+        kms = W.test_client("kms")
 
         def observe(service: str, operation: str, params: dict[str, Any]) -> None:
             nonlocal checked
@@ -434,9 +434,15 @@ def test_every_call_of_a_real_reconcile_is_allowed(deployment: rel_stack.Deploym
         v1 = rel_scenarios.spec(cluster, 1, external=external, boundary=True)
         v2 = rel_scenarios.spec(cluster, 2, external=[])
         steps: list[tuple[str, Any]] = [
-            ("create", lambda: W.object_event(world.key(cluster), world.upload(cluster, v1))),
+            (
+                "create",
+                lambda: W.object_event(world.key(cluster), world.upload_version(cluster, v1)),
+            ),
             ("drift", lambda: _tamper_and_schedule(world, cluster)),
-            ("update", lambda: W.object_event(world.key(cluster), world.upload(cluster, v2))),
+            (
+                "update",
+                lambda: W.object_event(world.key(cluster), world.upload_version(cluster, v2)),
+            ),
             (
                 "delete",
                 lambda: (
@@ -446,7 +452,7 @@ def test_every_call_of_a_real_reconcile_is_allowed(deployment: rel_stack.Deploym
             ),
         ]
         for name, make_event in steps:
-            invocation = W.invoke(world, make_event())
+            invocation = world.invoke(make_event())
             kinds = [e["detail-type"] for e in invocation.audit]
             assert invocation.raised is None and "Spec Rejected" not in kinds, (
                 name,
@@ -455,7 +461,7 @@ def test_every_call_of_a_real_reconcile_is_allowed(deployment: rel_stack.Deploym
             )
         world.wire.observer = None
         assert not world.wire.observer_errors, world.wire.observer_errors
-        assert not world.snapshot(cluster), "the delete step left roles behind"
+        assert not world.cluster_state(cluster), "the delete step left roles behind"
         del _json
     rel_support.record(PART, "own_policy.reconcile_requests_evaluated", checked)
     assert checked > 50
@@ -466,7 +472,7 @@ def _tamper_and_schedule(world: Any, cluster: str) -> dict[str, Any]:
     import json as _json
 
     import rel_scenarios
-    import rel_world as W
+    import support.world as W
 
     iam = world.inspect_iam
     iam.put_role_policy(

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from destination_records import dead_letter, on_failure_record, queue_message, sqs_event
 
 from kops_iam.aws.events import MAX_RECORD_DEPTH, ObjectEvent, UnsupportedEvent, parse_event
+from kops_iam_tools.world.events import dead_letter, on_failure_record, queue_message, sqs_event_of
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -108,7 +108,7 @@ def test_an_on_failure_record_is_handled_as_the_event_it_carries() -> None:
 
     # When it is parsed (sent as the event, or inside an SQS message)
     direct = parse_event(record)
-    queued = parse_event(sqs_event([queue_message(record)]))
+    queued = parse_event(sqs_event_of(queue_message(record)))
 
     # Then the work is the original event's, and where it came from is said
     assert direct.objects == queued.objects == parse_event(original).objects
@@ -127,7 +127,7 @@ def test_any_failure_condition_is_accepted(condition: str) -> None:
 
 def test_a_redriven_record_that_failed_again_is_unwrapped_to_the_original() -> None:
     original = sample("eventbridge/object-created.json")
-    twice = on_failure_record(on_failure_record(original), invoke_count=3)
+    twice = on_failure_record(on_failure_record(original), attempts=3)
     parsed = parse_event(twice)
     assert parsed.objects == parse_event(original).objects
     assert len(parsed.redriven) == 2
@@ -148,7 +148,7 @@ def test_eventbridge_dead_letters_are_handled_from_their_body_or_an_sqs_event() 
     letters = [dead_letter(scheduled, error_code="NO_PERMISSIONS"), dead_letter(created)]
 
     # When they come back inside one SQS event
-    parsed = parse_event(sqs_event(letters))
+    parsed = parse_event(sqs_event_of(*letters))
 
     # Then both are work again: the full run and the object (a scheduled run was dropped
     # from SQS messages before)
