@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from urllib.parse import unquote_plus
 
 import pytest
 from spec_builders import spec
@@ -44,11 +45,18 @@ def test_the_world_has_the_stacks_resources_under_the_stacks_names(world: World)
     assert [e["source"] for e in world.audit()] == [AUDIT_SOURCE]
 
 
-def test_a_spec_upload_is_delivered_both_ways_and_other_keys_are_not(world: World) -> None:
+def test_a_spec_upload_is_delivered_both_ways_and_other_keys_only_by_notification(
+    world: World,
+) -> None:
+    # Given a key the function never reads, then a spec
     world.inspect_s3.put_object(Bucket=world.bucket, Key="c.example.com/notes.txt", Body=b"x")
     world.upload("c.example.com", spec("c.example.com"))
-    [notification] = world.notifications()
-    assert notification["Records"][0]["eventName"] == "ObjectCreated:Put"
+    # Then S3 notifications carry both (a filter cannot select */instancegroup/*; the
+    # function ignores what it does not read), the stack's EventBridge rule only the spec
+    notifications = world.notifications()
+    keys = [unquote_plus(n["Records"][0]["s3"]["object"]["key"]) for n in notifications]
+    assert keys == ["c.example.com/notes.txt", "c.example.com/config"]
+    assert {n["Records"][0]["eventName"] for n in notifications} == {"ObjectCreated:Put"}
     [bridged] = world.eventbridge_notifications()
     assert bridged["detail"]["object"]["key"] == "c.example.com/config"
 

@@ -68,7 +68,7 @@ def test_build_runtime_configures_clients_from_settings() -> None:
     s3 = runtime.reconciler.source.client  # type: ignore[union-attr]
     assert s3.meta.config.retries["mode"] == "standard"  # type: ignore[index]
     assert runtime.reconciler.kms is not None
-    assert runtime.reconciler.kms._client is None  # made only if a spec names a KMS alias
+    assert runtime.reconciler.kms.regions == ()  # made only if a spec names a KMS alias
     assert runtime._sqs == []  # made only for a drift run or a drift batch
 
 

@@ -7,6 +7,9 @@ the spec parser and the policy catalogue) is built on the first invocation, insi
 batch needs it. Where that one-time work runs, and why the X-Ray SDK is not part of it:
 docs/adr/0113.
 
+Besides the events S3 and EventBridge send, it accepts what the failure queue holds (Lambda
+on-failure records, EventBridge dead letters), so that failed events can be redriven.
+
 Failure semantics: an invalid spec is a ``Spec Rejected`` audit event and a successful
 invocation (retrying cannot fix it); any other failure of an S3 event is an ``Apply
 Failed`` event and a raised exception, so Lambda retries the event and its on-failure
@@ -89,7 +92,10 @@ def build_runtime(
         iam=session.client("iam", config=settings.boto_config("iam")),
         s3=session.client("s3", config=settings.boto_config("s3")),
         events=session.client("events", config=settings.boto_config("events")),
-        kms_factory=lambda: session.client("kms", config=settings.boto_config("kms")),
+        # KMS aliases are resolved in each cluster's region, not the function's.
+        kms_factory=lambda region: session.client(
+            "kms", region_name=region, config=settings.boto_config("kms")
+        ),
         route53_factory=lambda: session.client("route53", config=settings.boto_config("route53")),
     )
     return Runtime(
@@ -165,6 +171,11 @@ def handle(
         if metrics is not None:
             metrics.add_metric(name="UnsupportedEvents", unit=MetricUnit.Count, value=1)
         return {"outcomes": [], "ignored": [str(exc)[:500]]}
+    if parsed.redriven:
+        # Taken back from the failure queue (kops-iam redrive, docs/adr/0072).
+        logger.info("redriven event", extra={"redriven": list(parsed.redriven)})
+        if metrics is not None:
+            metrics.add_metric(name="RedrivenEvents", unit=MetricUnit.Count, value=1)
     outcomes, ignored = _objects(parsed, runtime, request_id)
     summary: dict[str, Any] = {}
     if parsed.scheduled is not None:

@@ -245,6 +245,16 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "Days old spec versions stay in the bucket the stack creates.",
     ),
     Setting(
+        "reserved_concurrency",
+        "kops-iam:reservedConcurrency",
+        None,
+        None,
+        "none: the account's shared pool",
+        "Concurrent runs reserved for the function, and its cap (1-1000): bounds IAM write "
+        "bursts; the account must keep 100 unreserved, so new low-quota accounts leave it "
+        "unset (docs/adr/0073).",
+    ),
+    Setting(
         "alarm_email",
         "kops-iam:alarmEmail",
         None,
@@ -321,7 +331,7 @@ class Defaults:
     SPECS_BUCKET: Final = "kops-iam-specs"
     AUDIT_BUS_NAME: Final = "kops-iam-audit"
     AUDIT_LOG_GROUP: Final = "/kops-iam/audit"
-    FAILURE_QUEUE: Final = "kops-iam-failed-events"
+    FAILURE_QUEUE: Final = "kops-iam-failed-events"  # local emulator (the stack: a generated name)
     DRIFT_QUEUE: Final = "kops-iam-drift-checks"
     DRIFT_DEAD_LETTERS: Final = "kops-iam-drift-checks-failed"
     #: Deliveries of a drift check before the drift queue gives up on it (redrive policy).
