@@ -197,6 +197,17 @@ class StackConfig(BaseModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _drift_within_reservation(self) -> StackConfig:
+        reserved = self.reserved_concurrency
+        if reserved is not None and self.drift_concurrency >= reserved:
+            raise ValueError(
+                f"kops-iam:driftConcurrency ({self.drift_concurrency}) must be below "
+                f"kops-iam:reservedConcurrency ({reserved}): drift workers would take every "
+                "reserved instance and spec events would be throttled"
+            )
+        return self
+
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> StackConfig:
         """Validate the ``kops-iam:*`` entries of a CDK context.

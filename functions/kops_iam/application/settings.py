@@ -173,7 +173,8 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "5",
         "The drift checks' share of the account's IAM request rate: at most this many "
         "workers drain the drift queue at once (its event source's maximum concurrency, "
-        "2-1000), each checking 4 clusters at a time.",
+        "2-1000, below `kops-iam:reservedConcurrency` when that is set), each checking 4 "
+        "clusters at a time.",
     ),
     Setting(
         "drift_read",
