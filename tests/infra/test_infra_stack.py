@@ -8,8 +8,8 @@ from typing import Any
 
 from infra_support import EXISTING_BUCKET, EXISTING_CONTEXT, Synthesized
 
-from infra.eventing import MAX_EVENT_AGE, RETRY_ATTEMPTS
 from infra.drift import BATCH_SIZE, BATCH_WINDOW
+from infra.eventing import MAX_EVENT_AGE, RETRY_ATTEMPTS
 from infra.reconciler import HANDLER, TIMEOUT
 from kops_iam.application.settings import Defaults, Env
 from kops_iam.aws.audit import audit_event_pattern
