@@ -6,7 +6,7 @@ each, as S3 would send them: the *first apply* figures). Then a **drift period**
 the stack runs it (docs/adr/0110): the schedule's invocation lists the specs and queues
 one check per cluster on the drift queue; ``WORKERS`` threads, each a fresh container (its
 own runtime from ``build_runtime``, so its own IAM snapshot), drain the same queue the
-way the event source mapping does (batches of ``infra.drift.BATCH_SIZE``, failed items
+way the event source mapping does (batches of ``Defaults.DRIFT_BATCH_SIZE``, failed items
 back at once) until it is empty. Before each period about 1% of the clusters (at least
 one) lose their node's additional policy "by hand", so every period also corrects drift.
 
@@ -176,8 +176,8 @@ def period(
     trace: bool = False,
 ) -> Period:
     """One drift period over ``size`` clusters: schedule, then ``workers`` draining."""
-    from infra.drift import BATCH_SIZE
     from kops_iam.application import handler
+    from kops_iam.application.settings import Defaults
 
     drifted = _drift(world, size, seed)
     queue = world.world.drift_queue
@@ -205,12 +205,12 @@ def period(
         try:
             while True:
                 with poller:  # Lambda's poller (moto's SQS is not thread-safe); not counted
-                    messages = queue.receive(BATCH_SIZE)
+                    messages = queue.receive(Defaults.DRIFT_BATCH_SIZE)
                     empty = not messages and queue.depth() == 0
                 if empty:
                     return
-                if not messages:
-                    time.sleep(0.02)
+                if not messages:  # others hold the rest: look again soon
+                    time.sleep(0.2)
                     continue
                 answer = handler.handle(queue.event(messages), LambdaContext(), runtime, None)
                 with poller:

@@ -28,7 +28,7 @@ from kops_iam.application.settings import Defaults
 #: Drift checks one invocation receives at most (Lambda gathers them for up to
 #: :data:`BATCH_WINDOW`). A worker checks them ``drift_threads`` at a time; an unchanged
 #: cluster is two S3 calls, so 50 take a few seconds, a batch of drifted ones under a minute.
-BATCH_SIZE: Final = 50
+BATCH_SIZE: Final = Defaults.DRIFT_BATCH_SIZE
 BATCH_WINDOW: Final = Duration.seconds(5)
 #: AWS: a queue feeding a function should hide a received message for at least six times
 #: the function's timeout, so a batch still in progress is never handed out twice.

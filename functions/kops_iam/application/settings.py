@@ -337,6 +337,8 @@ class Defaults:
     DRIFT_DEAD_LETTERS: Final = "kops-iam-drift-checks-failed"
     #: Deliveries of a drift check before the drift queue gives up on it (redrive policy).
     DRIFT_MAX_RECEIVES: Final = 6
+    #: Drift checks one invocation receives at most (the event source mapping's batch size).
+    DRIFT_BATCH_SIZE: Final = 50
     AUDIT_TAIL_QUEUE: Final = "kops-iam-audit-tail"  # local emulator: where the tools read audit
     FUNCTION_NAME: Final = "kops-iam-reconciler"
     POWERTOOLS_SERVICE_NAME: Final = "kops-iam"
