@@ -98,6 +98,9 @@ class Targets:
         The audit event bus.
     log_group_arn
         The function's own log group (``arn:...:log-group:NAME``, without ``:*``).
+    url_suffix
+        The partition's domain (``Aws.URL_SUFFIX`` in the stack: ``amazonaws.com``,
+        ``amazonaws.com.cn`` in China); service endpoint names are built with it.
     """
 
     partition: str
@@ -106,6 +109,7 @@ class Targets:
     bucket_arn: str
     audit_bus_arn: str
     log_group_arn: str
+    url_suffix: str = "amazonaws.com"
 
     def iam_arns(self, resource_type: str) -> list[str]:
         """``role`` or ``instance-profile`` ARN patterns covering the kops names."""
@@ -287,7 +291,8 @@ def reconciler_statements(config: StackConfig, targets: Targets) -> list[iam.Pol
                 "DecryptClusterSpecsThroughS3",
                 ["kms:Decrypt"],
                 [config.existing_bucket_key_arn],
-                {"StringEquals": {"kms:ViaService": f"s3.{targets.region}.amazonaws.com"}},
+                # The endpoint name of S3 in this region, in this partition (docs/adr/0075).
+                {"StringEquals": {"kms:ViaService": f"s3.{targets.region}.{targets.url_suffix}"}},
             )
         )
     statements += [

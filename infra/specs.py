@@ -31,6 +31,8 @@ from infra.nag import acknowledge
 from kops_iam.aws.events import s3_spec_event_pattern
 
 ACCESS_LOG_EXPIRATION: Final = Duration.days(365)
+#: The buckets outlive the stack, but a create that rolls back leaves no orphan (docs/adr/0070).
+KEPT: Final = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
 #: Construct id prefix of CDK's singleton custom resource writing bucket notifications.
 NOTIFICATIONS_HANDLER: Final = "BucketNotificationsHandler"
 
@@ -54,7 +56,7 @@ class SpecsBucket(Construct):
             enforce_ssl=True,
             minimum_tls_version=1.2,
             lifecycle_rules=[s3.LifecycleRule(expiration=ACCESS_LOG_EXPIRATION)],
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=KEPT,
         )
         self.bucket = s3.Bucket(
             self,
@@ -77,7 +79,7 @@ class SpecsBucket(Construct):
                     expired_object_delete_marker=True,
                 )
             ],
-            removal_policy=RemovalPolicy.RETAIN,  # the specs outlive the stack
+            removal_policy=KEPT,  # the specs outlive the stack
         )
 
     def trigger(self, function: lambda_.IFunction, dead_letters: sqs.IQueue) -> None:
