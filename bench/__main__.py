@@ -51,6 +51,12 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", action="append", choices=SECTIONS, help="run only these")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write raw figures here")
     parser.add_argument("--profile", action="store_true", help="always profile decisions")
+    parser.add_argument(
+        "--fleet-sizes",
+        metavar="N,N,...",
+        help="fleet sizes instead of the plan's (the largest below 10,000 projects the "
+        "10,000-cluster figures, and says so)",
+    )
     return parser.parse_args(argv)
 
 
@@ -130,7 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return needs_reconciler("fleet", ["drift period 10 -> 100 -> 1,000 -> 10,000"])
         from bench import fleet
 
-        return fleet.run(plan.fleet_sizes, plan.fleet_reps, deadline=deadline)
+        sizes = plan.fleet_sizes
+        if args.fleet_sizes:
+            sizes = tuple(int(n) for n in args.fleet_sizes.split(","))
+        return fleet.run(sizes, plan.fleet_reps, deadline=deadline)
 
     section("coldstart", "cold start", coldstart)
     section("decision", "decision speed", decision)

@@ -169,6 +169,11 @@ class SnapshotCache:
                     )
             return snapshot
 
+    @property
+    def current(self) -> IamSnapshot | None:
+        """The snapshot held now (``None`` before the first check)."""
+        return self._snapshot
+
     def clear(self) -> None:
         """Forget the snapshot (the next check reads a new one)."""
         with self._lock:
