@@ -606,6 +606,8 @@ WELL_FORMED_CONDITIONS = [
     {"NumericLessThanEquals": {"s3:max-keys": "10"}},
     {"DateGreaterThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}},
     {"DateLessThan": {"aws:EpochTime": 1900000000}},
+    {"DateLessThanEquals": {"aws:EpochTime": "1900000000"}},  # epoch seconds as a string
+    {"DateGreaterThan": {"aws:EpochTime": "1.9e9"}},
     {"Bool": {"aws:SecureTransport": True}},
     {"Bool": {"aws:MultiFactorAuthPresent": "false"}},
     {"Null": {"aws:TokenIssueTime": "true"}},
@@ -1276,3 +1278,119 @@ def test_without_documented_types_the_region_rule_still_holds() -> None:
         errors_of(allow(Resource="arn:aws:s3:*:*:accesspoint/*"), catalogue=catalogue)
     )
     assert errors_of(allow(Resource="arn:aws:iam::*:root"), catalogue=catalogue) == []
+
+
+# ------------------------------------------------------------------ IAM's own lists, honoured
+
+#: IAM's condition operators, as AWS's IAM User Guide lists them ("IAM JSON policy elements:
+#: Condition operators"), with a value each accepts.
+IAM_GUIDE_OPERATORS = {
+    "StringEquals": "a",
+    "StringNotEquals": "a",
+    "StringEqualsIgnoreCase": "a",
+    "StringNotEqualsIgnoreCase": "a",
+    "StringLike": "a*",
+    "StringNotLike": "a*",
+    "NumericEquals": "1",
+    "NumericNotEquals": 1,
+    "NumericLessThan": 1.5,
+    "NumericLessThanEquals": "1",
+    "NumericGreaterThan": 1,
+    "NumericGreaterThanEquals": "2",
+    "DateEquals": "2030-01-01T00:00:00Z",
+    "DateNotEquals": "2030-01-01",
+    "DateLessThan": 1900000000,
+    "DateLessThanEquals": "1900000000",
+    "DateGreaterThan": "2030-01-01T00:00:00+01:00",
+    "DateGreaterThanEquals": "2030-01-01T00:00:00Z",
+    "Bool": "true",
+    "BinaryEquals": "QmluYXJ5",
+    "IpAddress": "10.0.0.0/8",
+    "NotIpAddress": "2001:db8::/32",
+    "ArnEquals": "arn:aws:sns:eu-west-1:123456789012:t",
+    "ArnLike": "arn:aws:sns:*:123456789012:t",
+    "ArnNotEquals": "arn:aws:sns:eu-west-1:123456789012:t",
+    "ArnNotLike": "arn:aws:sns:*:123456789012:t",
+    "Null": "false",
+}
+
+
+def test_every_condition_operator_iam_documents_is_accepted_with_its_prefixes_and_suffix() -> None:
+    # Given every operator of IAM's guide, alone, with ...IfExists and with a set prefix
+    refused = {}
+    for operator, value in IAM_GUIDE_OPERATORS.items():
+        suffixes = [""] if operator == "Null" else ["", "IfExists"]
+        for prefix in ("", "ForAnyValue:", "ForAllValues:"):
+            for suffix in suffixes:
+                name = f"{prefix}{operator}{suffix}"
+                # When checked in a statement, Then it is accepted as written
+                statements, errors = check([allow(Condition={name: {"aws:SomeKey": value}})])
+                if errors or statements[0]["Condition"] != {name: {"aws:SomeKey": value}}:
+                    refused[name] = errors
+    assert refused == {}
+
+
+@pytest.mark.parametrize(
+    ("operator", "value", "message"),
+    [
+        (
+            "DateNotEquals",
+            "soon",
+            "DateNotEquals takes a date (ISO 8601, e.g. 2030-01-01T00:00:00Z) or epoch seconds, found 'soon'",
+        ),
+        ("DateEquals", True, "DateEquals takes a date (ISO 8601) or epoch seconds, found True"),
+        ("NumericGreaterThanEquals", "ten", "NumericGreaterThanEquals takes a number, found 'ten'"),
+        ("NumericEquals", False, "NumericEquals takes a number, found False"),
+        ("Bool", "yes", "Bool takes true or false, found 'yes'"),
+        ("Null", 1, "Null takes true or false, found 1"),
+        ("IpAddress", "10.0.0.300", "IpAddress takes an IP address or CIDR, found '10.0.0.300'"),
+    ],
+)
+def test_a_value_the_operator_cannot_take_names_operator_and_value(
+    operator: str, value: object, message: str
+) -> None:
+    # Given a value of the wrong kind for its operator, When checked
+    error = only(errors_of(allow(Condition={operator: {"aws:SomeKey": value}})))
+    # Then the one error, at the value, names the operator, what it takes and the value
+    assert error == f"{PATH}[0].Condition.{operator}.aws:SomeKey: {message}"
+
+
+#: The ``iam`` resource types IAM names in its own refusal (PutRolePolicy,
+#: MalformedPolicyDocument): 'IAM resource path must either be "*", root, or start with
+#: user/, federated-user/, role/, group/, instance-profile/, mfa/, server-certificate/,
+#: policy/, sms-mfa/, saml-provider/, oidc-provider/, report/, access-report/'.
+IAM_ERROR_MESSAGE_TYPES = [
+    "user/",
+    "federated-user/",
+    "role/",
+    "group/",
+    "instance-profile/",
+    "mfa/",
+    "server-certificate/",
+    "policy/",
+    "sms-mfa/",
+    "saml-provider/",
+    "oidc-provider/",
+    "report/",
+    "access-report/",
+]
+
+
+def test_the_iam_resource_types_iam_lists_are_accepted_even_by_a_catalogue_without_them() -> None:
+    # Given a catalogue that documents no IAM resource type at all (an older one)
+    catalogue = ActionCatalogue({"s3": ["GetObject"]})
+    # When each type IAM lists in its own refusal (and root) is granted, Then all are accepted
+    arns = [f"arn:aws:iam::123456789012:{t}x" for t in IAM_ERROR_MESSAGE_TYPES]
+    arns.append("arn:aws:iam::123456789012:root")
+    refused = {arn: errors_of(allow(Resource=[arn]), catalogue=catalogue) for arn in arns}
+    assert {arn: errors for arn, errors in refused.items() if errors} == {}
+
+
+def test_look_alike_suggestions_are_bounded_per_value() -> None:
+    # Given one value with 30 misspelled condition operators (a hostile spec's cheap trick)
+    statements = [allow(Sid=f"S{i}", Condition={"StringEqual": {"aws:k": "v"}}) for i in range(30)]
+    # When checked, Then each is refused, and only the first 20 compute a "did you mean"
+    errors = errors_of(*statements)
+    assert len(errors) == 30
+    hinted = [e for e in errors if "(did you mean 'StringEquals'?)" in e]
+    assert hinted == errors[:20]
