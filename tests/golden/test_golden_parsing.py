@@ -1,6 +1,7 @@
 """Golden file of the parser: what each odd, broken or hostile input reads as.
 
-``tests/golden/parsing/cases.txt`` holds, for every case below, what
+``tests/golden/parsing/<backend>.txt`` holds, for every case below and each YAML composer
+(libyaml's, the one in use, and the pure-Python fallback), what
 :func:`~kops_iam.domain.parsing.parse_document` and
 :func:`~kops_iam.domain.parsing.parse_documents` (as a file, and as an instance group's
 file under ``instancegroup/nodes``) make of it: the value read, or every error with its
@@ -13,12 +14,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+import yaml
 from support.golden import GOLDEN, check
 
+from kops_iam.domain import parsing
 from kops_iam.domain.errors import SpecInvalid
 from kops_iam.domain.parsing import MAX_DOCUMENTS, parse_document, parse_documents
 
-OUT = GOLDEN / "parsing" / "cases.txt"
+OUT = GOLDEN / "parsing"
+BACKENDS = ["python", *(["libyaml"] if yaml.__with_libyaml__ else [])]
 
 #: An anchor chain whose expansion is ``nodes`` nodes, written in a few lines.
 _CHAIN = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
@@ -35,6 +40,8 @@ CASES: list[tuple[str, bytes | str, int | None]] = [
     ("short text under the cap", "k: v\n", 20),
     ("NUL byte", b"a: 1\nb: \x00\n", None),
     ("NUL character in text", "a: 1\nbb: 2\n c\x00", None),
+    ("NUL character before more lines", "a: 1\nbb\x00c\nd: 2\n", None),
+    ("NUL character after a first empty line", "\nab\x00\ncd\n", None),
     ("not UTF-8", b"a: 1\nb: caf\xe9\n", None),
     ("not UTF-8 after a byte order mark", b"\xef\xbb\xbfa: 1\nb: \xff\n", None),
     ("UTF-8 byte order mark", b"\xef\xbb\xbfa: 1\n", None),
@@ -56,6 +63,9 @@ CASES: list[tuple[str, bytes | str, int | None]] = [
     ("bad indentation", b"a:\n  b: 1\n c: 2\n", None),
     ("tab indentation", b"a:\n\tb: 1\n", None),
     ("control character", "a: \x07\n", None),
+    ("an undefined alias", b"a: *nowhere\n", None),
+    ("a duplicate anchor", b"&a a: &a b\n", None),
+    ("an unterminated quoted scalar", b"a: 'x\n", None),
     # -- types and tags
     ("plain types", b"s: text\ni: 0x1F\nf: 1.5e3\nb: yes\nn: ~\nt: 2001-12-14\nq: '1'\n", None),
     ("a binary tag", b"a: !!binary aGVsbG8=\n", None),
@@ -80,6 +90,14 @@ CASES: list[tuple[str, bytes | str, int | None]] = [
     ("equal keys after a bad key", b"c: 1\n!!int x: 0\n1: a\n0x1: b\n", None),
     ("a duplicate key in a merged mapping", b"b: &b {x: 1}\nc:\n  <<: *b\n  <<: *b\n", None),
     ("many duplicate keys", b"".join(b"k%d: 1\nk%d: 2\n" % (i, i) for i in range(60)), None),
+    ("duplicate keys in two documents", b"a: 1\na: 2\n---\nb: 1\nb: 2\n---\nc: 3\n", None),
+    (
+        "many duplicate keys in three documents",
+        b"---\n".join(b"".join(b"k%d: 1\nk%d: 2\n" % (i, i) for i in range(60)) for _ in range(3)),
+        None,
+    ),
+    ("a merge key before a quoted '<<' twice", b"<<: {a: 1}\n'<<': 1\n'<<': 2\n", None),
+    ("an explicit merge tag on a key", b"!!merge foo: 1\nfoo: 2\n", None),
     # -- merge keys and aliases
     ("a merge key", b"base: &b {x: 1, y: 1}\nc:\n  <<: *b\n  y: 2\n", None),
     (
@@ -94,6 +112,9 @@ CASES: list[tuple[str, bytes | str, int | None]] = [
     ("an alias reused", b"a: &x {k: v}\nb: *x\nc: [*x, *x]\n", None),
     ("a recursive alias", b"a: &x [1, *x]\n", None),
     ("a recursive alias in a mapping", b"a: &m\n  b: *m\n", None),
+    ("a document that contains itself", b"--- &r\na: *r\n", None),
+    ("a bad tag under a list key", b"? [a]\n: [!!binary aGk=]\n", None),
+    ("a bad tag after a scalar sibling", b"a: 1\nb:\n  c: !!binary aGk=\n", None),
     ("an alias chain under the budget", _CHAIN.encode(), None),
     (
         "an alias bomb",
@@ -115,6 +136,7 @@ CASES: list[tuple[str, bytes | str, int | None]] = [
     ("65 levels of YAML", b"a: " + b"[" * 64 + b"]" * 64 + b"\n", None),
     ("deep YAML in a second document", b"a: 1\n---\nb: " + b"[" * 70 + b"]" * 70 + b"\n", None),
     ("deep YAML, then more documents", b"a: " + b"[" * 70 + b"]" * 70 + b"\n---\nb: 1\n", None),
+    ("5,000 levels of YAML", b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n", None),
     (
         "deep YAML through an alias",
         b"a: &d " + b"[" * 40 + b"]" * 40 + b"\nb: " + b"[" * 30 + b"*d" + b"]" * 30 + b"\n",
@@ -123,6 +145,12 @@ CASES: list[tuple[str, bytes | str, int | None]] = [
     # -- JSON
     ("JSON", b'  \n {"a": [1, 2.5, true, null], "b": {"c": "d"}}', None),
     ("JSON with a syntax error", b'{"a": 1,\n "b": }', None),
+    ("JSON after blank lines, with a syntax error", b' \n\t{"a": 1,\n "b": }', None),
+    (
+        "JSON with 60 duplicate keys in one object",
+        ("{" + ", ".join(f'"k{i}": 1, "k{i}": 2' for i in range(60)) + "}").encode(),
+        None,
+    ),
     ("JSON with NaN", b'{"a": NaN}', None),
     ("JSON with duplicate keys", b'{"a": 1, "a": 2, "b": {"c": 1, "c": 2, "d": 1, "d": 2}}', None),
     ("JSON with a duplicate key in a list", b'{"l": [{"x": 1}, {"y": 1, "y": 2}]}', None),
@@ -161,8 +189,10 @@ def render() -> str:
     return "\n".join(out)
 
 
-def test_each_input_reads_as_its_golden_file() -> None:
-    check(OUT, render())
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_each_input_reads_as_its_golden_file(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parsing, "YAML_BACKEND", backend)
+    check(OUT / f"{backend}.txt", render())
 
 
 def test_a_file_holds_at_most_max_documents() -> None:
