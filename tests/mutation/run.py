@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -270,6 +271,7 @@ def run_target(
     log = target.folder / "run.log"
     log.write_text("")
     started = time.monotonic()
+    cpu = _children_cpu()
 
     # Before the run, in mutmut's records: a survivor is tested again (a new test may kill it
     # now), and so is a mutant skipped as equivalent earlier that is no longer listed.
@@ -312,7 +314,7 @@ def run_target(
         files.append(result)
 
     seconds = time.monotonic() - started
-    return summarize(target, files, seconds)
+    return summarize(target, files, seconds, _children_cpu() - cpu)
 
 
 def _listed_functions(mutants: list[str], entries: list[Equivalent]) -> list[str]:
@@ -321,7 +323,9 @@ def _listed_functions(mutants: list[str], entries: list[Equivalent]) -> list[str
     return [name for name in mutants if function_of(name) in listed]
 
 
-def summarize(target: Target, files: list[FileResult], seconds: float) -> dict[str, Any]:
+def summarize(
+    target: Target, files: list[FileResult], seconds: float, cpu_seconds: float
+) -> dict[str, Any]:
     def row(name: str, results: list[FileResult]) -> dict[str, Any]:
         mutants = sum(r.mutants for r in results)
         killed = sum(r.killed for r in results)
@@ -343,6 +347,7 @@ def summarize(target: Target, files: list[FileResult], seconds: float) -> dict[s
         **row(target.name, files),
         "threshold": target.threshold,
         "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu_seconds, 1),
         "tests": list(target.tests),
         "files": [row(r.file.removeprefix("src/"), [r]) for r in files],
         "survivors": [
@@ -412,22 +417,25 @@ def render(summary: dict[str, Any]) -> str:
         f"mutmut {summary['mutmut']}, Python {summary['python']}, {summary['cpus']} CPUs"
         f" (load average {summary['load'][0]:.1f} at the start, {summary['load'][1]:.1f} at"
         f" the end), `--max-children {summary['children']}`, niced; commit"
-        f" `{summary['commit']}`; {summary['mode']}: {summary['seconds'] / 60:.1f} min wall.",
+        f" `{summary['commit']}`; {summary['mode']}: {summary['seconds'] / 60:.1f} min wall,"
+        f" {summary['cpu_seconds'] / 60:.1f} CPU-minutes.",
         "",
-        "| Module | Mutants | Killed (by mypy) | Survived | Equivalent | Score | Target |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| Module | Mutants | Killed (by mypy) | Survived | Equivalent | Score | Target"
+        " | Wall / CPU |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for t in summary["targets"]:
         lines.append(
             f"| `{t['name']}` | {t['mutants']} | {t['killed']} ({t['by_mypy']}) | {t['survived']} |"
             f" {t['equivalent']} | {t['score']:.1f}% | {t['threshold']:.0f}% |"
+            f" {t['seconds']:.0f} s / {t['cpu_seconds']:.0f} s |"
         )
         if len(t["files"]) > 1:
             for f in t["files"]:
                 lines.append(
                     f"| &nbsp;&nbsp;`{f['name']}` | {f['mutants']} |"
                     f" {f['killed']} ({f['by_mypy']}) | {f['survived']} | {f['equivalent']} |"
-                    f" {f['score']:.1f}% | |"
+                    f" {f['score']:.1f}% | | |"
                 )
     total = {
         k: sum(t[k] for t in summary["targets"])
@@ -438,6 +446,7 @@ def render(summary: dict[str, Any]) -> str:
         f"| **all** | {total['mutants']} | {total['killed']} ({total['by_mypy']}) | {survived} |"
         f" {total['equivalent']} |"
         f" {score(total['killed'], total['mutants'], total['equivalent']):.1f}% | |"
+        f" {summary['seconds']:.0f} s / {summary['cpu_seconds']:.0f} s |"
     )
     return "\n".join(lines) + "\n"
 
@@ -449,6 +458,12 @@ def update(document: Path, block: str) -> None:
     if not pattern.search(text):
         raise SystemExit(f"{document}: no {start} ... {end} block")
     document.write_text(pattern.sub(lambda _: f"{start}\n{block}{end}", text))
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) used by the finished mutmut runs and their workers."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -467,6 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     entries = load()
     load_start = os.getloadavg()[0]
     started = time.monotonic()
+    cpu_start = _children_cpu()
     results = []
     for target in targets:
         print(f"== {target.name}: mutmut run (log: {target.folder.relative_to(ROOT)}/run.log)")
@@ -483,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
         "commit": commit(),
         "mode": "fresh run" if args.fresh else "incremental run",
         "seconds": round(time.monotonic() - started, 1),
+        "cpu_seconds": round(_children_cpu() - cpu_start, 1),
         "targets": results,
     }
     BUILD.mkdir(parents=True, exist_ok=True)
