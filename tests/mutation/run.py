@@ -226,7 +226,13 @@ def mutmut(target: Target, names: list[str], log: Path, children: int) -> None:
     with log.open("a") as out:
         out.write(f"\n$ {' '.join(command[:6])}{' ...' if len(command) > 6 else ''}\n")
         out.flush()
-        done = subprocess.run(command, cwd=target.folder, stdout=out, stderr=subprocess.STDOUT)
+        done = subprocess.run(
+            command,
+            cwd=target.folder,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "KOPS_IAM_MUTATION": "1"},  # tests/conftest.py: hypothesis
+        )
     if done.returncode != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
         raise SystemExit(f"target {target.name}: mutmut run failed ({done.returncode}):\n{tail}")
