@@ -158,8 +158,21 @@ def mutmut_config(target: Target) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _damaged(folder: Path) -> bool:
+    """Whether mutmut's records in ``folder`` are unreadable (a run killed while writing)."""
+    for meta in (folder / "mutants").rglob("*.meta"):
+        try:
+            json.loads(meta.read_text())
+        except ValueError:
+            return True
+    return False
+
+
 def prepare(target: Target, fresh: bool) -> None:
     folder = target.folder
+    if not fresh and folder.exists() and _damaged(folder):
+        print(f"    {target.name}: mutmut's records are damaged (a killed run?): starting over")
+        fresh = True
     if fresh and folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
