@@ -20,7 +20,13 @@ from support.golden import GOLDEN, check
 
 from kops_iam.domain import parsing
 from kops_iam.domain.errors import SpecInvalid
-from kops_iam.domain.parsing import MAX_DOCUMENTS, parse_document, parse_documents
+from kops_iam.domain.parsing import (
+    MAX_ALIAS_NODES,
+    MAX_DOCUMENTS,
+    check_json_depth,
+    parse_document,
+    parse_documents,
+)
 
 OUT = GOLDEN / "parsing"
 BACKENDS = ["python", *(["libyaml"] if yaml.__with_libyaml__ else [])]
@@ -55,6 +61,7 @@ CASES: list[tuple[str, bytes | str, int | None]] = [
     ("stray separators around one document", b"---\n---\na: 1\n---\n", None),
     ("two documents", b"a: 1\n---\nb: 2\n", None),
     ("a list among documents", b"a: 1\n---\n- x\n---\nb: 2\n", None),
+    ("a list, then a document with a bad tag", b"- x\n---\na: !!binary aGk=\n", None),
     ("a non-string top-level key", b"1: a\nb: 2\n", None),
     ("non-string top-level keys in a second document", b"a: 1\n---\n1: a\n2: b\n", None),
     # -- YAML syntax
@@ -82,6 +89,13 @@ CASES: list[tuple[str, bytes | str, int | None]] = [
     ("a key of 40 characters twice", b"k" * 40 + b": 1\n" + b"k" * 40 + b": 2\n", None),
     ("a key of 41 characters twice", b"k" * 41 + b": 1\n" + b"k" * 41 + b": 2\n", None),
     ("a list as a key", b"? [a, b]\n: c\n", None),
+    ("a bad tag inside a list key", b"? [!!binary aGk=]\n: v\n", None),
+    ("a nested list as a key", b"? [[a]]\n: v\nb: !!binary aGk=\n", None),
+    ("a tag problem before a list key", b"a: !!binary aGk=\n? [k]\n: v\n", None),
+    ("a tag problem before a badly tagged key", b"a: !!binary aGk=\n!!int x: 1\n", None),
+    ("a badly tagged key, then a bad tag", b"!!int x: 1\nb: !!binary aGk=\n", None),
+    ("a duplicate key, then a bad tag", b"a: 1\na: 2\nb: !!binary aGk=\n", None),
+    ("many bad tags", b"".join(b"k%d: !!binary aGk=\n" % i for i in range(60)), None),
     ("a mapping as a key", b"? {a: b}\n: c\n", None),
     # -- duplicate keys
     ("a duplicate key", b"a: 1\nb: 2\na: 3\n", None),
@@ -89,6 +103,7 @@ CASES: list[tuple[str, bytes | str, int | None]] = [
     ("equal keys written differently", b"1: a\n0x1: b\n", None),
     ("equal keys after a bad key", b"c: 1\n!!int x: 0\n1: a\n0x1: b\n", None),
     ("a duplicate key in a merged mapping", b"b: &b {x: 1}\nc:\n  <<: *b\n  <<: *b\n", None),
+    ("a duplicate merge key after a bad tag", b"<<: {a: 1}\nb: !!binary aGk=\n<<: {c: 1}\n", None),
     ("many duplicate keys", b"".join(b"k%d: 1\nk%d: 2\n" % (i, i) for i in range(60)), None),
     ("duplicate keys in two documents", b"a: 1\na: 2\n---\nb: 1\nb: 2\n---\nc: 3\n", None),
     (
@@ -159,6 +174,16 @@ CASES: list[tuple[str, bytes | str, int | None]] = [
     ("JSON with brackets inside strings", b'{"a": "' + b"[{" * 40 + b'", "b": [[1]]}', None),
     ("JSON deep after closed brackets", b'{"a": [[]], "b": ' + b"[" * 64 + b"]" * 64 + b"}", None),
     ("JSON that is a list", b'[{"a": 1}]', None),
+    (
+        "JSON with 70 sibling objects",
+        ("{" + ", ".join(f'"k{i}": {{}}' for i in range(70)) + "}").encode(),
+        None,
+    ),
+    (
+        "JSON 65 levels deep after a closed list",
+        b'{"a": {"b": [], "c": ' + b"[" * 63 + b"]" * 63 + b"}}",
+        None,
+    ),
 ]
 
 
@@ -208,3 +233,61 @@ def test_a_file_holds_at_most_max_documents() -> None:
         assert [str(e) for e in exc.errors] == ["config: more than 1,000 documents in one file"]
     else:
         raise AssertionError("1,001 documents were accepted")
+
+
+#: JSON held in a string field (an additionalPolicies value): its depth is checked alone.
+JSON_TEXTS = [
+    "[" * 64 + "]" * 64,
+    "[" * 65 + "]" * 65,
+    "\n  " + "[" * 65,
+    '["' + "[" * 70 + '"]',
+    "[]" * 100,
+    "[" + "{}, " * 70 + "{}]",
+    '[{"a": [[]]}, ' + "[" * 62 + "]" * 62 + "]",
+    "[[[]" + "[" * 63 + "]" * 63 + "]]",
+]
+
+
+def test_json_text_depth_is_checked_before_decoding() -> None:
+    out = []
+    for text in JSON_TEXTS:
+        try:
+            check_json_depth(text, path="spec.additionalPolicies.node")
+        except SpecInvalid as exc:
+            result = "; ".join(str(e) for e in exc.errors)
+        else:
+            result = "ok"
+        out.append(f"{text[:80]!r}{' ...' if len(text) > 80 else ''}\n  {result}\n")
+    check(OUT / "json-depth.txt", "".join(out))
+
+
+def _nodes(extra: int) -> bytes:
+    """A document of exactly 100,000 + ``extra`` nodes once aliases are expanded.
+
+    Nodes are what :data:`MAX_ALIAS_NODES` counts: the document, every key, every value and
+    every list item. ``b`` is a list of 100 items (1 key + 1 list + 100 items), ``c`` a list
+    of 989 aliases to it (1 + 1 + 989 x 101), ``d`` a list of 4 + ``extra`` items.
+    """
+    return (
+        b"b: &b [" + b", ".join([b"x"] * 100) + b"]\n"
+        b"c: [" + b", ".join([b"*b"] * 989) + b"]\n"
+        b"d: [" + b", ".join([b"x"] * (4 + extra)) + b"]\n"
+    )
+
+
+def test_a_document_may_expand_to_exactly_max_alias_nodes() -> None:
+    assert MAX_ALIAS_NODES == 1 + 102 + (2 + 989 * 101) + (2 + 4)
+    # Given a document of exactly MAX_ALIAS_NODES nodes, Then it is read, as one or in a file
+    assert len(parse_document(_nodes(0))["c"]) == 989
+    assert len(parse_documents(_nodes(0))[0][1]["d"]) == 4
+    # And one node more is refused as an alias bomb
+    for parse in (parse_document, parse_documents):
+        try:
+            parse(_nodes(1))
+        except SpecInvalid as exc:
+            assert [str(e) for e in exc.errors] == [
+                "the document expands to more than 100,000 nodes once aliases are followed "
+                "(at line 1); a spec is far smaller, this looks like a YAML alias bomb"
+            ]
+        else:
+            raise AssertionError("one node over the budget was accepted")
