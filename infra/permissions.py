@@ -2,7 +2,7 @@
 
 A pure function of the stack settings and a few ARNs, so tests can read every statement.
 Each statement has a ``Sid`` saying what it is for; docs/adr/0012 explains the choices,
-README ``security`` summarises them. In short:
+docs/security.md summarises them. In short:
 
 * IAM writes only on roles and instance profiles named the way kops names them
   (:data:`~kops_iam.domain.naming.ROLE_NAME_PREFIXES`), and - unless the operator enables

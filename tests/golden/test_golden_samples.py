@@ -1,9 +1,10 @@
 """Golden files of the sample specs: what ``kops-iam render`` prints for each one.
 
-``tests/golden/samples/<name>.json`` holds the plan of ``events/specs/<name>.yaml`` and
-``tests/golden/samples/invalid/<name>.txt`` the errors of ``events/specs/invalid/<name>.yaml``,
-exactly as ``kops-iam render --account-id 123456789012 events/specs/...`` prints them from
-the repository's root. ``make golden`` rewrites them; a changed policy shows as their diff.
+``tests/golden/samples/<name>.json`` holds the plan of ``events/specs/<name>.yaml`` (its
+stdout) and ``tests/golden/samples/invalid/<name>.txt`` the errors of
+``events/specs/invalid/<name>.yaml`` (its stderr; its stdout is then empty), exactly as
+``kops-iam render --account-id 123456789012 events/specs/...`` prints them from the
+repository's root. ``make golden`` rewrites them; a changed policy shows as their diff.
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ def render(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     """``kops-iam render --account-id ACCOUNT <path>`` from the repository's root."""
     capsys.readouterr()
     code = main(["render", "--account-id", ACCOUNT, str(path.relative_to(ROOT))])
-    return code, capsys.readouterr().out
+    out, err = capsys.readouterr()
+    if code != 0:  # stdout holds the plan and nothing else; the errors go to stderr
+        assert out == "", out
+        return code, err
+    return code, out
 
 
 @pytest.fixture(autouse=True)

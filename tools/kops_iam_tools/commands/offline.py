@@ -1,16 +1,28 @@
-"""``kops-iam validate`` and ``kops-iam render``: offline, no AWS needed."""
+"""``kops-iam validate`` and ``kops-iam render``: offline, no AWS needed.
+
+Streams and exit codes as every command (:mod:`kops_iam_tools.commands.findings`):
+``validate`` prints ``FILE: ok`` per valid file on stdout, findings on stderr; with
+``--json`` one document on stdout (every file, every finding with its line and column);
+with ``--format github`` annotations on stdout. ``render`` prints the plan as JSON on
+stdout and nothing else (``render bad.yaml > out.json`` leaves ``out.json`` empty); with
+``--json`` a failure is ``validate --json``'s document instead.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from kops_iam.domain.errors import Issue, SpecInvalid
 from kops_iam.domain.model import ClusterPlan
 from kops_iam.domain.options import Options
+from kops_iam_tools.commands import findings
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from kops_iam.domain.lookups import Lookups
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
@@ -21,6 +33,17 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
             metavar="FILE",
             help="cluster spec (YAML or JSON), optionally followed by its InstanceGroups",
         )
+        parser.add_argument(
+            "--format",
+            choices=("text", "json", "github"),
+            default="text",
+            help="text: FILE: ok on stdout, findings on stderr (default); json: one JSON "
+            "document on stdout, each finding with path, message, code, line and column; "
+            "github: GitHub Actions ::error annotations on stdout",
+        )
+        parser.add_argument(
+            "--json", dest="format", action="store_const", const="json", help="--format json"
+        )
     else:
         parser.add_argument(
             "file",
@@ -28,6 +51,11 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
             help="cluster spec (YAML or JSON), optionally followed by its InstanceGroups",
         )
         add_lookup_arguments(parser)
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help="on failure too, print one JSON document on stdout (validate --json's)",
+        )
     add_option_arguments(parser)
 
 
@@ -130,7 +158,7 @@ def read_spec(path: str) -> bytes:
             with Path(path).open("rb") as handle:
                 data = handle.read(MAX_SPEC_BYTES + 1)
     except OSError as exc:
-        raise SpecInvalid([Issue("", f"cannot read: {exc.strerror or exc}")]) from None
+        raise SpecInvalid([Issue("", f"cannot read: {exc.strerror or exc}", "parse")]) from None
     return data
 
 
@@ -139,38 +167,74 @@ def report(path: str, issues: tuple[Issue, ...], prefix: str, out: TextIO) -> No
         print(f"{path}: {prefix}{issue}", file=out)
 
 
-def run(args: argparse.Namespace) -> int:
+@dataclass
+class Checked:
+    """One file's verdict: its bytes (when read), errors and warnings, and its plan."""
+
+    path: str
+    data: bytes | None = None
+    errors: tuple[Issue, ...] = ()
+    warnings: tuple[Issue, ...] = ()
+    plan: ClusterPlan | None = None
+
+    def record(self) -> dict[str, Any]:
+        """The verdict as ``validate --json`` prints it."""
+        return findings.file_record(self.path, self.errors, self.warnings, self.data)
+
+
+def check_file(path: str, options: Options, lookups: Lookups | None = None) -> Checked:
+    """Validate ``path`` (and plan it, given ``lookups``): never raises for a bad spec."""
     from kops_iam.domain.pipeline import plan_spec, validate_spec
+
+    checked = Checked(path)
+    try:
+        checked.data = read_spec(path)
+        if lookups is None:
+            checked.warnings = tuple(validate_spec(checked.data, options).warnings)
+        else:
+            checked.plan = plan_spec(checked.data, options, lookups=lookups)
+            checked.warnings = tuple(_as_issue(w) for w in checked.plan.warnings)
+    except SpecInvalid as exc:
+        checked.errors, checked.warnings = exc.errors, exc.warnings
+    return checked
+
+
+def _as_issue(warning: object) -> Issue:
+    return warning if isinstance(warning, Issue) else Issue("", str(warning))
+
+
+def print_verdicts(checked: list[Checked], form: str) -> int:
+    """Print every file's verdict in ``form`` (text, json, github); the exit code."""
+    failed = any(c.errors for c in checked)
+    if form == "json":
+        findings.dump({"ok": not failed, "files": [c.record() for c in checked]})
+    elif form == "github":
+        for item in checked:
+            for line in findings.github_annotations(item.record()):
+                print(line)
+    else:
+        for item in checked:
+            findings.report_text(item.path, item.errors, item.warnings)
+            if not item.errors:
+                print(f"{item.path}: ok")
+    return findings.FAILED if failed else findings.OK
+
+
+def run(args: argparse.Namespace) -> int:
+    from kops_iam.domain.lookups import Lookups, fixed_zone
 
     options = options_from_args(args)
     if args.command == "validate":
-        failed = False
-        for path in args.files:
-            try:
-                spec = validate_spec(read_spec(path), options)
-            except SpecInvalid as exc:
-                failed = True
-                report(path, exc.errors, "", sys.stdout)
-                report(path, exc.warnings, "warning: ", sys.stdout)
-                continue
-            report(path, spec.warnings, "warning: ", sys.stdout)
-            print(f"{path}: ok")
-        return 1 if failed else 0
-
-    from kops_iam.domain.lookups import Lookups, fixed_zone
+        return print_verdicts([check_file(path, options) for path in args.files], args.format)
 
     lookups = Lookups(
         hosted_zone=fixed_zone(args.hosted_zone_id) if args.hosted_zone_id else None,
         config_base=args.config_base,
     )
-    try:
-        plan: ClusterPlan = plan_spec(read_spec(args.file), options, lookups=lookups)
-    except SpecInvalid as exc:
-        report(args.file, exc.errors, "", sys.stdout)
-        report(args.file, exc.warnings, "warning: ", sys.stdout)
-        return 1
-    for warning in plan.warnings:
-        print(f"{args.file}: warning: {warning}", file=sys.stderr)
-    json.dump(plan.to_dict(), sys.stdout, indent=2)
-    sys.stdout.write("\n")
-    return 0
+    checked = check_file(args.file, options, lookups)
+    if checked.plan is None:
+        return print_verdicts([checked], "json" if args.json else "text")
+    if not args.json:
+        findings.report_text(args.file, (), checked.warnings)
+    findings.dump(checked.plan.to_dict())
+    return findings.OK
