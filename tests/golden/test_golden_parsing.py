@@ -200,7 +200,7 @@ def _read(function: Any, data: bytes | str, max_bytes: int | None, **kwargs: Any
     try:
         value = function(data, **options, **kwargs)
     except SpecInvalid as exc:
-        lines = [f"  ! {issue}" for issue in exc.errors]
+        lines = [f"  ! {issue} [{issue.code}]" for issue in exc.errors]
         return "\n".join(lines) if lines else "  ! (no issue)"
     return "  = " + json.dumps(value, ensure_ascii=False)
 

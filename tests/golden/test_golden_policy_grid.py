@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 import pytest
+import yaml
 from spec_builders import cluster_doc
 from support.golden import GOLDEN, check, stale
 
@@ -113,6 +114,14 @@ CASES: dict[str, tuple[dict[str, Any], Lookups | None]] = {
         },
         Lookups(hosted_zone=_zone),
     ),
+    "strict-private-zone": (
+        {
+            "iam": STRICT,
+            "configBase": "s3://kops-state/test.k8s.example.com",
+            "topology": {"masters": "private", "nodes": "private", "dns": {"type": "Private"}},
+        },
+        Lookups(hosted_zone=_zone),
+    ),
     "strict-zone-id-and-stores": (
         {
             "iam": {"legacy": False},
@@ -139,6 +148,18 @@ CASES: dict[str, tuple[dict[str, Any], Lookups | None]] = {
     ),
     "strict-without-lookups": ({"iam": STRICT}, None),
     "legacy-kms-offline": ({"etcdClusters": _etcd(KEY_ID, "alias/etcd")}, None),
+    "legacy-kms-offline-with-instance-groups": (
+        {"etcdClusters": _etcd(KEY_ID, "alias/etcd")},
+        None,
+    ),
+}
+#: Cases read from a file that adds the cluster's InstanceGroups after it.
+_WITH_GROUPS = {"legacy-kms-offline-with-instance-groups"}
+_GROUP = {
+    "apiVersion": "kops.k8s.io/v1alpha2",
+    "kind": "InstanceGroup",
+    "metadata": {"name": "nodes", "labels": {"kops.k8s.io/cluster": "test.k8s.example.com"}},
+    "spec": {"role": "Node"},
 }
 #: Gossip cases are named after kops' gossip suffix.
 _NAMES = {"strict-gossip-config-base-looked-up": "test.k8s.local"}
@@ -147,8 +168,11 @@ _NAMES = {"strict-gossip-config-base-looked-up": "test.k8s.local"}
 def render(name: str) -> str:
     fields, lookups = CASES[name]
     doc = cluster_doc(_NAMES.get(name, "test.k8s.example.com"), **fields)
+    text = json.dumps(doc)
+    if name in _WITH_GROUPS:  # a YAML stream: the Cluster, then its InstanceGroups
+        text = yaml.safe_dump_all([doc, _GROUP], sort_keys=False)
     try:
-        plan = plan_spec(json.dumps(doc), Options(account_id=ACCOUNT), lookups=lookups)
+        plan = plan_spec(text, Options(account_id=ACCOUNT), lookups=lookups)
     except SpecInvalid as exc:
         result: Any = {"errors": [str(e) for e in exc.errors]}
     else:

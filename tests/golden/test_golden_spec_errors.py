@@ -3,7 +3,8 @@
 ``tests/golden/spec/errors.txt`` holds, for every case below (a valid cluster document
 with one thing changed, :func:`spec_builders.cluster_doc`), the errors and warnings
 :func:`~kops_iam.domain.pipeline.validate_spec` reports, each with its field path, word
-for word: they are what a user reads when a spec is refused. ``make golden`` rewrites it.
+for word, with its code (``kops-iam validate --json``): they are what a user reads when a
+spec is refused. ``make golden`` rewrites it.
 """
 
 from __future__ import annotations
@@ -69,7 +70,22 @@ CASES: dict[str, tuple[dict[str, Any], Options | None]] = {
     "cloudProvider as a mapping": (_doc(cloudProvider={"aws": {}}), None),
     "cloudProvider as another mapping": (_doc(cloudProvider={"gce": {}, "aws": {}}), None),
     "cloudProvider as an empty mapping": (_doc(cloudProvider={}), None),
+    # -- shapes: a field of the wrong type
+    "subnets as text": (_doc(subnets="a"), None),
+    "a subnet as a number": (_doc(subnets=[5]), None),
+    "configStore as a number": (_doc(configStore=5), None),
+    "configStore with a field of the wrong type": (_doc(configStore={"base": 5}), None),
+    "networking as a list": (_doc(networking=[]), None),
+    "topology.dns as a number": (_doc(topology={"dns": 5}), None),
+    "cloudLabels with a list value": (_doc(cloudLabels={"team": [1]}), None),
+    "etcdClusters as a mapping": (_doc(etcdClusters={"main": {}}), None),
+    "iam.legacy as text": (_doc(iam={"legacy": "no"}), None),
+    "externalPolicies as a list": (_doc(externalPolicies=["arn"]), None),
     # -- DNS
+    "strict, a DNS type given as text": (
+        _doc(iam={"legacy": False}, configBase="s3://bucket/c", topology={"dns": "Weird"}),
+        None,
+    ),
     "strict, an unknown DNS type": (
         _doc(
             iam={"legacy": False}, configBase="s3://bucket/c", topology={"dns": {"type": "Weird"}}
@@ -200,12 +216,12 @@ def render() -> str:
         try:
             spec = validate_spec(json.dumps(doc), options)
         except SpecInvalid as exc:
-            out += [f"  ! {issue}" for issue in exc.errors]
-            out += [f"  ~ {issue}" for issue in exc.warnings]
+            out += [f"  ! {issue} [{issue.code}]" for issue in exc.errors]
+            out += [f"  ~ {issue} [{issue.code}]" for issue in exc.warnings]
         else:
             roles = ", ".join(spec.roles)
             out.append(f"  = valid: {spec.partition} {spec.region}, roles {roles}")
-            out += [f"  ~ {issue}" for issue in spec.warnings]
+            out += [f"  ~ {issue} [{issue.code}]" for issue in spec.warnings]
         out.append("")
     return "\n".join(out)
 
