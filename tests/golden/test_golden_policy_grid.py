@@ -122,6 +122,30 @@ CASES: dict[str, tuple[dict[str, Any], Lookups | None]] = {
         },
         Lookups(hosted_zone=_zone),
     ),
+    "strict-stores-in-three-buckets": (
+        {
+            "iam": STRICT,
+            "configBase": "s3://kops-state/test.k8s.example.com",
+            "keyStore": "s3://kops-keys/test/pki",
+            "secretStore": "s3://kops-secrets/test/secrets",
+            "configStore": "s3://kops-state/test.k8s.example.com/",
+            "dnsZone": ZONE,
+        },
+        None,
+    ),
+    "strict-v1alpha3-config-store": (
+        {
+            "_apiVersion": "kops.k8s.io/v1alpha3",
+            "iam": STRICT,
+            "configStore": {
+                "base": "s3://kops-state/test.k8s.example.com",
+                "keypairs": "s3://kops-keys/test/pki",
+                "secrets": "s3://kops-secrets/test/secrets",
+            },
+            "dnsZone": ZONE,
+        },
+        None,
+    ),
     "strict-zone-id-and-stores": (
         {
             "iam": {"legacy": False},
@@ -167,7 +191,11 @@ _NAMES = {"strict-gossip-config-base-looked-up": "test.k8s.local"}
 
 def render(name: str) -> str:
     fields, lookups = CASES[name]
+    fields = dict(fields)
+    api = fields.pop("_apiVersion", None)
     doc = cluster_doc(_NAMES.get(name, "test.k8s.example.com"), **fields)
+    if api is not None:
+        doc["apiVersion"] = api
     text = json.dumps(doc)
     if name in _WITH_GROUPS:  # a YAML stream: the Cluster, then its InstanceGroups
         text = yaml.safe_dump_all([doc, _GROUP], sort_keys=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import yaml
 from spec_builders import cluster_doc
 from support.golden import GOLDEN, check
 
@@ -47,6 +48,23 @@ def _etcd(**member: Any) -> list[dict[str, Any]]:
 def _subnets(*zones: str, cidr: str = "10.0.{}.0/24") -> list[dict[str, Any]]:
     return [{"name": f"s{i}", "zone": zone, "cidr": cidr.format(i)} for i, zone in enumerate(zones)]
 
+
+def _group(**metadata: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "kops.k8s.io/v1alpha2",
+        "kind": "InstanceGroup",
+        "metadata": metadata,
+        "spec": {"role": "Node"},
+    }
+
+
+#: Cases whose file adds InstanceGroups after the Cluster: name -> the groups.
+GROUPS: dict[str, list[dict[str, Any]]] = {
+    "an InstanceGroup without a name": [_group()],
+    "an InstanceGroup with an empty name": [_group(name="")],
+    "an InstanceGroup named by a number": [_group(name=7)],
+    "a named InstanceGroup": [_group(name="nodes")],
+}
 
 #: name -> (document, options)
 CASES: dict[str, tuple[dict[str, Any], Options | None]] = {
@@ -202,6 +220,7 @@ CASES: dict[str, tuple[dict[str, Any], Options | None]] = {
         _doc(iam={"legacy": False}, configBase="s3://bucket/c", keyStore="gs://other/pki"),
         None,
     ),
+    **{name: (_doc(), None) for name in GROUPS},
     "strict, memfs stores": (
         _doc(iam={"legacy": False}, configBase="memfs://tests/c", keyStore="memfs://tests/pki"),
         None,
@@ -213,8 +232,11 @@ def render() -> str:
     out = []
     for name, (doc, options) in CASES.items():
         out.append(f"## {name}")
+        text = json.dumps(doc)
+        if name in GROUPS:  # a YAML stream: the Cluster, then its InstanceGroups
+            text = yaml.safe_dump_all([doc, *GROUPS[name]], sort_keys=False)
         try:
-            spec = validate_spec(json.dumps(doc), options)
+            spec = validate_spec(text, options)
         except SpecInvalid as exc:
             out += [f"  ! {issue} [{issue.code}]" for issue in exc.errors]
             out += [f"  ~ {issue} [{issue.code}]" for issue in exc.warnings]
