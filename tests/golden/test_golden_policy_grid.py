@@ -61,7 +61,7 @@ CASES: dict[str, tuple[dict[str, Any], Lookups | None]] = {
     "legacy-state-stores-in-two-buckets": (
         {
             "configBase": "s3://kops-state/test.k8s.example.com",
-            "keyStore": "s3://kops-keys",
+            "keyStore": "s3://kops-keys//pki-X",
             "secretStore": "s3://kops-secrets/test/secrets/",
         },
         None,

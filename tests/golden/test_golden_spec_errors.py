@@ -58,8 +58,26 @@ def _group(**metadata: Any) -> dict[str, Any]:
     }
 
 
-#: Cases whose file adds InstanceGroups after the Cluster: name -> the groups.
+def _other(api: Any, kind: str | None = "InstanceGroup") -> dict[str, Any]:
+    other = _group(name="nodes") | {"apiVersion": api}
+    if kind is None:
+        other.pop("kind")
+    else:
+        other["kind"] = kind
+    return other
+
+
+#: Cases whose file adds documents after the Cluster: name -> those documents.
 GROUPS: dict[str, list[dict[str, Any]]] = {
+    "documents: an API version that is no text": [_other(5)],
+    "documents: a version kops.k8s.io never had": [_other("kops.k8s.io/v9")],
+    "documents: a version the kops group never had": [_other("kops/v1alpha3")],
+    "documents: a group path with a slash": [_other("kops.k8s.io/extra/v1alpha2")],
+    "documents: an InstanceGroup of another API": [_other("example.com/v1")],
+    "documents: a Cluster of another API": [_other("example.com/v1", "Cluster")],
+    "documents: another kind of another API": [_other("v1", "ConfigMap")],
+    "documents: no kind, another API": [_other("example.com/v1", None)],
+    "documents: no API version": [_other(None)],
     "an InstanceGroup without a name": [_group()],
     "an InstanceGroup with an empty name": [_group(name="")],
     "an InstanceGroup named by a number": [_group(name=7)],
