@@ -78,6 +78,13 @@ GROUPS: dict[str, list[dict[str, Any]]] = {
     "documents: another kind of another API": [_other("v1", "ConfigMap")],
     "documents: no kind, another API": [_other("example.com/v1", None)],
     "documents: no API version": [_other(None)],
+    "documents: a Cluster named by a number, a labelled group": [
+        _group(name="nodes", labels={"kops.k8s.io/cluster": "test.k8s.example.com"})
+    ],
+    "documents: a group labelled for another cluster": [
+        _group(name="nodes", labels={"kops.k8s.io/cluster": "other.k8s.example.com"})
+    ],
+    "documents: a group defined twice": [_group(name="nodes"), _group(name="nodes")],
     "an InstanceGroup without a name": [_group()],
     "an InstanceGroup with an empty name": [_group(name="")],
     "an InstanceGroup named by a number": [_group(name=7)],
@@ -239,6 +246,10 @@ CASES: dict[str, tuple[dict[str, Any], Options | None]] = {
         None,
     ),
     **{name: (_doc(), None) for name in GROUPS},
+    "documents: a Cluster named by a number, a labelled group": (
+        _with(_doc(), metadata={"name": 7}),
+        None,
+    ),
     "strict, memfs stores": (
         _doc(iam={"legacy": False}, configBase="memfs://tests/c", keyStore="memfs://tests/pki"),
         None,
