@@ -78,6 +78,11 @@ GROUPS: dict[str, list[dict[str, Any]]] = {
     "documents: another kind of another API": [_other("v1", "ConfigMap")],
     "documents: no kind, another API": [_other("example.com/v1", None)],
     "documents: no API version": [_other(None)],
+    "documents: no kind": [_other("kops.k8s.io/v1alpha2", None)],
+    "documents: a second Cluster, then a group without a name": [
+        _other("kops.k8s.io/v1alpha2", "Cluster"),
+        _group(),
+    ],
     "documents: a Cluster named by a number, a labelled group": [
         _group(name="nodes", labels={"kops.k8s.io/cluster": "test.k8s.example.com"})
     ],
