@@ -118,6 +118,127 @@ CASES: dict[str, tuple[dict[str, Any], Options | None]] = {
     "cloudProvider as a mapping": (_doc(cloudProvider={"aws": {}}), None),
     "cloudProvider as another mapping": (_doc(cloudProvider={"gce": {}, "aws": {}}), None),
     "cloudProvider as an empty mapping": (_doc(cloudProvider={}), None),
+    "an error and a warning": (
+        _doc(networkID="vpc-xyz", etcdClusters=_etcd(kmsKeyId="alias/a")),
+        None,
+    ),
+    "a Cluster apiVersion that is no text": (_with(_doc(), apiVersion=5), None),
+    "a Cluster without apiVersion, with a bastion": (
+        _with(_doc(topology={"bastion": {}}), apiVersion=None),
+        None,
+    ),
+    "a name of 253 characters": (
+        _with(_doc(), metadata={"name": ".".join(["a" * 63] * 4)[:253]}),
+        None,
+    ),
+    "a name of 254 characters": (
+        _with(_doc(), metadata={"name": ".".join(["a" * 63] * 4)[:252] + "ab"}),
+        None,
+    ),
+    "cloudProvider null": (
+        _doc(cloudProvider=None) | {"spec": {**_doc()["spec"], "cloudProvider": None}},
+        None,
+    ),
+    "a label key of one character": (_doc(cloudLabels={"a": "b"}), None),
+    "a label key that is empty": (_doc(cloudLabels={"": "b"}), None),
+    "two unknown role keys and two bad policies": (
+        _doc(
+            additionalPolicies={"workers": GRANT, "bosses": GRANT},
+            externalPolicies={"node": ["x", "y"], "workers": [], "bosses": []},
+        ),
+        None,
+    ),
+    "an additional policy with an action newer than the catalogue": (
+        _doc(
+            additionalPolicies={
+                "node": json.dumps(
+                    [{"Effect": "Allow", "Action": "s3:DoTomorrow", "Resource": "*"}]
+                )
+            }
+        ),
+        None,
+    ),
+    "an additional policy with an error": (
+        _doc(
+            additionalPolicies={"node": json.dumps([{"Effect": "Allow", "Action": "s3:GetObject"}])}
+        ),
+        None,
+    ),
+    "a bastion not enabled, with a bastion policy": (
+        _doc(
+            topology={"bastion": {"enable": "yes"}},
+            additionalPolicies={"bastion": GRANT},
+        ),
+        None,
+    ),
+    "a bastion declared, no Bastion group": (_doc(topology={"bastion": {}}), None),
+    "no region, a policy of another partition": (
+        _doc(subnets=[], externalPolicies={"node": [f"arn:aws-cn:iam::{ACCOUNT}:policy/a"]}),
+        None,
+    ),
+    "a networkCIDR with host bits": (_doc(networkCIDR="10.0.0.1/16"), None),
+    "additional CIDRs, one broken": (
+        _doc(additionalNetworkCIDRs=["192.168.0.0/16", "10.1.0.0/33"]),
+        None,
+    ),
+    "v1alpha3 networking with its own CIDRs": (
+        _with(
+            _doc(
+                networkCIDR=None,
+                networkID=None,
+                networking={
+                    "networkCIDR": "10.0.0.0/16",
+                    "networkID": "vpc-0a1b2c3d",
+                    "additionalNetworkCIDRs": ["192.168.0.0/16"],
+                    "subnets": [{"name": "a", "zone": "eu-west-1a", "cidr": "192.168.1.0/24"}],
+                },
+                subnets=None,
+            ),
+            apiVersion="kops.k8s.io/v1alpha3",
+        ),
+        None,
+    ),
+    "v1alpha3 networking with a broken VPC id": (
+        _with(
+            _doc(networkID=None, networking={"networkID": "vpc-x"}),
+            apiVersion="kops.k8s.io/v1alpha3",
+        ),
+        None,
+    ),
+    "zones instead of subnets": (
+        _with(
+            _doc(
+                subnets=None,
+                zones=[{"name": "eu-west-1a", "cidr": "10.0.1.0/24"}, {"name": "mars-1a"}],
+            ),
+            apiVersion="kops/v1alpha1",
+        ),
+        None,
+    ),
+    "zones outside the network": (
+        _with(
+            _doc(subnets=None, zones=[{"name": "eu-west-1a", "cidr": "192.168.1.0/24"}]),
+            apiVersion="kops/v1alpha1",
+        ),
+        None,
+    ),
+    "subnets in two zones of one region, two broken": (
+        _doc(subnets=[*_subnets("eu-west-1a", "mars-1a", "venus-2b")]),
+        None,
+    ),
+    "configStore text that is no s3 URL": (_doc(configStore="s3://Bad_Bucket/c"), None),
+    "configStore keypairs that is no s3 URL": (
+        _doc(configStore={"base": "s3://bucket/c", "keypairs": "s3://Bad_Bucket/k"}),
+        None,
+    ),
+    "strict, a key without encryptedVolume": (
+        _doc(
+            iam={"legacy": False},
+            configBase="s3://bucket/c",
+            etcdClusters=_etcd(kmsKeyId="alias/a"),
+        ),
+        None,
+    ),
     # -- shapes: a field of the wrong type
     "subnets as text": (_doc(subnets="a"), None),
     "a subnet as a number": (_doc(subnets=[5]), None),
