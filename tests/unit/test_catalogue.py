@@ -413,3 +413,27 @@ def test_hostile_patterns_do_not_backtrack_catastrophically() -> None:
     # Then it finishes: a hang guard (exponential matching takes hours here), not a speed
     # target; speed is measured by bench/, never by timed unit tests.
     assert time.perf_counter() - start < 10.0
+
+
+def _osa_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance, by the textbook dynamic programme."""
+    d = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        d[i][0] = i
+    for j in range(len(b) + 1):
+        d[0][j] = j
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text("abc", max_size=6), st.text("abc", max_size=6))
+def test_one_edit_is_an_alignment_distance_of_exactly_one(a: str, b: str) -> None:
+    # Any two short words over a small alphabet (so near pairs are common): one edit apart
+    # (insert, delete, replace, swap two neighbours) exactly when their distance is 1
+    assert one_edit(a, b) is (_osa_distance(a, b) == 1)
