@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, TypeAdapter, 
 
 from kops_iam.domain.errors import Issue, SpecInvalid, join_path
 from kops_iam.domain.model import JSONDict, RoleKind
-from kops_iam.domain.naming import partition_for_region
+from kops_iam.domain.naming import OWN_TAG_KEYS, partition_for_region
 from kops_iam.domain.options import Options
 
 API_GROUP: Final = "kops.k8s.io"
@@ -664,7 +664,8 @@ class _Validator:
                 self.error(path, "reserved: kops-iam sets this tag itself (or AWS owns the prefix)")
             if len(value) > 256 or not _TAG_CHARS.match(value):
                 self.error(path, "a tag value is at most 256 letters, digits, spaces or _.:/=+-@")
-        reserved = 4  # Name, KubernetesCluster, kubernetes.io/cluster/<name>, ownership
+        # Name, KubernetesCluster, kubernetes.io/cluster/<name>, and kops-iam's own tags
+        reserved = 3 + len(OWN_TAG_KEYS)
         if len(labels) + reserved > MAX_TAGS_PER_ROLE:
             self.error(
                 "spec.cloudLabels",
