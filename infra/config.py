@@ -149,6 +149,15 @@ class StackConfig(BaseModel):
         alias="kops-iam:retainOnDelete",
         description="Keep a cluster's roles when its spec is deleted.",
     )
+    # -- issue 10 (docs/adr/0061): roles kops-iam created at IAM path / before 0061 --------
+    manage_root_path_roles: bool = Field(
+        default=False,
+        alias="kops-iam:manageRootPathRoles",
+        description=(
+            "Keep managing the roles kops-iam created at IAM path `/` before it created them "
+            "under `/kops-iam/` (grants the function writes on owned kops roles at `/`)."
+        ),
+    )
     drift_schedule: str = Field(
         default="rate(1 hour)",
         alias="kops-iam:driftSchedule",

@@ -43,6 +43,7 @@ def environment(config: StackConfig, bucket_name: str, bus_name: str) -> dict[st
         Env.ALLOWED_MANAGED_POLICIES: ",".join(config.allowed_managed_policy_arns),
         Env.ADOPT_EXISTING_ROLES: _flag(config.adopt_existing_roles),
         Env.RETAIN_ON_DELETE: _flag(config.retain_on_delete),
+        Env.MANAGE_ROOT_PATH_ROLES: _flag(config.manage_root_path_roles),
         "POWERTOOLS_SERVICE_NAME": Defaults.POWERTOOLS_SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": Defaults.METRICS_NAMESPACE,
     }
