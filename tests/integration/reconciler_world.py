@@ -251,6 +251,12 @@ class World:
         self.managed_policy("kops-boundary")
         self.managed_policy("staging-node-extras")
 
+    def staging_settings(self) -> Settings:
+        """Settings of an operator who approved what ``bastion-all-roles.yaml`` asks for:
+        its bastion may start SSM sessions (an escalation action, docs/adr/0062)."""
+        options = replace(self.settings.options, allowed_actions=frozenset({"ssm:StartSession"}))
+        return self.with_settings(options=options)
+
     def role_names(self) -> set[str]:
         return {r["RoleName"] for r in self.iam.list_roles()["Roles"]}
 

@@ -57,7 +57,7 @@ def spec(
         body["additionalPolicies"] = {
             "master": json.dumps([_allow("secretsmanager:GetSecretValue", sid="Secrets")]),
             "node": json.dumps([_allow("s3:GetObject", resource=f"{node_bucket}/*")]),
-            "bastion": json.dumps([_allow("ssm:StartSession")]),
+            "bastion": json.dumps([_allow("ssm:DescribeSessions")]),
         }
         body["externalPolicies"] = {"node": [EXTRA] if external is None else external}
         if boundary:
