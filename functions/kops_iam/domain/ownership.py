@@ -146,3 +146,46 @@ class OwnershipRules:
             f"{what} exists and is not managed by kops-iam (no tag "
             f"{OWNERSHIP_TAG_KEY}={OWNERSHIP_TAG_VALUE}); it is left untouched"
         )
+
+
+@dataclass(frozen=True)
+class NameCollision:
+    """Two or more clusters whose kops role (and instance profile) names coincide."""
+
+    name: str
+    #: (cluster, role kind) of each cluster that wants the name, sorted by cluster.
+    holders: tuple[tuple[str, str], ...]
+
+    def message(self, cluster: str) -> str:
+        """The error for ``cluster``: the name, the other cluster(s), the way out."""
+        others = ", ".join(repr(c) for c, _ in self.holders if c != cluster)
+        return (
+            f"{self.name} is also the IAM role and instance profile name of cluster {others}: "
+            "kops cuts names over 64 characters to 57 characters and a 6-character hash, so "
+            "both clusters would need the same role, and kops-iam lets only the first one "
+            "applied have it; rename one of the clusters"
+        )
+
+
+def name_collisions(roles: Mapping[str, Mapping[str, str]]) -> tuple[NameCollision, ...]:
+    """Role names two or more different clusters want.
+
+    Parameters
+    ----------
+    roles
+        Full cluster name -> role kind -> role name (each cluster once).
+
+    Returns
+    -------
+    tuple of NameCollision
+        One per shared name, sorted by name.
+    """
+    holders: dict[str, list[tuple[str, str]]] = {}
+    for cluster, names in roles.items():
+        for kind, name in names.items():
+            holders.setdefault(name, []).append((cluster, kind))
+    return tuple(
+        NameCollision(name, tuple(sorted(found)))
+        for name, found in sorted(holders.items())
+        if len({cluster for cluster, _ in found}) > 1
+    )
