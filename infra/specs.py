@@ -7,18 +7,24 @@ Two modes (docs/adr/0010):
   a key ending in ``/config`` go to the function as S3 notifications. S3 filters match a
   suffix only, so ``a/b/config`` is delivered too; the function ignores such nested keys
   (``kops_iam.domain.state_store.cluster_from_key``).
+  Its policy denies writing or deleting a spec (``*/config``) to every role a kops
+  cluster runs with (docs/security.md): otherwise a node could rewrite its own spec (kops'
+  state-store grant is ``s3:*`` on ``<cluster>/``) or, through ``additionalPolicies``,
+  another cluster's, and kops-iam would apply it.
 * **Existing bucket** (a kops state store, ``kops-iam:existingBucketName``): the stack never
-  touches it. An EventBridge rule on the default bus matches its S3 events
-  (``wiring.s3_spec_event_pattern``); the bucket owner must turn on its EventBridge
-  notifications, and the stack must live in the bucket's region.
+  touches it (docs/security.md gives the same policy statement to add). An EventBridge rule
+  on the default bus matches its S3 events (``wiring.s3_spec_event_pattern``); the bucket
+  owner must turn on its EventBridge notifications, and the stack must live in the
+  bucket's region.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
@@ -29,6 +35,7 @@ from infra.config import StackConfig
 from infra.eventing import function_target, to_event_pattern
 from infra.nag import acknowledge
 from kops_iam.aws.events import s3_spec_event_pattern
+from kops_iam.domain.naming import kops_role_arn_patterns
 from kops_iam.domain.state_store import SPEC_KEY_SUFFIX
 
 #: S3 events that make the function reconcile a cluster (own-bucket mode).
@@ -36,6 +43,23 @@ SPEC_EVENTS: Final = (s3.EventType.OBJECT_CREATED, s3.EventType.OBJECT_REMOVED)
 ACCESS_LOG_EXPIRATION: Final = Duration.days(365)
 #: Construct id prefix of CDK's singleton custom resource writing bucket notifications.
 NOTIFICATIONS_HANDLER: Final = "BucketNotificationsHandler"
+#: What no role of a kops cluster may do to a spec object (rewrite it, delete it, or bring
+#: back an older version by deleting the current one).
+SPEC_WRITES: Final = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion")
+
+
+def kops_roles_never_write_specs(bucket: s3.IBucket) -> iam.PolicyStatement:
+    """The bucket-policy statement denying spec writes to every kops cluster role."""
+    return iam.PolicyStatement(
+        sid="KopsClusterRolesNeverWriteSpecs",
+        effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()],
+        actions=list(SPEC_WRITES),
+        resources=[bucket.arn_for_objects(f"*{SPEC_KEY_SUFFIX}")],
+        conditions={
+            "ArnLike": {"aws:PrincipalArn": kops_role_arn_patterns(Aws.PARTITION, Aws.ACCOUNT_ID)}
+        },
+    )
 
 
 class SpecsBucket(Construct):
@@ -81,6 +105,7 @@ class SpecsBucket(Construct):
             ],
             removal_policy=RemovalPolicy.RETAIN,  # the specs outlive the stack
         )
+        self.bucket.add_to_resource_policy(kops_roles_never_write_specs(self.bucket))
 
     def trigger(self, function: lambda_.IFunction, dead_letters: sqs.IQueue) -> None:
         """Deliver spec created/removed events to ``function``.

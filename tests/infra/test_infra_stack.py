@@ -451,3 +451,35 @@ def test_existing_bucket_policy_statements(
             ["arn:", {"Ref": "AWS::Partition"}, f":s3:::{EXISTING_BUCKET}/*{SPEC_KEY_SUFFIX}"],
         ]
     }
+
+
+def test_own_bucket_denies_spec_writes_to_every_kops_cluster_role(own_bucket: Synthesized) -> None:
+    # A node could otherwise rewrite its own spec (kops' s3:* on <cluster>/) or another
+    # cluster's (additionalPolicies may grant s3:PutObject), and kops-iam would apply it.
+    specs_id = own_bucket.logical_id("AWS::S3::Bucket", "SpecsBucket")
+    [policy] = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in own_bucket.resources("AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == ref(specs_id)
+    ]
+    [statement] = [s for s in policy if s.get("Sid") == "KopsClusterRolesNeverWriteSpecs"]
+    assert statement["Effect"] == "Deny" and statement["Principal"] == {"AWS": "*"}
+    assert sorted(statement["Action"]) == [
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:PutObject",
+    ]
+    assert statement["Resource"] == {"Fn::Join": ["", [arn_of(specs_id), "/*/config"]]}
+    patterns = [
+        "".join(
+            p if isinstance(p, str) else "<" + next(iter(p.values())) + ">"
+            for p in arn["Fn::Join"][1]
+        )
+        for arn in statement["Condition"]["ArnLike"]["aws:PrincipalArn"]
+    ]
+    role = "arn:<AWS::Partition>:iam::<AWS::AccountId>:role"
+    assert patterns == [
+        f"{role}/kops-iam/*",
+        *(f"{role}/{p}.*" for p in ("masters", "nodes", "bastions")),
+        *(f"{role}/*/{p}.*" for p in ("masters", "nodes", "bastions")),
+    ]

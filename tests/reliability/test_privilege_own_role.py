@@ -561,3 +561,42 @@ def _tamper_and_schedule(world: Any, cluster: str) -> dict[str, Any]:
     iam.attach_role_policy(RoleName=f"masters.{cluster}", PolicyArn=rel_scenarios.TAMPER)
     iam.untag_role(RoleName=f"nodes.{cluster}", TagKeys=["team"])
     return W.scheduled_event()
+
+
+# -- the specs bucket: no kops cluster role may write a spec ---------------------------------
+
+
+def test_no_kops_cluster_role_can_write_or_delete_a_spec(
+    deployment: rel_stack.Deployment,
+) -> None:
+    """A node could otherwise rewrite its own spec (kops grants s3:* on <cluster>/) or,
+    through additionalPolicies, another cluster's; kops-iam would apply it."""
+    template = deployment.template
+    [deny] = [
+        {k: v for k, v in statement.items() if k != "Principal"}
+        for policy_id in template.logical_ids("AWS::S3::BucketPolicy")
+        for statement in template.resolve(
+            template.resources[policy_id]["Properties"]["PolicyDocument"]
+        )["Statement"]
+        if statement.get("Sid") == "KopsClusterRolesNeverWriteSpecs"
+    ]
+    bucket_arn = str(deny["Resource"]).removesuffix("/*/config")
+    assert bucket_arn.startswith("arn:aws:s3:::"), deny["Resource"]
+    role = "arn:aws:iam::123456789012:role"
+    kops_roles = [
+        f"{role}/kops-iam/nodes.{CLUSTER}",
+        f"{role}/kops-iam/masters.other.k8s.example.com",
+        f"{role}/{FOREIGN}",  # kops' own
+        f"{role}/team/bastions.x.k8s.example.com",
+    ]
+    others = [f"{role}/{deployment.template.ref(deployment.role_id)}", f"{role}/Admin"]
+    for principal in kops_roles + others:
+        for action in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"):
+            for key in (f"{CLUSTER}/config", "victim.k8s.example.com/config"):
+                request = Request(action, f"{bucket_arn}/{key}", {"aws:PrincipalArn": principal})
+                denied = evaluate([deny], request).decision == "ExplicitDeny"
+                assert denied is (principal in kops_roles), (principal, action, key)
+                rel_support.record(PART, "own_policy.hostile_calls_checked", int(denied))
+        # other objects of a kops state store (etcd backups...) stay as the bucket owner says
+        backup = Request("s3:PutObject", f"{bucket_arn}/{CLUSTER}/backups/etcd/x", {})
+        assert evaluate([deny], backup).decision != "ExplicitDeny"

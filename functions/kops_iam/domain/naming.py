@@ -69,6 +69,17 @@ def truncate_name(name: str, max_length: int = MAX_ROLE_NAME) -> str:
     return f"{name[: max_length - _HASH_LENGTH - 1]}-{suffix}"
 
 
+def kops_role_arn_patterns(partition: str, account: str) -> list[str]:
+    """ARN patterns of every role a kops cluster may run with: everything under
+    :data:`MANAGED_PATH`, and kops-named roles at any other path (kops' own, hand-made)."""
+    base = f"arn:{partition}:iam::{account}:role"
+    return [
+        f"{base}{MANAGED_PATH}*",
+        *(f"{base}/{prefix}*" for prefix in ROLE_NAME_PREFIXES),
+        *(f"{base}/*/{prefix}*" for prefix in ROLE_NAME_PREFIXES),
+    ]
+
+
 def role_name(kind: RoleKind, cluster: str) -> str:
     """Name shared by the role, its instance profile and its main inline policy."""
     return truncate_name(f"{_ROLE_PREFIX[kind]}.{cluster}")
