@@ -52,7 +52,7 @@ from kops_iam.domain.state_store import cluster_from_key
 
 PART = "ownership"
 PROFILE = "reliability-long" if rel_support.LONG else "reliability-fast"
-CASES = rel_support.budget(12, 300)
+CASES = rel_support.budget(12, 200)
 MAX_STEPS = rel_support.budget(6, 14)
 
 #: Colliding pairs per role kind, and clusters colliding with nobody.
