@@ -14,16 +14,18 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_HOME := $(CURDIR)/.cdk-home
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help install demo test lint typecheck unit synth reliability reliability-long bench catalogue clean
+.PHONY: help install demo test lint typecheck unit golden synth bootstrap diff deploy destroy reliability reliability-long bench catalogue docs-tables clean
 
 help:
 	@echo "make demo         run the whole flow on an embedded AWS emulator"
 	@echo "make test         lint, type-check and run the whole test suite"
+	@echo "make golden       rewrite the golden files (tests/golden/) from today's output"
 	@echo "make synth        synthesize the CDK stack offline"
+	@echo "make diff | deploy | destroy [CONTEXT='-c kops-iam:KEY=VALUE ...']  against AWS"
 	@echo "make reliability  fuzzing, fault injection, races, privilege (fast mode)"
 	@echo "make bench        benchmark suite (not part of the tests)"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml functions/requirements.txt tools/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
@@ -45,16 +47,42 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck $(NODE_STAMP)
 	$(BIN)/python -m pytest -n 2 tests
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
+# Golden files (tests/golden/README.md): rewrite them from today's output, then review the
+# diff of tests/golden/ before committing it.
+golden: $(STAMP)
+	KOPS_IAM_GOLDEN=update $(BIN)/python -m pytest -q tests/golden
+	@git status --short -- tests/golden || true
+
+# The CDK CLI, offline and quiet; cdk.json's app command runs .venv/bin/python itself.
+CDK := npx --no-install cdk
+CDK_FLAGS := --no-notices --no-version-reporting
+# Stack settings for synth/diff/deploy/destroy, e.g.
+#   make deploy CONTEXT='-c kops-iam:permissionsBoundaryArn=arn:aws:iam::111122223333:policy/kops-boundary'
+CONTEXT ?=
+
 synth: $(STAMP) $(NODE_STAMP)
-	PATH=$(CURDIR)/$(BIN):$$PATH npx --no-install cdk synth --no-notices --no-version-reporting --quiet > /dev/null
+	$(CDK) synth $(CDK_FLAGS) $(CONTEXT) --quiet > /dev/null
 	$(BIN)/cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
 	@echo "synthesized to cdk.out/ (cdk-nag and cfn-lint passed)"
+
+# Against a real AWS account (credentials and region from the usual AWS environment).
+bootstrap: $(STAMP) $(NODE_STAMP)
+	$(CDK) bootstrap $(CDK_FLAGS)
+
+diff: $(STAMP) $(NODE_STAMP)
+	$(CDK) diff $(CDK_FLAGS) $(CONTEXT)
+
+deploy: $(STAMP) $(NODE_STAMP)
+	$(CDK) deploy $(CDK_FLAGS) $(CONTEXT) $(DEPLOY_FLAGS)
+
+destroy: $(STAMP) $(NODE_STAMP)
+	$(CDK) destroy $(CDK_FLAGS) $(CONTEXT) $(DESTROY_FLAGS)
 
 # Reliability suite (tests/reliability, docs/reliability.md): fast mode is also part of
 # `make test`; the figures of a run go to build/reliability/ and into docs/reliability.md.
@@ -76,6 +104,12 @@ reliability-long: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Docs generated from code (the settings table); a test fails when they are stale.
+DOCS_WITH_TABLES := README.md
+
+docs-tables: $(STAMP)
+	$(BIN)/python -m kops_iam_tools.docs $(DOCS_WITH_TABLES)
 
 catalogue: $(STAMP)
 	$(BIN)/python scripts/build_catalogue.py

@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     raw: dict[str, Any] = {"machine": info, "quick": args.quick}
     texts: list[str] = []
 
-    from bench.awsenv import reconciler_available
+    from bench.aws import reconciler_available
 
     reconciler = reconciler_available()
 

@@ -2,7 +2,7 @@
 
 Through the deployed entry point (``lambda_handler`` with its Powertools decorators) and an
 S3 ``Object Created``/``Object Deleted`` event as EventBridge delivers it, for two sample
-specs. Calls are counted with a botocore ``before-call`` hook (see :mod:`bench.awsenv`):
+specs. Calls are counted by the test world's wire (see :mod:`bench.aws`):
 
 * first apply: the spec's roles do not exist yet;
 * unchanged: the same event again (target: zero IAM writes);
@@ -18,10 +18,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from support.wire import Calls
+
 from bench import specs
-from bench.awsenv import Calls, World, object_event
+from bench.aws import BenchWorld, bench_world
 from bench.report import Row, fmt, verdict
 from bench.stats import summarize
+from kops_iam_tools.world.events import object_event
 
 SECTION = "reconcile calls"
 LATENCY = "handler latency"
@@ -34,27 +37,27 @@ def _outcome(result: dict[str, Any]) -> str:
     return ", ".join(str(o.get("detailType")) for o in outcomes) or "none"
 
 
-def scenario_calls(world: World, text: str, cluster: str) -> dict[str, tuple[Calls, str, int]]:
+def scenario_calls(world: BenchWorld, text: str, cluster: str) -> dict[str, tuple[Calls, str, int]]:
     """Run the four scenarios on a fresh cluster; return calls, outcome and roles planned."""
     key = f"{cluster}/config"
     roles = len(world.runtime.reconciler.plan_document(specs.renamed(text, cluster)).roles)
     out: dict[str, tuple[Calls, str, int]] = {}
-    world.counter.take()
+    world.calls.take()
     version = world.put_spec(key, specs.renamed(text, cluster))
     result = world.invoke(object_event(key, version_id=version))
-    out["first apply"] = (world.counter.take(), _outcome(result), roles)
+    out["first apply"] = (world.calls.take(), _outcome(result), roles)
     result = world.invoke(object_event(key, version_id=version))
-    out["unchanged"] = (world.counter.take(), _outcome(result), roles)
+    out["unchanged"] = (world.calls.take(), _outcome(result), roles)
     version = world.put_spec(key, specs.one_policy_changed(text, cluster))
     result = world.invoke(object_event(key, version_id=version))
-    out["one policy changed"] = (world.counter.take(), _outcome(result), roles)
+    out["one policy changed"] = (world.calls.take(), _outcome(result), roles)
     world.delete_spec(key)
     result = world.invoke(object_event(key, deleted=True))
-    out["deletion"] = (world.counter.take(), _outcome(result), roles)
+    out["deletion"] = (world.calls.take(), _outcome(result), roles)
     return out
 
 
-def latency(world: World, text: str, cluster: str, repeats: int) -> dict[str, list[float]]:
+def latency(world: BenchWorld, text: str, cluster: str, repeats: int) -> dict[str, list[float]]:
     """Handler wall time (ms) per event: unchanged and changed spec."""
     key = f"{cluster}/config"
     versions = [specs.renamed(text, cluster), specs.one_policy_changed(text, cluster)]
@@ -64,18 +67,18 @@ def latency(world: World, text: str, cluster: str, repeats: int) -> dict[str, li
     calls: dict[str, list[int]] = {"unchanged": [], "changed": []}
     event = object_event(key, version_id=version)
     for i in range(repeats):
-        world.counter.take()
+        world.calls.take()
         start = time.perf_counter()
         world.invoke(event)
         timings["unchanged"].append((time.perf_counter() - start) * 1000)
-        calls["unchanged"].append(world.counter.take().total)
+        calls["unchanged"].append(world.calls.take().total)
         version = world.put_spec(key, versions[(i + 1) % 2])
         event = object_event(key, version_id=version)
-        world.counter.take()
+        world.calls.take()
         start = time.perf_counter()
         world.invoke(event)
         timings["changed"].append((time.perf_counter() - start) * 1000)
-        calls["changed"].append(world.counter.take().total)
+        calls["changed"].append(world.calls.take().total)
     return {**timings, **{f"{k} calls": [float(c) for c in v] for k, v in calls.items()}}
 
 
@@ -88,7 +91,7 @@ def run(repeats: int, latency_repeats: int) -> tuple[list[Row], dict[str, object
         for name in (specs.SMALL, specs.FULL)
         for arn in specs.managed_policy_arns(specs.sample(name))
     )
-    with World(allowed) as world:
+    with bench_world(allowed) as world:
         for name in (specs.SMALL, specs.FULL):
             text = specs.sample(name)
             world.create_policies(specs.managed_policy_arns(text))
@@ -96,10 +99,7 @@ def run(repeats: int, latency_repeats: int) -> tuple[list[Row], dict[str, object
                 scenario_calls(world, text, f"calls-{i}.{specs.cluster_name(text)}")
                 for i in range(repeats)
             ]
-            raw[name] = {
-                s: [dict((f"{a}:{b}", n) for (a, b), n in r[s][0].counts.items()) for r in runs]
-                for s in SCENARIOS
-            }
+            raw[name] = {s: [dict(r[s][0].counts) for r in runs] for s in SCENARIOS}
             for scenario in SCENARIOS:
                 rows.append(_calls_row(name, scenario, [r[scenario] for r in runs]))
         text = specs.sample(specs.FULL)

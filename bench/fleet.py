@@ -26,10 +26,13 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from support.wire import Calls
+
 from bench import specs
-from bench.awsenv import Calls, World, object_event, scheduled_event
+from bench.aws import BenchWorld, bench_world
 from bench.report import Row, fmt, verdict
 from bench.stats import summarize
+from kops_iam_tools.world.events import object_event, scheduled_event
 
 SECTION = "fleet"
 DRIFT_FRACTION = 0.01
@@ -81,12 +84,12 @@ def _reset_peak_rss() -> bool:
     return True
 
 
-def apply_new(world: World, text: str, start: int, stop: int) -> ApplyStep:
+def apply_new(world: BenchWorld, text: str, start: int, stop: int) -> ApplyStep:
     """Upload and apply clusters ``start..stop-1`` (one event each, as S3 sends them)."""
     versions = {}
     for i in range(start, stop):
         versions[i] = world.put_spec(f"{cluster(i)}/config", specs.renamed(text, cluster(i)))
-    world.counter.take()
+    world.calls.take()
     per_cluster: list[float] = []
     begin = time.perf_counter()
     cpu_begin = time.process_time()
@@ -99,10 +102,10 @@ def apply_new(world: World, text: str, start: int, stop: int) -> ApplyStep:
             raise RuntimeError(f"first apply of {cluster(i)} ended with {kinds}")
     wall = time.perf_counter() - begin
     cpu = time.process_time() - cpu_begin
-    return ApplyStep(stop - start, wall, cpu, per_cluster, world.counter.take())
+    return ApplyStep(stop - start, wall, cpu, per_cluster, world.calls.take())
 
 
-def drift_run(world: World, size: int, seed: int, trace: bool = False) -> DriftRun:
+def drift_run(world: BenchWorld, size: int, seed: int, trace: bool = False) -> DriftRun:
     """Put drift on ~1% of ``size`` clusters, then run the scheduled event over the bucket.
 
     With ``trace``, :mod:`tracemalloc` records the peak of Python allocations during the run.
@@ -110,11 +113,11 @@ def drift_run(world: World, size: int, seed: int, trace: bool = False) -> DriftR
     from kops_iam.domain.naming import additional_policy_name, role_name
 
     drifted = random.Random(seed).sample(range(size), max(1, round(size * DRIFT_FRACTION)))
-    with world.counter.paused():
+    with world.calls.paused():
         for i in drifted:
             role = role_name("node", cluster(i))
             world.iam.delete_role_policy(RoleName=role, PolicyName=additional_policy_name(role))
-    world.counter.take()
+    world.calls.take()
     tracked = _reset_peak_rss()
     before = _status_kb("VmRSS")
     if trace:
@@ -130,7 +133,7 @@ def drift_run(world: World, size: int, seed: int, trace: bool = False) -> DriftR
     if trace:
         traced = (tracemalloc.get_traced_memory()[1] - base) / 2**20
         tracemalloc.stop()
-    calls = world.counter.take()
+    calls = world.calls.take()
     outcomes = Counter(str(o.get("detailType")) for o in result.get("outcomes", []))
     growth = (peak - before) / 1024 if tracked and peak and before else None
     return DriftRun(
@@ -155,7 +158,7 @@ def run(
     applies: dict[int, ApplyStep] = {}
     drifts: dict[int, list[DriftRun]] = {}
     traced: dict[int, DriftRun] = {}
-    with World() as world:
+    with bench_world() as world:
         done = 0
         for size in sizes:
             applies[size] = apply_new(world, text, done, size)
@@ -198,7 +201,7 @@ def run(
 
 
 def _flat(calls: Calls) -> dict[str, int]:
-    return {f"{svc}:{op}": n for (svc, op), n in sorted(calls.counts.items())}
+    return dict(sorted(calls.counts.items()))
 
 
 def _rows(

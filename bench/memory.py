@@ -1,9 +1,10 @@
 """Peak memory of the handler per event, in a process of its own (as a Lambda container).
 
 The child process imports ``kops_iam.handler`` and calls ``lambda_handler`` for each event
-it reads on stdin; AWS is a moto server in *this* process, reached over HTTP through
-``AWS_ENDPOINT_URL``, so the child's memory is the function's alone (boto3, Powertools,
-pydantic, PyYAML, kops_iam), as Lambda's "Max Memory Used" would see it. Between events
+it reads on stdin; AWS is the emulator (moto's server, :mod:`kops_iam_tools.emulator`) in
+*this* process, reached over HTTP through ``AWS_ENDPOINT_URL``, so the child's memory is
+the function's alone (boto3, Powertools, pydantic, PyYAML, kops_iam), as Lambda's "Max
+Memory Used" would see it. Between events
 this process uploads the next version of the spec. Each child reports its peak RSS
 (``VmHWM``) after the import and after each event; a second kind of child also traces
 Python allocations (:mod:`tracemalloc`) and reports each event's peak above its start.
@@ -12,17 +13,19 @@ Python allocations (:mod:`tracemalloc`) and reports each event's peak above its 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
 from typing import Any
 
 from bench import specs
-from bench.awsenv import ACCOUNT, BUCKET, BUS, ENV, REGION, object_event, scheduled_event
+from bench.aws import BENCH_ENV
 from bench.machine import ROOT
 from bench.report import Row, fmt
 from bench.stats import summarize
+from kops_iam_tools.emulator import Emulator, FunctionConfig
+from kops_iam_tools.world.events import object_event, scheduled_event
+from kops_iam_tools.world.provision import PLACEHOLDER_DOCUMENT
 
 SECTION = "memory"
 
@@ -38,20 +41,10 @@ def rss_mb():
                 return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-class Context:
-    aws_request_id = "bench"
-    function_name = "kops-iam-reconciler"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:@ACCOUNT@:function:kops-iam-reconciler"
-    log_group_name = "/aws/lambda/kops-iam-reconciler"
-    log_stream_name = "bench"
-    def get_remaining_time_in_millis(self):
-        return 900000
-
 import kops_iam.application.handler as handler
 out = sys.__stdout__
 print(json.dumps({"step": "import", "maxrss_mb": rss_mb()}), file=out, flush=True)
+from kops_iam_tools.world.function import LambdaContext  # after the import's figure
 for line in sys.stdin:
     event = json.loads(line)
     if trace:
@@ -60,7 +53,7 @@ for line in sys.stdin:
     start = time.perf_counter()
     sys.stdout = sys.stderr  # Powertools metrics (EMF) are printed; keep them off the pipe
     try:
-        result = handler.lambda_handler(event, Context())
+        result = handler.lambda_handler(event, LambdaContext(timeout_ms=900_000))
     finally:
         sys.stdout = out
     ms = (time.perf_counter() - start) * 1000
@@ -71,49 +64,27 @@ for line in sys.stdin:
     kinds = sorted({str(o.get("detailType")) for o in result.get("outcomes", [])})
     print(json.dumps({"step": "event", "maxrss_mb": rss_mb(), "traced_peak_mb": peak,
                       "ms": ms, "outcomes": kinds}), file=out, flush=True)
-""".replace("@ACCOUNT@", ACCOUNT)
+"""
 
 
-class _Server:
-    """moto server on a free local port, with the stack's bucket and bus."""
+def _emulator(allowed: list[str]) -> Emulator:
+    """The embedded AWS (moto's server on a free local port) with the stack's resources and
+    the managed policies the spec names."""
+    return Emulator(
+        function=FunctionConfig(allowed_managed_policies=tuple(allowed)),
+        managed_policies={arn.rsplit("/", 1)[-1]: PLACEHOLDER_DOCUMENT for arn in allowed},
+    ).start()
 
-    def __init__(self, allowed: list[str]) -> None:
-        import boto3
-        from moto.server import ThreadedMotoServer
 
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self.server.start()
-        host, port = self.server.get_host_and_port()
-        self.endpoint = f"http://{host}:{port}"
-        session = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-        )
-        self.s3 = session.client("s3", endpoint_url=self.endpoint)
-        self.iam = session.client("iam", endpoint_url=self.endpoint)
-        events = session.client("events", endpoint_url=self.endpoint)
-        self.s3.create_bucket(Bucket=BUCKET)
-        self.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        events.create_event_bus(Name=BUS)
-        document = json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}],
-            }
-        )
-        for arn in allowed:
-            self.iam.create_policy(PolicyName=arn.rsplit("/", 1)[-1], PolicyDocument=document)
-
-    def put(self, key: str, body: bytes) -> str | None:
-        version: str | None = self.s3.put_object(Bucket=BUCKET, Key=key, Body=body).get("VersionId")
-        return version
-
-    def stop(self) -> None:
-        self.server.stop()
+def _put(emulator: Emulator, key: str, body: bytes | str) -> str | None:
+    version: str | None = emulator.s3.put_object(Bucket=emulator.bucket, Key=key, Body=body).get(
+        "VersionId"
+    )
+    return version
 
 
 def _child(
-    server: _Server, trace: bool, cluster: str, allowed: list[str], previous: str | None
+    emulator: Emulator, trace: bool, cluster: str, previous: str | None
 ) -> list[dict[str, Any]]:
     """One handler process; its first event is ``previous``'s spec unchanged, when given.
 
@@ -122,11 +93,8 @@ def _child(
     """
     text = specs.sample(specs.FULL)
     env = dict(os.environ)
-    env.update(ENV)
-    env.update(
-        AWS_ENDPOINT_URL=server.endpoint,
-        KOPS_IAM_ALLOWED_MANAGED_POLICIES=",".join(allowed),
-    )
+    env.update(emulator.environment())
+    env.update(BENCH_ENV)
     child = subprocess.Popen(
         [sys.executable, "-c", _CHILD, "trace" if trace else "plain"],
         stdin=subprocess.PIPE,
@@ -142,14 +110,14 @@ def _child(
     steps: list[tuple[str, dict[str, Any]]] = []
     if previous is not None:
         steps.append(("cold unchanged", object_event(f"{previous}/config")))
-    version = server.put(key, specs.renamed(text, cluster))
+    version = _put(emulator, key, specs.renamed(text, cluster))
     steps.append(("first apply", object_event(key, version_id=version)))
     steps.append(("unchanged", object_event(key, version_id=version)))
     steps.append(("changed", {}))
     steps.append(("scheduled run", scheduled_event()))
     for step, event in steps:
         if step == "changed":
-            version = server.put(key, specs.one_policy_changed(text, cluster))
+            version = _put(emulator, key, specs.one_policy_changed(text, cluster))
             event = object_event(key, version_id=version)
         child.stdin.write(json.dumps(event) + "\n")
         child.stdin.flush()
@@ -166,18 +134,16 @@ def _child(
 def run(repeats: int, traced: bool = True) -> tuple[list[Row], dict[str, object]]:
     """Start the moto server, run ``repeats`` + 1 plain children and (``traced``) a traced one."""
     allowed = specs.managed_policy_arns(specs.sample(specs.FULL))
-    server = _Server(allowed)
+    emulator = _emulator(allowed)
     clusters = [f"mem-{i}.k8s.example.com" for i in range(repeats + 1)]
     try:
         plain = [
-            _child(server, False, c, allowed, clusters[i - 1] if i else None)
+            _child(emulator, False, c, clusters[i - 1] if i else None)
             for i, c in enumerate(clusters)
         ]
-        traced_run = (
-            _child(server, True, "mem-traced.k8s.example.com", allowed, None) if traced else []
-        )
+        traced_run = _child(emulator, True, "mem-traced.k8s.example.com", None) if traced else []
     finally:
-        server.stop()
+        emulator.stop()
     measured = plain[1:]  # every child that started with a cold "unchanged" event
     by_name = [{r.get("name", "import"): r for r in p} for p in measured]
     traced_by_name = {r.get("name", "import"): r for r in traced_run}

@@ -1,6 +1,6 @@
 """Package size: the Lambda asset, unzipped and zipped.
 
-Two builds from the same ``pyproject.toml`` runtime dependencies, each
+Two builds from the same runtime dependencies (``functions/requirements.txt``), each
 ``pip install --platform manylinux2014_aarch64 --only-binary=:all: --python-version X
 --target DIR`` plus ``functions/kops_iam`` copied in (the asset root is ``functions/``):
 
@@ -22,7 +22,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -45,9 +44,10 @@ RUNTIME_PROVIDED_DISTS = frozenset(
 
 
 def runtime_dependencies() -> list[str]:
-    """``[project].dependencies`` of pyproject.toml."""
-    with (ROOT / "pyproject.toml").open("rb") as handle:
-        return list(tomllib.load(handle)["project"]["dependencies"])
+    """The function's runtime dependencies: ``functions/requirements.txt``, as the stack's."""
+    text = (FUNCTIONS_DIR / "requirements.txt").read_text()
+    lines = (line.partition("#")[0].strip() for line in text.splitlines())
+    return [line for line in lines if line]
 
 
 def function_python_version() -> str:

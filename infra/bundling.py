@@ -3,8 +3,9 @@
 CDK's local bundling hook runs ``pip`` on this machine for the function's platform
 (``manylinux2014_<arch>`` wheels for the runtime's Python version, binary only), so
 ``cdk synth`` needs neither Docker nor the target Python, only PyPI. The dependencies are
-``[project].dependencies`` of ``pyproject.toml``, minus the AWS SDK the Lambda runtime already
-carries (see docs/adr/0011: bundling boto3/botocore would triple the asset).
+the function's, ``functions/requirements.txt`` (not the tools', docs/adr/0080), minus the AWS
+SDK the Lambda runtime already carries (see docs/adr/0011: bundling boto3/botocore would
+triple the asset).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -27,7 +27,8 @@ ROOT: Final = Path(__file__).resolve().parent.parent
 #: Asset root: the Lambda's ``/var/task`` holds what is under here (the ``kops_iam`` package).
 FUNCTIONS_DIR: Final = ROOT / "functions"
 PACKAGE: Final = "kops_iam"
-PYPROJECT: Final = ROOT / "pyproject.toml"
+#: The function's runtime dependencies, one requirement a line (the tools' are elsewhere).
+REQUIREMENTS: Final = FUNCTIONS_DIR / "requirements.txt"
 
 #: Distributions every AWS Lambda Python runtime already provides (boto3 and its closure).
 RUNTIME_PROVIDED: Final = frozenset(
@@ -46,10 +47,10 @@ def canonical(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
-def runtime_dependencies(pyproject: Path = PYPROJECT) -> list[str]:
-    """Requirement strings of ``[project].dependencies`` (what the Lambda needs)."""
-    with pyproject.open("rb") as handle:
-        return list(tomllib.load(handle)["project"]["dependencies"])
+def runtime_dependencies(requirements: Path = REQUIREMENTS) -> list[str]:
+    """Requirement strings of ``functions/requirements.txt`` (what the Lambda needs)."""
+    lines = (line.partition("#")[0].strip() for line in requirements.read_text().splitlines())
+    return [line for line in lines if line]
 
 
 def python_version(runtime: lambda_.Runtime) -> str:
@@ -71,7 +72,7 @@ class PipLocalBundling:
     runtime, architecture
         The function's; they choose the wheels (``--python-version``, ``--platform``).
     requirements
-        Requirement strings; defaults to ``pyproject.toml``'s runtime dependencies.
+        Requirement strings; defaults to the function's (``functions/requirements.txt``).
     max_bytes
         Synth fails when the bundle is larger (unzipped).
     """

@@ -1,7 +1,8 @@
 """Stack configuration: every ``kops-iam:*`` CDK context key, validated at synth time.
 
-One pydantic model is the single source of each key's name (its alias), default and
-meaning (its description); the README ``deploy`` table is checked against it by a test.
+One pydantic model validates every key; each key's name, documented default and meaning
+come from the settings table (:data:`kops_iam.application.settings.SETTINGS`), which the
+docs' settings table is checked against by a test.
 Values may come from ``cdk.json`` (JSON types) or ``-c key=value`` (always strings), so
 booleans, integers and lists also accept their string spellings. A bad value stops synth
 with one error naming every offending key.
@@ -25,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from kops_iam.application.settings import Defaults
+from kops_iam.application.settings import SETTINGS, Defaults
 
 #: Every context key of this stack starts with this prefix.
 PREFIX: Final = "kops-iam:"
@@ -43,6 +44,7 @@ _POLICY_ARN = re.compile(rf"^{_PARTITION}:iam::(?:\d{{12}}|aws):policy/[\w+=,.@/
 _KMS_KEY_ARN = re.compile(rf"^{_PARTITION}:kms:[a-z0-9-]+:\d{{12}}:key/[A-Za-z0-9-]{{1,128}}$")
 _BUCKET = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*?]+$")
+_EXACT_ACTION = re.compile(r"^[A-Za-z0-9-]+:[A-Za-z0-9-]+$")
 _BUS = re.compile(r"^[A-Za-z0-9._-]{1,256}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
@@ -83,6 +85,14 @@ def rate_minutes(expression: str) -> int:
 
 StrList = Annotated[tuple[str, ...], BeforeValidator(_split_list)]
 
+_BY_KEY: Final = {setting.context_key: setting for setting in SETTINGS if setting.context_key}
+
+
+def _setting(context_key: str, default: Any) -> Any:
+    """A field named, described and documented by the settings table (one source)."""
+    setting = _BY_KEY[context_key]
+    return Field(default=default, alias=context_key, description=setting.description)
+
 
 class StackConfig(BaseModel):
     """The stack's settings, read from ``kops-iam:*`` CDK context keys."""
@@ -91,111 +101,32 @@ class StackConfig(BaseModel):
         frozen=True, extra="forbid", populate_by_name=True, str_strip_whitespace=True
     )
 
-    existing_bucket_name: str | None = Field(
-        default=None,
-        alias="kops-iam:existingBucketName",
-        description=(
-            "Use this existing bucket (a kops state store) instead of creating one. The stack "
-            "never changes it: enable its EventBridge notifications yourself. Same region."
-        ),
+    existing_bucket_name: str | None = _setting("kops-iam:existingBucketName", None)
+    existing_bucket_key_arn: str | None = _setting("kops-iam:existingBucketKmsKeyArn", None)
+    permissions_boundary_arn: str | None = _setting("kops-iam:permissionsBoundaryArn", None)
+    allowed_actions: StrList = _setting("kops-iam:allowedActions", ())
+    unknown_actions: Literal["warn", "error"] = _setting("kops-iam:unknownActions", "warn")
+    known_actions: StrList = _setting("kops-iam:knownActions", ())
+    allowed_managed_policy_arns: StrList = _setting("kops-iam:allowedManagedPolicyArns", ())
+    mode: Literal["apply", "plan"] = _setting("kops-iam:mode", "apply")
+    adopt_existing_roles: bool = _setting("kops-iam:adoptExistingRoles", False)
+    retain_on_delete: bool = _setting("kops-iam:retainOnDelete", False)
+    manage_root_path_roles: bool = _setting("kops-iam:manageRootPathRoles", False)
+    drift_schedule: str = _setting("kops-iam:driftSchedule", "rate(1 hour)")
+    audit_bus_name: str = _setting("kops-iam:auditBusName", Defaults.AUDIT_BUS_NAME)
+    audit_archive_retention_days: Annotated[int, Field(ge=0, le=36500)] = _setting(
+        "kops-iam:auditArchiveRetentionDays", 365
     )
-    existing_bucket_key_arn: str | None = Field(
-        default=None,
-        alias="kops-iam:existingBucketKmsKeyArn",
-        description=(
-            "KMS key ARN of an existing bucket encrypted with SSE-KMS; the function may "
-            "decrypt with it only through S3."
-        ),
+    audit_log_retention_days: Annotated[int, AfterValidator(_log_retention)] = _setting(
+        "kops-iam:auditLogRetentionDays", 365
     )
-    permissions_boundary_arn: str | None = Field(
-        default=None,
-        alias="kops-iam:permissionsBoundaryArn",
-        description=(
-            "Managed policy ARN set as the boundary of every kops role; the function can "
-            "then create roles only with it and never remove it. Strongly recommended."
-        ),
+    log_retention_days: Annotated[int, AfterValidator(_log_retention)] = _setting(
+        "kops-iam:logRetentionDays", 30
     )
-    allowed_actions: StrList = Field(
-        default=(),
-        alias="kops-iam:allowedActions",
-        description=(
-            "Privilege-escalation actions `additionalPolicies` may grant anyway "
-            "(list or comma-separated, e.g. `iam:PassRole`)."
-        ),
+    noncurrent_version_expiration_days: Annotated[int, Field(ge=1, le=3650)] = _setting(
+        "kops-iam:noncurrentVersionExpirationDays", 90
     )
-    allowed_managed_policy_arns: StrList = Field(
-        default=(),
-        alias="kops-iam:allowedManagedPolicyArns",
-        description=(
-            "Managed policy ARNs `externalPolicies` may attach (list or comma-separated); "
-            "the function cannot attach or detach any other."
-        ),
-    )
-    mode: Literal["apply", "plan"] = Field(
-        default="apply",
-        alias="kops-iam:mode",
-        description="`apply` writes IAM; `plan` only computes and audits the changes.",
-    )
-    adopt_existing_roles: bool = Field(
-        default=False,
-        alias="kops-iam:adoptExistingRoles",
-        description=(
-            "Let the function take over kops-named roles it did not create (drops the "
-            "ownership-tag conditions from its IAM policy)."
-        ),
-    )
-    retain_on_delete: bool = Field(
-        default=False,
-        alias="kops-iam:retainOnDelete",
-        description="Keep a cluster's roles when its spec is deleted.",
-    )
-    # -- issue 10 (docs/adr/0061): roles kops-iam created at IAM path / before 0061 --------
-    manage_root_path_roles: bool = Field(
-        default=False,
-        alias="kops-iam:manageRootPathRoles",
-        description=(
-            "Keep managing the roles kops-iam created at IAM path `/` before it created them "
-            "under `/kops-iam/` (grants the function writes on owned kops roles at `/`)."
-        ),
-    )
-    drift_schedule: str = Field(
-        default="rate(1 hour)",
-        alias="kops-iam:driftSchedule",
-        description=(
-            f"How often every spec is reconciled again (`rate(...)`, at least "
-            f"{MIN_DRIFT_MINUTES} minutes)."
-        ),
-    )
-    audit_bus_name: str = Field(
-        default=Defaults.AUDIT_BUS_NAME,
-        alias="kops-iam:auditBusName",
-        description="Name of the custom EventBridge bus the audit events go to.",
-    )
-    audit_archive_retention_days: Annotated[int, Field(ge=0, le=36500)] = Field(
-        default=365,
-        alias="kops-iam:auditArchiveRetentionDays",
-        description="Days the audit archive keeps events (0 = forever).",
-    )
-    audit_log_retention_days: Annotated[int, AfterValidator(_log_retention)] = Field(
-        default=365,
-        alias="kops-iam:auditLogRetentionDays",
-        description="Retention of the audit log group (a CloudWatch Logs retention period).",
-    )
-    log_retention_days: Annotated[int, AfterValidator(_log_retention)] = Field(
-        default=30,
-        alias="kops-iam:logRetentionDays",
-        description="Retention of the function's own log group.",
-    )
-    noncurrent_version_expiration_days: Annotated[int, Field(ge=1, le=3650)] = Field(
-        default=90,
-        alias="kops-iam:noncurrentVersionExpirationDays",
-        description="Days old spec versions are kept in the created bucket.",
-    )
-    alarm_email: str | None = Field(
-        default=None,
-        alias="kops-iam:alarmEmail",
-        description="Email subscribed to the alarm topic (none: subscribe yourself).",
-    )
+    alarm_email: str | None = _setting("kops-iam:alarmEmail", None)
 
     # Format checks, kept apart from the declarations above so those stay readable.
     @field_validator("existing_bucket_name")
@@ -217,6 +148,11 @@ class StackConfig(BaseModel):
     @classmethod
     def _actions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return _check_each(value, _ACTION, "an IAM action such as iam:PassRole")
+
+    @field_validator("known_actions")
+    @classmethod
+    def _known_actions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _check_each(value, _EXACT_ACTION, "an exact IAM action such as aidevops:GetAsset")
 
     @field_validator("allowed_managed_policy_arns")
     @classmethod

@@ -22,7 +22,10 @@ choices, README ``security`` and docs/security.md summarise them. In short:
   segment (``role/nodes.x/Admin``) can be touched.
 * ``iam:PassRole`` only for those roles, only to EC2: ``AddRoleToInstanceProfile`` needs it.
 * No allow of ``iam:*`` (one deny uses it), and ``"*"`` only where AWS offers no
-  resource-level permission (X-Ray, added by CDK for active tracing, outside this module).
+  resource-level permission (``route53:ListHostedZonesByName``; X-Ray, added by CDK for
+  active tracing, outside this module).
+* S3: read ``*/config`` and ``*/instancegroup/*`` objects only, never anything under a
+  state store's ``pki/``, ``secrets/`` or ``addons/`` (explicit deny), list the bucket.
 """
 
 from __future__ import annotations
@@ -44,7 +47,11 @@ from kops_iam.domain.naming import (
     ROOT_PATH,
     ec2_service_principal,
 )
-from kops_iam.domain.state_store import SPEC_KEY_SUFFIX
+from kops_iam.domain.state_store import (
+    INSTANCE_GROUP_DIRECTORY,
+    PRIVATE_DIRECTORIES,
+    SPEC_KEY_SUFFIX,
+)
 
 #: Resource-tag condition keys: roles document ``iam:ResourceTag``, instance profiles only
 #: ``aws:ResourceTag`` (AWS service authorization reference).
@@ -82,6 +89,8 @@ PROFILE_WRITES: Final = (
 )
 BOUNDARY_WRITES: Final = ("iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary")
 MANAGED_POLICY_ATTACH: Final = ("iam:AttachRolePolicy",)
+#: Reading a spec or InstanceGroup object (a version pinned by id or ETag).
+SPEC_READS: Final = ("s3:GetObject", "s3:GetObjectVersion")
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,10 @@ class Targets:
             *self.iam_arns(resource_type, MANAGED_PATH),
         ]
 
+    def every_arn(self, resource_type: str) -> str:
+        """Every resource of ``resource_type`` in the account, at any path (for denies)."""
+        return f"arn:{self.partition}:iam::{self.account}:{resource_type}/*"
+
     def nested_arns(self, resource_type: str) -> list[str]:
         """Anything *below* a kops-named path segment at ``/`` (``role/nodes.x/Admin``).
 
@@ -139,6 +152,16 @@ class Targets:
         return f"{self.bucket_arn}/*{SPEC_KEY_SUFFIX}"
 
     @property
+    def instance_group_objects_arn(self) -> str:
+        """A cluster's InstanceGroup objects (``<cluster>/instancegroup/<name>``)."""
+        return f"{self.bucket_arn}/*/{INSTANCE_GROUP_DIRECTORY}/*"
+
+    @property
+    def private_objects_arns(self) -> list[str]:
+        """What a kops state store keeps besides specs: keys, secrets, addons (docs/adr/0093)."""
+        return [f"{self.bucket_arn}/*/{directory}/*" for directory in PRIVATE_DIRECTORIES]
+
+    @property
     def kms_keys_arn(self) -> str:
         """Every KMS key of this account, any region (etcd keys live in the cluster's region)."""
         return f"arn:{self.partition}:kms:*:{self.account}:key/*"
@@ -150,6 +173,23 @@ class Targets:
                 "Only cluster spec objects (<cluster>/config); nothing else a kops state "
                 "store holds (keys, secrets, other config) is readable. Cluster names are "
                 "only known at run time."
+            ),
+            self.instance_group_objects_arn: (
+                "A cluster's InstanceGroup objects (<cluster>/instancegroup/<name>), which "
+                "decide its roles; cluster and group names are only known at run time. An "
+                "explicit deny keeps pki/, secrets/ and addons/ unreadable whatever they hold."
+            ),
+            **{
+                arn: (
+                    "Explicit deny: nothing a kops state store keeps under pki/, secrets/ or "
+                    "addons/ is ever readable, whatever its name."
+                )
+                for arn in self.private_objects_arns
+            },
+            "*": (
+                "route53:ListHostedZonesByName (a strict spec's hosted zone, by name) has no "
+                'resource-level permission: AWS only accepts Resource "*". It returns zone '
+                "ids, names and privacy, never records."
             ),
             self.kms_keys_arn: (
                 "kms:DescribeKey resolves the etcd kmsKeyId (alias or id) a spec names to an "
@@ -270,8 +310,10 @@ def reconciler_statements(config: StackConfig, targets: Targets) -> list[iam.Pol
     Returns
     -------
     list of aws_iam.PolicyStatement
-        Statements with a ``Sid`` each; nothing grants ``iam:*`` or uses ``"*"``. Allows,
-        then the explicit denies that no allow can override.
+        Statements with a ``Sid`` each; no allow of ``iam:*``, and ``"*"`` only for
+        ``route53:ListHostedZonesByName``. Allows, then the explicit denies that no allow
+        can override (a state store's keys, secrets and addons stay unreadable; kops-iam's
+        ownership and cluster tags stay as they are).
     """
     paths = writable_paths(config)
     root = ROOT_PATH in paths
@@ -290,8 +332,16 @@ def reconciler_statements(config: StackConfig, targets: Targets) -> list[iam.Pol
     statements = [
         _statement(
             "ReadClusterSpecs",
-            ["s3:GetObject", "s3:GetObjectVersion"],
-            [targets.spec_objects_arn],
+            SPEC_READS,
+            [targets.spec_objects_arn, targets.instance_group_objects_arn],
+        ),
+        # */config and */instancegroup/* also match a secret named "config" or a keyset
+        # named "instancegroup": nothing under pki/, secrets/ or addons/ is ever readable.
+        _statement(
+            "NeverReadStateStoreSecrets",
+            SPEC_READS,
+            targets.private_objects_arns,
+            effect=iam.Effect.DENY,
         ),
         _statement("ListClusterSpecs", ["s3:ListBucket"], [targets.bucket_arn]),
     ]
@@ -312,6 +362,9 @@ def reconciler_statements(config: StackConfig, targets: Targets) -> list[iam.Pol
             {"StringEquals": {"events:source": [AUDIT_SOURCE]}},
         ),
         _statement("ResolveKmsKeyAliases", ["kms:DescribeKey"], [targets.kms_keys_arn]),
+        # A strict spec's hosted zone (docs/adr/0092): zone metadata only; AWS offers no
+        # resource-level permission for it.
+        _statement("FindHostedZones", ["route53:ListHostedZonesByName"], ["*"]),
         _statement(
             "WriteOwnLogs",
             ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -401,11 +454,14 @@ def reconciler_statements(config: StackConfig, targets: Targets) -> list[iam.Pol
         ),
     ]
     # -- explicit denies: no allow above (or added later) can override them ----------------
+    # They name every role and profile, whatever its path: shorter than the writable
+    # patterns, and the function never does these anywhere.
+    everything = [targets.every_arn("role"), targets.every_arn("instance-profile")]
     statements += [
         _statement(
             "NeverRemoveOwnershipTags",
             ["iam:UntagRole", "iam:UntagInstanceProfile"],
-            [*roles, *profiles],
+            everything,
             _removes_ownership(),
             iam.Effect.DENY,
         ),
@@ -414,7 +470,7 @@ def reconciler_statements(config: StackConfig, targets: Targets) -> list[iam.Pol
         _statement(
             "NeverReassignToAnotherCluster",
             ["iam:TagRole", "iam:TagInstanceProfile"],
-            [*roles, *profiles],
+            everything,
             _reassigns_cluster(PROFILE_TAG),
             iam.Effect.DENY,
         ),

@@ -17,7 +17,7 @@ from infra.config import StackConfig
 from infra.eventing import MAX_EVENT_AGE, RETRY_ATTEMPTS
 from infra.nag import acknowledge, resource_text
 from infra.permissions import Targets, reconciler_statements
-from kops_iam.application.settings import Defaults, Env
+from kops_iam.application.settings import SETTINGS, Defaults, Env
 
 HANDLER: Final = "kops_iam.application.handler.lambda_handler"
 #: Newest runtime whose bundled boto3 is documented (docs/adr/0011); arm64 (Graviton).
@@ -28,25 +28,35 @@ MEMORY_MB: Final = 512
 TIMEOUT: Final = Duration.minutes(5)
 
 
-def _flag(value: bool) -> str:
-    return "true" if value else "false"
+def _env_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple | list):
+        return ",".join(str(item) for item in value)
+    return "" if value is None else str(value)
 
 
 def environment(config: StackConfig, bucket_name: str, bus_name: str) -> dict[str, str]:
-    """Environment variables configuring the function (names: ``Env``)."""
-    return {
-        Env.SPECS_BUCKET: bucket_name,
-        Env.AUDIT_BUS_NAME: bus_name,
-        Env.MODE: config.mode,
-        Env.PERMISSIONS_BOUNDARY: config.permissions_boundary_arn or "",
-        Env.ALLOWED_ACTIONS: ",".join(config.allowed_actions),
-        Env.ALLOWED_MANAGED_POLICIES: ",".join(config.allowed_managed_policy_arns),
-        Env.ADOPT_EXISTING_ROLES: _flag(config.adopt_existing_roles),
-        Env.RETAIN_ON_DELETE: _flag(config.retain_on_delete),
-        Env.MANAGE_ROOT_PATH_ROLES: _flag(config.manage_root_path_roles),
-        "POWERTOOLS_SERVICE_NAME": Defaults.POWERTOOLS_SERVICE_NAME,
-        "POWERTOOLS_METRICS_NAMESPACE": Defaults.METRICS_NAMESPACE,
+    """Environment variables configuring the function, from the settings table.
+
+    Every setting with both a context key and an environment variable is passed through;
+    the bucket and the bus are the ones the stack resolved (created or named).
+    """
+    env = {
+        setting.env: _env_value(getattr(config, setting.name))
+        for setting in SETTINGS
+        if setting.env and setting.context_key
     }
+    env.update(
+        {
+            Env.SPECS_BUCKET: bucket_name,
+            Env.AUDIT_BUS_NAME: bus_name,
+            Env.AUDIENCE: "stack",
+            "POWERTOOLS_SERVICE_NAME": Defaults.POWERTOOLS_SERVICE_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": Defaults.METRICS_NAMESPACE,
+        }
+    )
+    return dict(sorted(env.items()))
 
 
 class ReconcilerFunction(Construct):

@@ -1,21 +1,23 @@
 """Specs bucket: where cluster specs live, and how their changes reach the function.
 
-Two modes (docs/adr/0010):
+Two modes (docs/adr/0010), one trigger (docs/adr/0093): an EventBridge rule on the default
+bus matching object created/deleted events on the keys the function reads, a cluster's
+``<cluster>/config`` and its ``<cluster>/instancegroup/<name>`` objects
+(``kops_iam.aws.events.s3_spec_event_pattern``). S3 notification filters have one prefix
+and one suffix, so they cannot select ``*/instancegroup/*``; EventBridge wildcards can.
+Nested keys (``a/b/config``) still match; the function ignores them.
 
 * **Own bucket** (default): versioned, SSE-S3, public access blocked, TLS 1.2+ only, server
-  access logs to a second bucket, old versions expired. Object created/removed events with
-  a key ending in ``/config`` go to the function as S3 notifications. S3 filters match a
-  suffix only, so ``a/b/config`` is delivered too; the function ignores such nested keys
-  (``kops_iam.domain.state_store.cluster_from_key``).
-  Its policy denies writing or deleting a spec (``*/config``) to every role a kops
-  cluster runs with (docs/security.md): otherwise a node could rewrite its own spec (kops'
-  state-store grant is ``s3:*`` on ``<cluster>/``) or, through ``additionalPolicies``,
-  another cluster's, and kops-iam would apply it.
+  access logs to a second bucket, old versions expired, its EventBridge notifications on.
+  Its policy denies writing or deleting what the function reads (``*/config`` and
+  ``*/instancegroup/*``) to every role a kops cluster runs with (docs/security.md):
+  otherwise a node could rewrite its own spec (kops' state-store grant is ``s3:*`` on
+  ``<cluster>/``) or, through ``additionalPolicies``, another cluster's, and kops-iam would
+  apply it.
 * **Existing bucket** (a kops state store, ``kops-iam:existingBucketName``): the stack never
-  touches it (docs/security.md gives the same policy statement to add). An EventBridge rule
-  on the default bus matches its S3 events (``wiring.s3_spec_event_pattern``); the bucket
-  owner must turn on its EventBridge notifications, and the stack must live in the
-  bucket's region.
+  touches it (docs/security.md gives the same policy statement to add); the bucket owner
+  must turn on its EventBridge notifications, and the stack must live in the bucket's
+  region.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -36,26 +37,27 @@ from infra.eventing import function_target, to_event_pattern
 from infra.nag import acknowledge
 from kops_iam.aws.events import s3_spec_event_pattern
 from kops_iam.domain.naming import kops_role_arn_patterns
-from kops_iam.domain.state_store import SPEC_KEY_SUFFIX
+from kops_iam.domain.state_store import INSTANCE_GROUP_DIRECTORY, SPEC_KEY_SUFFIX
 
-#: S3 events that make the function reconcile a cluster (own-bucket mode).
-SPEC_EVENTS: Final = (s3.EventType.OBJECT_CREATED, s3.EventType.OBJECT_REMOVED)
 ACCESS_LOG_EXPIRATION: Final = Duration.days(365)
 #: Construct id prefix of CDK's singleton custom resource writing bucket notifications.
 NOTIFICATIONS_HANDLER: Final = "BucketNotificationsHandler"
-#: What no role of a kops cluster may do to a spec object (rewrite it, delete it, or bring
-#: back an older version by deleting the current one).
+#: What no role of a kops cluster may do to an object the function reads (rewrite it,
+#: delete it, or bring back an older version by deleting the current one).
 SPEC_WRITES: Final = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion")
+#: The keys the function reads: a cluster's spec and its InstanceGroups.
+SPEC_OBJECT_PATTERNS: Final = (f"*{SPEC_KEY_SUFFIX}", f"*/{INSTANCE_GROUP_DIRECTORY}/*")
 
 
 def kops_roles_never_write_specs(bucket: s3.IBucket) -> iam.PolicyStatement:
-    """The bucket-policy statement denying spec writes to every kops cluster role."""
+    """The bucket-policy statement denying spec and InstanceGroup writes to every kops
+    cluster role."""
     return iam.PolicyStatement(
         sid="KopsClusterRolesNeverWriteSpecs",
         effect=iam.Effect.DENY,
         principals=[iam.AnyPrincipal()],
         actions=list(SPEC_WRITES),
-        resources=[bucket.arn_for_objects(f"*{SPEC_KEY_SUFFIX}")],
+        resources=[bucket.arn_for_objects(pattern) for pattern in SPEC_OBJECT_PATTERNS],
         conditions={
             "ArnLike": {"aws:PrincipalArn": kops_role_arn_patterns(Aws.PARTITION, Aws.ACCOUNT_ID)}
         },
@@ -94,6 +96,7 @@ class SpecsBucket(Construct):
             minimum_tls_version=1.2,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix="specs/",
+            event_bridge_enabled=True,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     noncurrent_version_expiration=Duration.days(
@@ -108,28 +111,23 @@ class SpecsBucket(Construct):
         self.bucket.add_to_resource_policy(kops_roles_never_write_specs(self.bucket))
 
     def trigger(self, function: lambda_.IFunction, dead_letters: sqs.IQueue) -> None:
-        """Deliver spec created/removed events to ``function``.
+        """Deliver created/deleted events of spec and InstanceGroup keys to ``function``.
 
         Parameters
         ----------
         function
             The reconciler.
         dead_letters
-            Where EventBridge puts events it could not deliver (existing-bucket mode).
+            Where EventBridge puts events it could not deliver.
         """
         if isinstance(self.bucket, s3.Bucket):
-            for event in SPEC_EVENTS:
-                self.bucket.add_event_notification(
-                    event,
-                    s3n.LambdaDestination(function),
-                    s3.NotificationKeyFilter(suffix=SPEC_KEY_SUFFIX),
-                )
+            # CDK writes the bucket's EventBridge configuration through its
+            # bucket-notification custom resource.
             _acknowledge_notifications_handler(Stack.of(self))
-            return
         events.Rule(
             self,
             "SpecChanged",
-            description="S3 events on cluster spec keys of the existing bucket -> reconciler",
+            description="S3 events on cluster spec and InstanceGroup keys -> reconciler",
             event_pattern=to_event_pattern(s3_spec_event_pattern(self.bucket.bucket_name)),
             targets=[function_target(function, dead_letters)],
         )

@@ -11,16 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from e2e_world import STATE_STORE, World, make_world
+from support.served import STATE_STORE, served_world
+from support.served import ServedWorld as World
 
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     """Given the stack's wiring on the embedded AWS: S3 notifications to the runner."""
-    yield from make_world()
+    yield from served_world()
 
 
 @pytest.fixture(scope="module")
 def eventbridge_world() -> Iterator[World]:
     """Given an existing bucket whose S3 events reach the runner through EventBridge."""
-    yield from make_world(delivery="eventbridge", bucket=STATE_STORE)
+    yield from served_world(delivery="eventbridge", bucket=STATE_STORE)

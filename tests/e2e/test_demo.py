@@ -15,7 +15,7 @@ from kops_iam.aws.audit import DetailType
 ROOT = Path(__file__).resolve().parents[2]
 #: The promise: under a minute after installation.
 BUDGET_SECONDS = 60.0
-STEPS = ["upload", "edit", "reject", "delete", "drift"]
+STEPS = ["upload", "bastion", "edit", "reject", "delete", "drift"]
 
 
 def _demo(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -65,6 +65,10 @@ def test_demo_json_is_one_document_where_every_step_did_what_it_should() -> None
     assert types("reject") == [DetailType.SPEC_REJECTED]
     assert len(steps["reject"]["errors"]) == 2
     assert steps["reject"]["facts"]["iamUnchanged"] is True
+    # And the bastion InstanceGroup, added next to a Cluster, gave it a bastions role
+    assert types("bastion") == [DetailType.SPEC_APPLIED]
+    [prod] = steps["bastion"]["iam"]
+    assert [r["kind"] for r in prod["roles"]] == ["master", "node", "bastion"]
     assert types("delete") == [DetailType.CLUSTER_DELETED]
     assert steps["delete"]["iam"] == [{"cluster": "cn.k8s.example.cn", "roles": []}]
     assert DetailType.DRIFT_CORRECTED in types("drift")
@@ -96,13 +100,31 @@ def test_demo_on_a_terminal_prints_tables_and_no_colour_when_no_color_is_set() -
     code = process.wait(timeout=BUDGET_SECONDS)
     assert process.stderr is not None
     stderr = process.stderr.read().decode()
-    output = b"".join(chunks).decode()
+    output = b"".join(chunks).decode().replace("\r\n", "\n")
 
-    # Then it exits 0, with no escape sequence at all
+    # Then it exits 0, with no escape sequence at all, and reads as a report
     assert code == 0, stderr
+    _reads_as_a_report(output, stderr, width=110)
+
+
+def test_demo_into_a_pipe_prints_the_same_report_without_colour() -> None:
+    # Given a pipe (not a terminal), a terminal type that has colours, and no NO_COLOR
+    env = {"COLUMNS": "100", "TERM": "xterm-256color", "NO_COLOR": ""}
+
+    # When the demo writes into it
+    result = _demo(env=env)
+
+    # Then it exits 0 with the plain report: colour is for terminals only
+    assert result.returncode == 0, result.stderr
+    _reads_as_a_report(result.stdout, result.stderr, width=100)
+
+
+def _reads_as_a_report(output: str, stderr: str, width: int) -> None:
+    """Numbered steps, role tables, errors, a diff, a verdict, within ``width`` columns;
+    no escape sequence, no trailing blank, no traceback."""
     assert "\033[" not in output
     # And it reads as a report: numbered steps, role tables, errors, a diff, a verdict
-    for heading in ("1/5", "2/5", "3/5", "4/5", "5/5", "done in"):
+    for heading in ("1/6", "2/6", "3/6", "4/6", "5/6", "6/6", "done in"):
         assert heading in output
     assert "ROLE" in output and "POLICY" in output and "ACTIONS" in output
     assert "masters.example.k8s.dev" in output
@@ -110,4 +132,6 @@ def test_demo_on_a_terminal_prints_tables_and_no_colour_when_no_color_is_set() -
     assert "✗ spec.additionalPolicies.node[0]" in output
     assert "- es:*" in output
     assert "Every step did what it should." in output
+    assert all(line == line.rstrip() for line in output.splitlines())
+    assert all(len(line) <= width for line in output.splitlines())
     assert "Traceback" not in stderr

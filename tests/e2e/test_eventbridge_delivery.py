@@ -3,7 +3,8 @@ runner, the handler, IAM and the audit bus, over HTTP."""
 
 from __future__ import annotations
 
-from e2e_world import World, spec
+from spec_builders import spec
+from support.served import ServedWorld as World
 
 from kops_iam.aws.audit import DetailType
 from kops_iam.aws.events import S3_OBJECT_CREATED, S3_OBJECT_DELETED

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from e2e_world import MISSING_POLICY, World, make_world, spec
+from spec_builders import spec
+from support.served import MISSING_POLICY, served_world
+from support.served import ServedWorld as World
 
 from kops_iam.aws.audit import DetailType
 from kops_iam_tools.emulator import DELIVERY_ATTEMPTS, FunctionConfig
@@ -14,7 +16,7 @@ from kops_iam_tools.emulator import DELIVERY_ATTEMPTS, FunctionConfig
 @pytest.fixture(scope="module")
 def failing_world() -> Iterator[World]:
     """Given a function allowed to attach a managed policy that IAM does not have."""
-    yield from make_world(function=FunctionConfig(allowed_managed_policies=(MISSING_POLICY,)))
+    yield from served_world(function=FunctionConfig(allowed_managed_policies=(MISSING_POLICY,)))
 
 
 def test_a_failing_apply_is_retried_reported_and_kept_in_the_failure_queue(

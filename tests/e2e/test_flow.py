@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from e2e_world import World, allow, spec
+from spec_builders import allow, spec
+from support.served import ServedWorld as World
 
 from kops_iam.aws.audit import AUDIT_SOURCE, DetailType
 from kops_iam.domain.naming import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE
@@ -22,7 +23,7 @@ def test_an_upload_reaches_iam_and_its_audit_event_comes_back_through_the_bus(
 ) -> None:
     # Given a cluster spec with a node additional policy
     cluster = "create.e2e.example.com"
-    body = spec(cluster, node_policy=[allow("dynamodb:GetItem")])
+    body = spec(cluster, additional={"node": [allow("dynamodb:GetItem")]})
 
     # When it is uploaded through the S3 API
     put, invocation = world.upload(cluster, body)
@@ -64,7 +65,7 @@ def test_an_edit_rewrites_only_the_changed_additional_policy_and_reports_the_dif
 ) -> None:
     # Given a cluster applied with a node additional policy
     cluster = "edit.e2e.example.com"
-    world.upload(cluster, spec(cluster, node_policy=[allow("dynamodb:GetItem")]))
+    world.upload(cluster, spec(cluster, additional={"node": [allow("dynamodb:GetItem")]}))
     world.audit(cluster)
     masters_before = world.inline(f"masters.{cluster}")
     main_before = world.inline(f"nodes.{cluster}")[f"nodes.{cluster}"]
@@ -72,7 +73,7 @@ def test_an_edit_rewrites_only_the_changed_additional_policy_and_reports_the_dif
     # When the spec is uploaded again with a different additional policy
     queue = "arn:aws:sqs:eu-west-1:123456789012:jobs"
     _, invocation = world.upload(
-        cluster, spec(cluster, node_policy=[allow("sqs:SendMessage", resource=queue)])
+        cluster, spec(cluster, additional={"node": [allow("sqs:SendMessage", resource=queue)]})
     )
 
     # Then one IAM write rewrote that policy, and the audit event carries the diff
@@ -98,18 +99,20 @@ def test_an_invalid_spec_is_rejected_with_every_error_and_iam_is_untouched(
 ) -> None:
     # Given a cluster applied from a valid spec, and IAM as it then is
     cluster = "reject.e2e.example.com"
-    world.upload(cluster, spec(cluster, node_policy=[allow("dynamodb:GetItem")]))
+    world.upload(cluster, spec(cluster, additional={"node": [allow("dynamodb:GetItem")]}))
     world.audit(cluster)
     before = world.snapshot()
 
     # When a version with three mistakes in its node policy is uploaded
     invalid = spec(
         cluster,
-        node_policy=[
-            {"Effect": "Permit", "Action": "s3:GetObject", "Resource": "*"},
-            allow("iam:PassRole"),
-            allow("ec2:DescribeInstancess"),
-        ],
+        additional={
+            "node": [
+                {"Effect": "Permit", "Action": "s3:GetObject", "Resource": "*"},
+                allow("iam:PassRole"),
+                allow("ec2:DescribeInstancess"),
+            ]
+        },
     )
     _, invocation = world.upload(cluster, invalid)
 

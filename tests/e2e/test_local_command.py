@@ -26,7 +26,8 @@ class Process:
     """A ``kops-iam`` subprocess whose stdout lines are read on a thread."""
 
     def __init__(self, *args: str) -> None:
-        env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
+        # A pipe, and nothing that turns colour off: colour is for terminals only.
+        env = {**os.environ, "NO_COLOR": "", "TERM": "xterm-256color", "PYTHONUNBUFFERED": "1"}
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "kops_iam_tools.cli", *args],
             cwd=ROOT,
@@ -127,6 +128,8 @@ def test_local_prints_ready_reports_an_upload_and_stops_on_ctrl_c(
     assert code == 0
     assert "stopped" in rest
     assert "Traceback" not in stderr
+    # And into a pipe nothing was coloured
+    assert "\033[" not in "\n".join([*process.seen, rest])
 
 
 def test_local_json_lines_report_a_rejection_and_stop_on_sigterm(

@@ -36,6 +36,8 @@ EXISTING_CONTEXT: dict[str, Any] = {
     ),
     "kops-iam:permissionsBoundaryArn": "arn:aws:iam::123456789012:policy/kops-boundary",
     "kops-iam:allowedActions": "iam:PassRole,ec2:RunInstances",
+    "kops-iam:unknownActions": "error",
+    "kops-iam:knownActions": ["aidevops:GetAsset"],
     "kops-iam:allowedManagedPolicyArns": [
         "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
         "arn:aws:iam::123456789012:policy/kops-extra",

@@ -5,8 +5,9 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
-import tomllib
+import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from aws_cdk import aws_lambda as lambda_
 from infra_support import ROOT
 
 from infra import bundling
-from infra.bundling import RUNTIME_PROVIDED, PipLocalBundling, runtime_dependencies
+from infra.bundling import RUNTIME_PROVIDED, PipLocalBundling, canonical, runtime_dependencies
 
 IMAGE = lambda_.Runtime.PYTHON_3_13.bundling_image
 REPORT = [
@@ -64,11 +65,27 @@ def bundler(**kwargs: int) -> PipLocalBundling:
     return PipLocalBundling(lambda_.Runtime.PYTHON_3_13, lambda_.Architecture.ARM_64, **kwargs)
 
 
-def test_dependencies_are_pyprojects_runtime_dependencies() -> None:
-    with (ROOT / "pyproject.toml").open("rb") as handle:
-        expected = tomllib.load(handle)["project"]["dependencies"]
-    assert runtime_dependencies() == expected
-    assert bundler().requirements == expected
+def _names(requirements: list[str]) -> set[str]:
+    return {canonical(re.split(r"[\s\[<>=!~;]", item, maxsplit=1)[0]) for item in requirements}
+
+
+def test_the_bundle_takes_the_functions_requirements_and_not_the_tools() -> None:
+    # Given the function's and the tools' requirement files (docs/adr/0080)
+    function = runtime_dependencies()
+    tools = runtime_dependencies(ROOT / "tools" / "requirements.txt")
+
+    # Then the bundler installs the function's list, which holds none of the tools'
+    assert function == [
+        line
+        for line in (ROOT / "functions" / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert bundler().requirements == function
+    assert "rich" in _names(tools)
+    assert not _names(tools) & _names(function)
+    # And the installed distribution requires both lists, each read from its file
+    declared = [r for r in importlib.metadata.requires("kops-iam") or [] if "extra ==" not in r]
+    assert _names(declared) == _names(function) | _names(tools)
 
 
 def test_wheels_are_chosen_for_the_lambda_platform() -> None:

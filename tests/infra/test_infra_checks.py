@@ -35,11 +35,13 @@ COMMON = {
 }
 OWN_ONLY = {
     "AwsSolutions-IAM5[Resource::<SpecsBucketA7588205.Arn>/*/config]",
+    "AwsSolutions-IAM5[Resource::<SpecsBucketA7588205.Arn>/*/instancegroup/*]",
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
     "AWSLambdaBasicExecutionRole]",
 }
 EXISTING_ONLY = {
     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::my-kops-state-store/*/config]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::my-kops-state-store/*/instancegroup/*]",
 }
 
 

@@ -8,7 +8,8 @@ import pytest
 from infra_support import EXISTING_CONTEXT, ROOT, context_with
 
 from infra.config import ConfigError, StackConfig, context_keys, rate_minutes
-from kops_iam.application.settings import Defaults
+from kops_iam.application.settings import SETTING, SETTINGS, Defaults
+from kops_iam_tools.docs import render, settings_markdown
 
 
 def test_defaults_when_the_context_sets_nothing() -> None:
@@ -48,6 +49,8 @@ def test_cli_strings_are_accepted_like_json_values() -> None:
         ("kops-iam:permissionsBoundaryArn", "my-boundary", "managed policy ARN"),
         ("kops-iam:allowedManagedPolicyArns", "arn:aws:iam::aws:policy/*", "no wildcards"),
         ("kops-iam:allowedActions", "iam:Pass Role", "IAM action"),
+        ("kops-iam:unknownActions", "ignore", "'warn' or 'error'"),
+        ("kops-iam:knownActions", "aidevops:Get*", "exact IAM action"),
         ("kops-iam:existingBucketName", "Not_A_Bucket", "S3 bucket name"),
         ("kops-iam:driftSchedule", "every hour", "rate(6 hours)"),
         ("kops-iam:driftSchedule", "rate(1 minute)", "at least 5 minutes"),
@@ -112,26 +115,35 @@ def _readme_section(name: str) -> str:
     return match.group(1)
 
 
-def test_readme_deploy_table_documents_every_key_with_its_default() -> None:
-    # Given the README deploy section's table rows (| `key` | default | meaning |)
-    rows = {
-        cells[0].strip("` "): cells[1].strip()
-        for line in _readme_section("deploy").splitlines()
-        if line.startswith("| `kops-iam:")
-        for cells in [[cell.strip() for cell in line.strip("|").split("|")]]
-    }
-
-    # Then every context key has a row, and none that does not exist
-    assert sorted(rows) == sorted(context_keys())
-    # And each documented default is the model's
+def test_the_stack_model_has_exactly_the_tables_context_keys() -> None:
+    # Given the settings table and the stack's context model
+    table = {s.context_key: s.name for s in SETTINGS if s.context_key}
+    fields = {str(f.alias): name for name, f in StackConfig.model_fields.items()}
+    # Then they name the same keys, with the same attribute names and descriptions
+    assert fields == table
+    assert context_keys() == [s.context_key for s in SETTINGS if s.context_key]
     for name, field in StackConfig.model_fields.items():
+        assert field.description == SETTING[name].description
+
+
+def test_each_documented_default_is_the_models() -> None:
+    for name in StackConfig.model_fields:
         default = getattr(StackConfig(), name)
-        shown = rows[str(field.alias)]
+        shown = SETTING[name].default
         if default in (None, (), ""):
-            assert shown.startswith("none"), (field.alias, shown)
+            assert shown.startswith("none"), (name, shown)
         else:
             expected = str(default).lower() if isinstance(default, bool) else str(default)
-            assert f"`{expected}`" in shown, (field.alias, shown)
+            assert shown.split(":")[0] == expected, (name, shown)
+
+
+def test_readme_settings_table_is_generated_from_the_settings_table() -> None:
+    # Given the README, When its generated blocks are rendered again, Then nothing changes
+    text = (ROOT / "README.md").read_text()
+    assert "<!-- generated:settings -->" in text
+    assert render(text) == text, "stale settings table: run make docs-tables"
+    # And the rendered table has one row per setting
+    assert settings_markdown().count("\n") == len(SETTINGS) + 1
 
 
 def test_readme_security_section_has_one_table() -> None:

@@ -53,6 +53,7 @@ DENIES = {
     "NeverRemoveOwnershipTags",
     "NeverReassignToAnotherCluster",
     "NeverTouchAnythingBelowAKopsNamedPath",
+    "NeverReadStateStoreSecrets",
 }
 BOUNDARY = "arn:aws:iam::111122223333:policy/kops-boundary"
 MANAGED = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
@@ -96,9 +97,13 @@ def test_no_statement_grants_iam_star_or_any_action_wildcard(policy: dict[str, A
 
 
 @pytest.mark.parametrize("policy", ALL)
-def test_no_statement_uses_resource_star(policy: dict[str, Any]) -> None:
+def test_resource_star_only_for_finding_hosted_zones(policy: dict[str, Any]) -> None:
+    # route53:ListHostedZonesByName has no resource-level permission (docs/adr/0092)
     for sid, statement in policy.items():
-        assert "*" not in as_list(statement["Resource"]), sid
+        if "*" in as_list(statement["Resource"]):
+            assert sid == "FindHostedZones", sid
+            assert as_list(statement["Action"]) == ["route53:ListHostedZonesByName"]
+            assert as_list(statement["Resource"]) == ["*"]
 
 
 @pytest.mark.parametrize("policy", ALL)
@@ -220,6 +225,7 @@ def test_the_ownership_tag_can_never_be_removed(sid: str) -> None:
     deny = DEFAULT["NeverRemoveOwnershipTags"]
     assert deny["Effect"] == "Deny"
     assert set(as_list(deny["Action"])) == {"iam:UntagRole", "iam:UntagInstanceProfile"}
+    assert deny["Resource"] == DEFAULT["NeverReassignToAnotherCluster"]["Resource"]
     assert deny["Condition"] == {
         "ForAnyValue:StringEquals": {"aws:TagKeys": [OWNERSHIP_TAG_KEY, CLUSTER_TAG_KEY]}
     }
@@ -229,7 +235,11 @@ def test_a_role_can_never_be_tagged_as_another_clusters() -> None:
     statement = DEFAULT["NeverReassignToAnotherCluster"]
     assert statement["Effect"] == "Deny"
     assert set(as_list(statement["Action"])) == {"iam:TagRole", "iam:TagInstanceProfile"}
-    assert as_list(statement["Resource"]) == ROLES + PROFILES
+    # every role and profile, at any path: the function never does this anywhere
+    assert as_list(statement["Resource"]) == [
+        f"arn:aws:iam::{ACCOUNT}:role/*",
+        f"arn:aws:iam::{ACCOUNT}:instance-profile/*",
+    ]
     key = f"aws:ResourceTag/{CLUSTER_TAG_KEY}"  # roles document it too, profiles only it
     assert statement["Condition"] == {
         "Null": {f"aws:RequestTag/{CLUSTER_TAG_KEY}": "false", key: "false"},
@@ -293,11 +303,23 @@ def test_attach_only_operator_allowed_managed_policies() -> None:
 
 
 def test_reads_specs_only_under_the_spec_key_layout() -> None:
-    assert DEFAULT["ReadClusterSpecs"]["Resource"] == "arn:aws:s3:::specs/*/config"
-    assert set(as_list(DEFAULT["ReadClusterSpecs"]["Action"])) == {
-        "s3:GetObject",
-        "s3:GetObjectVersion",
-    }
+    # <cluster>/config and <cluster>/instancegroup/<name>, and never (explicit deny) a
+    # state store's keys, secrets or addons, whatever they are named (docs/adr/0093)
+    assert DEFAULT["ReadClusterSpecs"]["Resource"] == [
+        "arn:aws:s3:::specs/*/config",
+        "arn:aws:s3:::specs/*/instancegroup/*",
+    ]
+    reads = {"s3:GetObject", "s3:GetObjectVersion"}
+    assert set(as_list(DEFAULT["ReadClusterSpecs"]["Action"])) == reads
+    deny = DEFAULT["NeverReadStateStoreSecrets"]
+    assert deny["Effect"] == "Deny" and set(as_list(deny["Action"])) == reads
+    assert deny["Resource"] == [
+        "arn:aws:s3:::specs/*/pki/*",
+        "arn:aws:s3:::specs/*/secrets/*",
+        "arn:aws:s3:::specs/*/addons/*",
+    ]
+    readers = [sid for sid, s in DEFAULT.items() if reads & set(as_list(s["Action"]))]
+    assert readers == ["ReadClusterSpecs", "NeverReadStateStoreSecrets"]
     assert DEFAULT["ListClusterSpecs"] == {
         "Sid": "ListClusterSpecs",
         "Effect": "Allow",
@@ -321,6 +343,16 @@ def test_puts_events_on_the_audit_bus_only_as_kops_iam() -> None:
     assert statement["Action"] == "events:PutEvents"
     assert statement["Resource"] == TARGETS.audit_bus_arn
     assert statement["Condition"] == {"StringEquals": {"events:source": [AUDIT_SOURCE]}}
+
+
+def test_finds_hosted_zones_by_name_only() -> None:
+    statement = DEFAULT["FindHostedZones"]
+    assert statement["Action"] == "route53:ListHostedZonesByName"
+    assert not [
+        sid
+        for sid, s in DEFAULT.items()
+        if any(a.startswith("route53:") for a in as_list(s["Action"])) and sid != "FindHostedZones"
+    ]
 
 
 def test_kms_describe_key_only_on_this_accounts_keys() -> None:

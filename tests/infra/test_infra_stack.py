@@ -69,35 +69,47 @@ def test_existing_bucket_is_never_created_nor_modified(existing_bucket: Synthesi
 # --- triggers -----------------------------------------------------------------------------
 
 
-def test_own_bucket_notifies_the_function_of_spec_keys_created_and_removed(
+def _owns_bucket(deployment: Synthesized) -> bool:
+    return bool(deployment.resources("AWS::S3::Bucket"))
+
+
+def test_own_bucket_sends_its_events_to_eventbridge_and_a_rule_to_the_function(
     own_bucket: Synthesized,
 ) -> None:
+    # S3 notification filters cannot select */instancegroup/*: the own bucket's events go
+    # to EventBridge, as an existing bucket's do (docs/adr/0093)
     function_id = own_bucket.logical_id("AWS::Lambda::Function", "ReconcilerFunction")
-    notifications = own_bucket.only("Custom::S3BucketNotifications")["NotificationConfiguration"]
-
-    configurations = notifications["LambdaFunctionConfigurations"]
-    assert sorted(event for c in configurations for event in c["Events"]) == [
-        "s3:ObjectCreated:*",
-        "s3:ObjectRemoved:*",
-    ]
-    for configuration in configurations:
-        assert configuration["LambdaFunctionArn"] == arn_of(function_id)
-        # A suffix filter only: <cluster>/config (nested keys are ignored by the function)
-        assert configuration["Filter"]["Key"]["FilterRules"] == [
-            {"Name": "suffix", "Value": SPEC_KEY_SUFFIX}
-        ]
-    assert set(notifications) == {"LambdaFunctionConfigurations"}
-
-
-def test_own_bucket_may_invoke_the_function_only_for_itself(own_bucket: Synthesized) -> None:
     specs_id = own_bucket.logical_id("AWS::S3::Bucket", "SpecsBucket")
-    [permission] = [
-        p["Properties"]
-        for p in own_bucket.resources("AWS::Lambda::Permission").values()
-        if p["Properties"]["Principal"] == "s3.amazonaws.com"
+    queue_id = own_bucket.logical_id("AWS::SQS::Queue", "FailuresFailedEvents")
+    notifications = own_bucket.only("Custom::S3BucketNotifications")
+    assert notifications["BucketName"] == ref(specs_id)
+    assert notifications["NotificationConfiguration"] == {"EventBridgeConfiguration": {}}
+    rule = own_bucket.resources("AWS::Events::Rule")[
+        own_bucket.logical_id("AWS::Events::Rule", "SpecsSpecChanged")
+    ]["Properties"]
+    assert "EventBusName" not in rule
+    assert rule["EventPattern"] == s3_spec_event_pattern(ref(specs_id))  # type: ignore[arg-type]
+    [target] = rule["Targets"]
+    assert target["Arn"] == arn_of(function_id)
+    assert target["DeadLetterConfig"] == {"Arn": arn_of(queue_id)}
+
+
+def test_the_rule_matches_config_and_instance_group_keys_only() -> None:
+    keys = s3_spec_event_pattern("b")["detail"]["object"]["key"]  # type: ignore[index]
+    assert keys == [{"suffix": SPEC_KEY_SUFFIX}, {"wildcard": "*/instancegroup/*"}]
+
+
+def test_only_eventbridge_rules_of_this_stack_may_invoke_the_function(
+    deployment: Synthesized,
+) -> None:
+    permissions = [
+        p["Properties"] for p in deployment.resources("AWS::Lambda::Permission").values()
     ]
-    assert permission["SourceArn"] == arn_of(specs_id)
-    assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    assert permissions
+    for permission in permissions:
+        assert permission["Principal"] == "events.amazonaws.com"
+        rule_id = permission["SourceArn"]["Fn::GetAtt"][0]
+        assert deployment.template["Resources"][rule_id]["Type"] == "AWS::Events::Rule"
 
 
 def test_existing_bucket_triggers_through_an_eventbridge_rule_on_the_default_bus(
@@ -125,11 +137,7 @@ def test_drift_schedule_invokes_the_function(deployment: Synthesized) -> None:
     [target] = rule["Targets"]
     assert target["Arn"] == arn_of(function_id)
     assert "DeadLetterConfig" in target
-    expected = (
-        "rate(30 minutes)"
-        if "SpecsSpecChanged" in json.dumps(deployment.template)
-        else "rate(1 hour)"
-    )
+    expected = "rate(1 hour)" if _owns_bucket(deployment) else "rate(30 minutes)"
     assert rule["ScheduleExpression"] == expected
 
 
@@ -166,10 +174,13 @@ def test_default_configuration_reaches_the_function(own_bucket: Synthesized) -> 
         Env.MODE: "apply",
         Env.PERMISSIONS_BOUNDARY: "",
         Env.ALLOWED_ACTIONS: "",
+        Env.UNKNOWN_ACTIONS: "warn",
+        Env.KNOWN_ACTIONS: "",
         Env.ALLOWED_MANAGED_POLICIES: "",
         Env.ADOPT_EXISTING_ROLES: "false",
         Env.RETAIN_ON_DELETE: "false",
         Env.MANAGE_ROOT_PATH_ROLES: "false",
+        Env.AUDIENCE: "stack",
         "POWERTOOLS_SERVICE_NAME": Defaults.POWERTOOLS_SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": Defaults.METRICS_NAMESPACE,
     }
@@ -183,6 +194,8 @@ def test_operator_settings_reach_the_function(existing_bucket: Synthesized) -> N
         variables[Env.PERMISSIONS_BOUNDARY] == EXISTING_CONTEXT["kops-iam:permissionsBoundaryArn"]
     )
     assert variables[Env.ALLOWED_ACTIONS] == "iam:PassRole,ec2:RunInstances"
+    assert variables[Env.UNKNOWN_ACTIONS] == "error"
+    assert variables[Env.KNOWN_ACTIONS] == "aidevops:GetAsset"
     assert variables[Env.ALLOWED_MANAGED_POLICIES] == ",".join(
         EXISTING_CONTEXT["kops-iam:allowedManagedPolicyArns"]
     )
@@ -191,7 +204,7 @@ def test_operator_settings_reach_the_function(existing_bucket: Synthesized) -> N
 
 
 def test_log_retention_is_the_configured_one(deployment: Synthesized) -> None:
-    own = "SpecsSpecChanged" not in json.dumps(deployment.template)
+    own = _owns_bucket(deployment)
     groups = deployment.resources("AWS::Logs::LogGroup")
     function_log = groups[deployment.logical_id("AWS::Logs::LogGroup", "ReconcilerLog")]
     audit_log = groups[deployment.logical_id("AWS::Logs::LogGroup", "AuditLog")]
@@ -275,7 +288,7 @@ def test_alarm_email_is_subscribed_only_when_given(
 
 
 def test_audit_bus_has_an_archive_of_every_audit_event(deployment: Synthesized) -> None:
-    own = "SpecsSpecChanged" not in json.dumps(deployment.template)
+    own = _owns_bucket(deployment)
     bus_id = deployment.logical_id("AWS::Events::EventBus", "AuditBus")
     assert deployment.only("AWS::Events::EventBus")["Name"] == (
         Defaults.AUDIT_BUS_NAME if own else "kops-audit"
@@ -380,10 +393,11 @@ def test_pass_role_is_granted_once_only_to_ec2(deployment: Synthesized) -> None:
     assert "iam:PassedToService" in passing[0]["Condition"]["StringEquals"]
 
 
-def test_resource_star_only_for_xray(deployment: Synthesized) -> None:
+def test_resource_star_only_for_xray_and_finding_hosted_zones(deployment: Synthesized) -> None:
     star = [s for s in _role_statements(deployment) if s["Resource"] == "*"]
-    assert [sorted(_actions(s)) for s in star] == [
-        ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+    assert sorted(sorted(_actions(s)) for s in star) == [
+        ["route53:ListHostedZonesByName"],
+        ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
     ]
 
 
@@ -404,9 +418,11 @@ def test_own_bucket_policy_statements(
     assert sorted(policy) == sorted(
         [
             "ReadClusterSpecs",
+            "NeverReadStateStoreSecrets",
             "ListClusterSpecs",
             "PublishAuditEvents",
             "ResolveKmsKeyAliases",
+            "FindHostedZones",
             "WriteOwnLogs",
             "ReadKopsRolesAndInstanceProfiles",
             "CreateOwnedRoles",
@@ -423,9 +439,15 @@ def test_own_bucket_policy_statements(
             "NeverReassignToAnotherCluster",
         ]
     )
-    assert policy["ReadClusterSpecs"]["Resource"] == {
-        "Fn::Join": ["", [arn_of(bucket_id), f"/*{SPEC_KEY_SUFFIX}"]]
-    }
+    assert policy["ReadClusterSpecs"]["Resource"] == [
+        {"Fn::Join": ["", [arn_of(bucket_id), f"/*{SPEC_KEY_SUFFIX}"]]},
+        {"Fn::Join": ["", [arn_of(bucket_id), "/*/instancegroup/*"]]},
+    ]
+    assert policy["NeverReadStateStoreSecrets"]["Effect"] == "Deny"
+    assert sorted(map(json.dumps, policy["NeverReadStateStoreSecrets"]["Resource"])) == sorted(
+        json.dumps({"Fn::Join": ["", [arn_of(bucket_id), f"/*/{d}/*"]]})
+        for d in ("pki", "secrets", "addons")
+    )
     assert policy["ListClusterSpecs"]["Resource"] == arn_of(bucket_id)
     bus_id = own_bucket.logical_id("AWS::Events::EventBus", "AuditBus")
     assert policy["PublishAuditEvents"]["Resource"] == arn_of(bus_id)
@@ -445,17 +467,16 @@ def test_existing_bucket_policy_statements(
     assert "DecryptClusterSpecsThroughS3" in policy
     bucket_arn = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":s3:::{EXISTING_BUCKET}"]]}
     assert policy["ListClusterSpecs"]["Resource"] == bucket_arn
-    assert policy["ReadClusterSpecs"]["Resource"] == {
-        "Fn::Join": [
-            "",
-            ["arn:", {"Ref": "AWS::Partition"}, f":s3:::{EXISTING_BUCKET}/*{SPEC_KEY_SUFFIX}"],
-        ]
-    }
+    assert policy["ReadClusterSpecs"]["Resource"] == [
+        {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":s3:::{EXISTING_BUCKET}/{p}"]]}
+        for p in (f"*{SPEC_KEY_SUFFIX}", "*/instancegroup/*")
+    ]
 
 
 def test_own_bucket_denies_spec_writes_to_every_kops_cluster_role(own_bucket: Synthesized) -> None:
     # A node could otherwise rewrite its own spec (kops' s3:* on <cluster>/) or another
     # cluster's (additionalPolicies may grant s3:PutObject), and kops-iam would apply it.
+    # InstanceGroups decide a cluster's roles too: they are covered alike.
     specs_id = own_bucket.logical_id("AWS::S3::Bucket", "SpecsBucket")
     [policy] = [
         p["Properties"]["PolicyDocument"]["Statement"]
@@ -469,7 +490,10 @@ def test_own_bucket_denies_spec_writes_to_every_kops_cluster_role(own_bucket: Sy
         "s3:DeleteObjectVersion",
         "s3:PutObject",
     ]
-    assert statement["Resource"] == {"Fn::Join": ["", [arn_of(specs_id), "/*/config"]]}
+    assert statement["Resource"] == [
+        {"Fn::Join": ["", [arn_of(specs_id), "/*/config"]]},
+        {"Fn::Join": ["", [arn_of(specs_id), "/*/instancegroup/*"]]},
+    ]
     patterns = [
         "".join(
             p if isinstance(p, str) else "<" + next(iter(p.values())) + ">"

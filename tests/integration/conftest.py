@@ -1,14 +1,16 @@
-"""Fixtures of the reconciler's integration tests (helpers in ``reconciler_world.py``)."""
+"""Fixtures of the reconciler's integration tests: the in-process world (``support``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from reconciler_world import World, make_world
+from support.world import World
+from support.world import world as make_world
 
 
 @pytest.fixture
 def world() -> Iterator[World]:
     """Given the deployed wiring on moto: bucket, notifications, audit bus, rule, queues."""
-    yield from make_world()
+    with make_world() as fresh:
+        yield fresh

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from botocore.retries.standard import ExponentialBackoff
 from jsonschema import Draft202012Validator
-from reconciler_world import ROOT, SESSION, Faults, World, allow, spec
+from spec_builders import allow, spec
+from support.wire import Fault
+from support.world import ROOT, World
 
 from kops_iam.application import handler
 from kops_iam.aws.audit import MAX_ENTRY_BYTES, DetailType, entry_size
@@ -67,11 +69,10 @@ def test_events_of_every_outcome_match_their_schema(
     seen.extend(world.audit())
 
     # apply failed
-    iam = SESSION.client("iam")
-    Faults(iam).fail("CreateRole", times=100, status=500, code="ServiceFailure")
     world.upload(cluster, spec(cluster))
-    with pytest.raises(handler.ReconcileFailed):
-        world.deliver(world.runtime(iam=iam))
+    failing = Fault.persistent("iam:CreateRole", status=500, code="ServiceFailure")
+    with world.wire.faulted(failing), pytest.raises(handler.ReconcileFailed):
+        world.deliver()
     seen.extend(world.audit())
 
     assert {e["detail-type"] for e in seen} == set(DetailType.ALL)

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 import pytest
-from reconciler_world import FakeContext, World, spec
+from spec_builders import spec
+from support.world import World, context
 
 from kops_iam.application import handler
 from kops_iam.application.settings import Env
@@ -36,7 +37,7 @@ def test_the_entry_point_reconciles_logs_with_correlation_and_emits_metrics(
 
     # When Lambda calls the entry point
     try:
-        result = handler.lambda_handler(notification, FakeContext())
+        result = handler.lambda_handler(notification, context())
     finally:
         log_handler.setStream(previous)
 
@@ -88,10 +89,10 @@ def test_the_entry_point_reads_only_the_configured_bucket(
         ]
     }
     # When the event names it, the object is reconciled (rejected as invalid), not an error
-    result = handler.lambda_handler(event, FakeContext())
+    result = handler.lambda_handler(event, context())
     assert result["outcomes"][0]["detailType"] == "Spec Rejected"
     # And an event for another bucket is ignored
     event["Records"][0]["s3"]["bucket"]["name"] = world.bucket
-    assert handler.lambda_handler(event, FakeContext())["ignored"] == [
+    assert handler.lambda_handler(event, context())["ignored"] == [
         f"s3://{world.bucket}/x.k8s.example.com/config"
     ]

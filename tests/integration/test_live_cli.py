@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from reconciler_world import World, allow, spec
+from spec_builders import allow, spec
+from support.world import World
 
 from kops_iam_tools.cli import main
 

@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
-from reconciler_world import ROOT, SESSION, FakeContext, World, allow, spec
+from spec_builders import allow, spec
+from support.world import ROOT, World, context
 
 from kops_iam.application import handler
 from kops_iam.application.reconciler import Outcome, Reconciler
@@ -53,7 +54,7 @@ def assert_iam_matches(world: World, text: str) -> None:
 def invocation(world: World, on_call: Callable[[int, str], None] | None = None) -> Reconciler:
     """A reconciler with its own S3 and IAM clients, calling ``on_call(n, operation)``
     before its n-th AWS call (counting both clients)."""
-    s3, iam = SESSION.client("s3"), SESSION.client("iam")
+    s3, iam = world.client("s3"), world.client("iam")
     if on_call is not None:
         counter = [0]
 
@@ -200,7 +201,7 @@ def test_many_versions_racing_on_threads_end_on_the_newest(world: World) -> None
         time.sleep(rng.random() * 0.003)
 
     def runtime() -> handler.Runtime:
-        s3, iam = SESSION.client("s3"), SESSION.client("iam")
+        s3, iam = world.client("s3"), world.client("iam")
         for client, service in ((s3, "s3"), (iam, "iam")):
             client.meta.events.register(f"before-call.{service}", jitter)
         return world.runtime(s3=s3, iam=iam)
@@ -234,7 +235,7 @@ def test_many_versions_racing_on_threads_end_on_the_newest(world: World) -> None
                 with lock:
                     handled[0] += 1
                 try:
-                    handler.handle(event, FakeContext(), rt)
+                    handler.handle(event, context(), rt)
                     break
                 except handler.ReconcileFailed as exc:
                     retried[0] += 1

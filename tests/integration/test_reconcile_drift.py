@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler_world import ROOT, World, allow, spec
+from spec_builders import allow, spec
+from support.world import ROOT, World
 
 from kops_iam.application.scan import scan_bucket
 from kops_iam.aws.audit import DetailType
@@ -87,7 +88,9 @@ def test_the_scheduled_run_lists_only_top_level_specs_and_skips_the_rest(world: 
     # Then only the one spec is reconciled (the orphan prefix is HEADed and skipped)
     assert [o["cluster"] for o in summary["outcomes"]] == ["a.k8s.example.com"]
     assert world.calls.writes() == []
-    assert world.calls.count("s3:ListObjectsV2") == 1
+    # one listing of the top-level prefixes, then the reconciled cluster's instancegroup/
+    # prefix before and after applying (docs/adr/0093)
+    assert world.calls.count("s3:ListObjectsV2") == 1 + 2
     assert world.calls.count("s3:GetObject") == 1
     assert world.audit() == []  # unchanged clusters are not reported on schedule by default
 

@@ -6,10 +6,11 @@ import json
 from typing import Any
 
 import pytest
-from botocore.config import Config
 from botocore.retries.standard import ExponentialBackoff
 from jsonschema import Draft202012Validator
-from reconciler_world import ROOT, SESSION, CallLog, Faults, World, allow, spec
+from spec_builders import allow, spec
+from support.wire import Fault
+from support.world import ROOT, World, scheduled_event
 
 from kops_iam.application import handler
 from kops_iam.aws.audit import DetailType
@@ -24,30 +25,19 @@ def no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
 
 
-def faulty(world: World, service: str, **config: Any) -> tuple[Any, Faults, CallLog]:
-    """A client of ``service`` with the world's retry settings, faults and call log."""
-    client = SESSION.client(
-        service, config=Config(**config) if config else world.settings.boto_config()
-    )
-    calls = CallLog()
-    calls.attach(client)
-    return client, Faults(client), calls
-
-
 def test_throttled_iam_calls_converge_after_botocore_retries(world: World) -> None:
     # Given IAM throttling the first two PutRolePolicy calls
-    iam, faults, calls = faulty(world, "iam")
-    faults.fail("PutRolePolicy", times=2, code="Throttling")
+    fault = world.wire.fail("iam:PutRolePolicy", "throttle", attempts=2)
     world.upload(CLUSTER, spec(additional={"node": [allow("s3:GetObject")]}))
 
     # When the spec is handled
-    [summary] = world.deliver(world.runtime(iam=iam))
+    [summary] = world.deliver()
 
     # Then the calls were retried and the result is complete and reported as applied
-    assert faults.injected["PutRolePolicy"] == 2
+    assert fault.injected == 2
     assert summary["outcomes"][0]["detailType"] == DetailType.SPEC_APPLIED
     assert set(world.inline(NODES)) == {NODES, f"additional.{NODES}"}
-    assert calls.count("iam:PutRolePolicy") == 3  # three API calls; the retries were inside
+    assert world.calls.count("iam:PutRolePolicy") == 3  # three API calls; retries inside
     [event] = world.audit()
     assert event["detail-type"] == DetailType.SPEC_APPLIED
 
@@ -56,9 +46,8 @@ def test_a_persistent_iam_failure_fails_the_invocation_and_reports_apply_failed(
     world: World,
 ) -> None:
     # Given IAM failing every attempt to put the additional node policy
-    iam, faults, _ = faulty(world, "iam")
-    faults.fail("PutRolePolicy", times=1000, status=500, code="ServiceFailure")
-    runtime = world.runtime(iam=iam)
+    world.wire.faults = [Fault.persistent("iam:PutRolePolicy", status=500, code="ServiceFailure")]
+    runtime = world.runtime()
     world.upload(CLUSTER, spec(additional={"node": [allow("s3:GetObject")]}))
     [notification] = world.notifications()
 
@@ -76,7 +65,7 @@ def test_a_persistent_iam_failure_fails_the_invocation_and_reports_apply_failed(
     assert detail["completedWrites"] == [f"create_role masters.{CLUSTER}"]
 
     # When the fault clears and Lambda retries the same event
-    faults.remaining.clear()
+    world.wire.faults.clear()
     [summary] = [world.handle(notification, runtime)]
 
     # Then IAM converges and the retry reports the changes it made
@@ -89,15 +78,14 @@ def test_a_persistent_iam_failure_fails_the_invocation_and_reports_apply_failed(
 
 def test_a_failing_s3_read_fails_the_invocation_without_touching_iam(world: World) -> None:
     # Given S3 failing every HEAD
-    s3, faults, _ = faulty(world, "s3")
-    faults.fail("HeadObject", times=1000, status=503, code="SlowDown")
+    world.wire.faults = [Fault.persistent("s3:HeadObject", status=503, code="SlowDown")]
     world.upload(CLUSTER, spec())
     [notification] = world.notifications()
     world.calls.clear()
 
     # When the event is handled
     with pytest.raises(handler.ReconcileFailed):
-        world.handle(notification, world.runtime(s3=s3))
+        world.handle(notification)
 
     # Then nothing was written (a missing object must never be mistaken for a deletion)
     assert world.calls.writes() == []
@@ -124,24 +112,23 @@ def test_an_audit_publish_failure_never_undoes_or_hides_the_iam_change(world: Wo
 
 def test_a_transient_audit_failure_is_retried_by_the_publisher(world: World) -> None:
     # Given an EventBridge client without botocore retries, failing once
-    events, faults, calls = faulty(
-        world, "events", retries={"total_max_attempts": 1, "mode": "standard"}
-    )
-    faults.fail("PutEvents", times=1, status=500, code="InternalFailure")
+    events = world.client("events", retries={"total_max_attempts": 1, "mode": "standard"})
+    world.wire.fail("events:PutEvents", "server-error", status=500, code="InternalFailure")
     world.upload(CLUSTER, spec())
+    world.calls.clear()
 
     # When the spec is handled
     [summary] = world.deliver(world.runtime(events=events))
 
     # Then the event was put on the second attempt and received once
     assert summary["outcomes"][0]["published"] is True
-    assert calls.count("events:PutEvents") == 2  # botocore does not retry: the publisher did
+    assert world.calls.count("events:PutEvents") == 2  # not botocore: the publisher retried
     assert [e["detail-type"] for e in world.audit()] == [DetailType.SPEC_APPLIED]
 
 
 def test_iam_changing_under_a_pass_makes_the_reconciler_read_again(world: World) -> None:
     # Given a node role that another invocation creates between our read and our write
-    iam = SESSION.client("iam")
+    iam = world.client("iam")
     other = world.reconciler()
     triggered: list[bool] = []
 
@@ -166,23 +153,11 @@ def test_iam_changing_under_a_pass_makes_the_reconciler_read_again(world: World)
 
 def test_a_scheduled_run_that_cannot_list_the_bucket_fails_and_is_audited(world: World) -> None:
     # Given S3 refusing every ListObjectsV2
-    s3, faults, _ = faulty(world, "s3")
-    faults.fail("ListObjectsV2", times=1000, status=500, code="InternalError")
-    scheduled = {
-        "version": "0",
-        "id": "5c3f3f3e-0000-0000-0000-000000000000",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "123456789012",
-        "time": "2026-11-29T00:00:00Z",
-        "region": "us-east-1",
-        "resources": ["arn:aws:events:us-east-1:123456789012:rule/kops-iam-drift"],
-        "detail": {},
-    }
+    world.wire.faults = [Fault.persistent("s3:ListObjectsV2", status=500, code="InternalError")]
 
     # When the schedule fires, the invocation fails (so Lambda retries it)
     with pytest.raises(Exception, match="InternalError"):
-        world.handle(scheduled, world.runtime(s3=s3))
+        world.handle(scheduled_event())
 
     # And the audit trail says the drift run could not look at any cluster
     [event] = world.audit()

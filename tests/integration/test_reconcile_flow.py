@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler_world import ACCOUNT, World, allow, spec, spec_text
+from spec_builders import allow, spec, spec_text
+from support.world import World
 
 from kops_iam.application.scan import scan_bucket
 from kops_iam.aws.audit import DetailType
 from kops_iam.domain.naming import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE
+from kops_iam_tools.world.names import ACCOUNT
 
 CLUSTER = "c1.k8s.example.com"
 MASTERS, NODES, BASTIONS = (f"{p}.{CLUSTER}" for p in ("masters", "nodes", "bastions"))
@@ -94,7 +96,7 @@ def test_the_same_event_twice_is_unchanged_with_zero_writes_and_few_reads(world:
 
     # Then nothing is written and the reads are a fixed few per role
     assert world.calls.writes() == []
-    ops = world.calls.by_operation()
+    ops = world.calls.by_site()
     assert ops["iam:GetRole"] == 3  # master, node, and the absent bastion
     assert ops["iam:GetInstanceProfile"] == 2
     assert ops["iam:ListRolePolicies"] == ops["iam:ListAttachedRolePolicies"] == 2

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 from collisions import colliding_pair
-from reconciler_world import ROOT, World, allow, spec
+from spec_builders import allow, spec
+from support.world import World, scheduled_event
 
 from kops_iam.aws.audit import DetailType
 from kops_iam.domain.naming import (
@@ -26,7 +27,6 @@ from kops_iam.domain.naming import (
 
 VICTIM, ATTACKER = colliding_pair("node")
 SHARED = role_name("node", VICTIM)
-SCHEDULED = json.loads((ROOT / "events" / "eventbridge" / "scheduled.json").read_text())
 #: What the attacker's spec tries to get into the victim's node role.
 GRAB = allow("secretsmanager:GetSecretValue", resource="*", sid="Grab")
 
@@ -75,7 +75,7 @@ def test_scheduled_runs_report_the_collision_and_do_not_flip_flop(world: World) 
 
     # When the drift schedule runs three times
     for _ in range(3):
-        world.handle(SCHEDULED)
+        world.handle(scheduled_event())
         events = world.audit()
         # Then each run reports the collision (and nothing about V, which is in order)
         assert [(e["detail-type"], e["detail"]["cluster"]) for e in events] == [
@@ -104,12 +104,8 @@ def test_deleting_one_spec_never_touches_the_other_clusters_role(world: World, f
     # Then the shared role (and its profile) is still the owner's, untouched
     assert json.dumps(world.snapshot()[SHARED], sort_keys=True, default=str) == owners_role
     assert world.tags(SHARED)[CLUSTER_TAG_KEY] == owner
-    assert [
-        r["RoleName"]
-        for r in world.iam.get_instance_profile(InstanceProfileName=SHARED)["InstanceProfile"][
-            "Roles"
-        ]
-    ] == [SHARED]
+    profile = world.inspect_iam.get_instance_profile(InstanceProfileName=SHARED)
+    assert [r["RoleName"] for r in profile["InstanceProfile"]["Roles"]] == [SHARED]
     changes = {c["roleName"]: c for c in event["detail"]["changes"]}
     assert changes[SHARED]["action"] == "skip" and owner in changes[SHARED]["reason"]
 
@@ -117,13 +113,14 @@ def test_deleting_one_spec_never_touches_the_other_clusters_role(world: World, f
 def test_the_owner_cluster_is_recorded_in_the_create_calls(world: World) -> None:
     _apply(world, VICTIM, spec(VICTIM))
     for name in (role_name("master", VICTIM), SHARED):
-        role = world.iam.get_role(RoleName=name)["Role"]
+        role = world.inspect_iam.get_role(RoleName=name)["Role"]
         assert role["Path"] == MANAGED_PATH
         assert role["Arn"].endswith(f":role{MANAGED_PATH}{name}")
         assert world.tags(name)[CLUSTER_TAG_KEY] == VICTIM
-        profile = world.iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
-        assert profile["Path"] == MANAGED_PATH
-        assert {t["Key"]: t["Value"] for t in profile["Tags"]}[CLUSTER_TAG_KEY] == VICTIM
+        answer = world.inspect_iam.get_instance_profile(InstanceProfileName=name)
+        assert answer["InstanceProfile"]["Path"] == MANAGED_PATH
+        tags = {t["Key"]: t["Value"] for t in answer["InstanceProfile"]["Tags"]}
+        assert tags[CLUSTER_TAG_KEY] == VICTIM
     # in the create call itself: no separate tagging call was needed
     assert "iam:TagRole" not in world.calls.writes()
     assert "iam:TagInstanceProfile" not in world.calls.writes()
@@ -156,9 +153,9 @@ def _legacy_roles(world: World) -> None:
             {"Key": "Name", "Value": name},
             {"Key": f"kubernetes.io/cluster/{LEGACY}", "Value": "owned"},
         ]
-        world.iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust, Tags=tags)
-        world.iam.create_instance_profile(InstanceProfileName=name, Tags=tags)
-        world.iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
+        world.inspect_iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust, Tags=tags)
+        world.inspect_iam.create_instance_profile(InstanceProfileName=name, Tags=tags)
+        world.inspect_iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
 
 
 def test_roles_owned_before_the_managed_path_are_rejected_with_the_way_out(world: World) -> None:
@@ -195,9 +192,9 @@ def test_roles_owned_before_the_managed_path_are_kept_when_the_operator_allows(
     assert event["detail-type"] == DetailType.SPEC_APPLIED
     for kind in ("master", "node"):
         name = role_name(kind, LEGACY)
-        assert world.iam.get_role(RoleName=name)["Role"]["Path"] == "/"
+        assert world.inspect_iam.get_role(RoleName=name)["Role"]["Path"] == "/"
         assert world.tags(name)[CLUSTER_TAG_KEY] == LEGACY
-    bastion = world.iam.get_role(RoleName=role_name("bastion", LEGACY))["Role"]
+    bastion = world.inspect_iam.get_role(RoleName=role_name("bastion", LEGACY))["Role"]
     assert bastion["Path"] == MANAGED_PATH
 
     # And deleting the spec deletes them all

@@ -354,6 +354,9 @@ def _requests(
                 "events:PutEvents", arn, {"events:source": entry.get("Source", "")}, label
             )
         return
+    if service == "route53" and operation == "ListHostedZonesByName":
+        yield Request("route53:ListHostedZonesByName", "*", {}, label)
+        return
     if service == "kms" and operation == "DescribeKey":
         key = str(params["KeyId"])
         arn = key if key.startswith("arn:") and ":key/" in key else params.get("_KeyArn", key)

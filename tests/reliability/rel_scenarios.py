@@ -10,23 +10,31 @@ tag, untag, attach, detach, boundary removal, role and profile deletion).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import rel_world as W
+import support.world as W
+from spec_builders import allow, cluster_doc
+
+from kops_iam.application.settings import Settings
 
 BOUNDARY = f"arn:aws:iam::{W.ACCOUNT}:policy/kops-boundary"
 EXTRA = f"arn:aws:iam::{W.ACCOUNT}:policy/kops-extra"
 EXTRA_2 = f"arn:aws:iam::{W.ACCOUNT}:policy/kops-extra-2"
 TAMPER = f"arn:aws:iam::{W.ACCOUNT}:policy/tamper"
+#: The managed policies the versions name (and the one tampering attaches).
+POLICIES = ("kops-boundary", "kops-extra", "kops-extra-2", "tamper")
 
 
-def _allow(*actions: str, resource: str = "*", sid: str | None = None) -> dict[str, Any]:
-    statement: dict[str, Any] = {"Effect": "Allow", "Action": list(actions), "Resource": resource}
-    if sid:
-        statement["Sid"] = sid
-    return statement
+@contextmanager
+def world(settings: Settings | None = None, **options: Any) -> Iterator[W.World]:
+    """The reliability suite's world: the test world with :data:`POLICIES` and (unless
+    ``kms_key=False``) a KMS key aliased ``alias/etcd``."""
+    options.setdefault("kms_key", True)
+    with W.world(settings, managed_policies=POLICIES, **options) as fresh:
+        yield fresh
 
 
 def spec(
@@ -40,28 +48,21 @@ def spec(
 ) -> str:
     """Spec ``version`` (1 or 2) of ``cluster``; ``marker`` makes a distinct variant of it
     (a different node statement), for races over many versions."""
-    body: dict[str, Any] = {
-        "cloudProvider": "aws",
-        "networkCIDR": "10.0.0.0/16",
-        "networkID": "vpc-0a1b2c3d",
-        "subnets": [
-            {"name": "a", "zone": "eu-west-1a", "cidr": "10.0.32.0/19"},
-            {"name": "b", "zone": "eu-west-1b", "cidr": "10.0.64.0/19"},
-        ],
-    }
+    body: dict[str, Any] = {}
     node_bucket = f"arn:aws:s3:::artifacts-v{version}" + (
         f"-{marker}" if marker is not None else ""
     )
     if version == 1:
         body["topology"] = {"masters": "private", "nodes": "private", "bastion": {}}
         body["additionalPolicies"] = {
-            "master": json.dumps([_allow("secretsmanager:GetSecretValue", sid="Secrets")]),
-            "node": json.dumps([_allow("s3:GetObject", resource=f"{node_bucket}/*")]),
-            "bastion": json.dumps([_allow("ssm:DescribeSessions")]),
+            "master": json.dumps([allow("secretsmanager:GetSecretValue", sid="Secrets")]),
+            "node": json.dumps([allow("s3:GetObject", resource=f"{node_bucket}/*")]),
+            # ssm:StartSession is an escalation action now (docs/adr/0062)
+            "bastion": json.dumps([allow("ssm:DescribeSessions")]),
         }
         body["externalPolicies"] = {"node": [EXTRA] if external is None else external}
         if boundary:
-            body["iam"] = {"permissionsBoundary": BOUNDARY}
+            body["iam"] = {"legacy": True, "permissionsBoundary": BOUNDARY}
         body["cloudLabels"] = {"team": "a"}
         if kms:
             body["etcdClusters"] = [
@@ -75,20 +76,12 @@ def spec(
     else:
         body["additionalPolicies"] = {
             "node": json.dumps(
-                [_allow("s3:GetObject", "s3:ListBucket", resource=f"{node_bucket}/*")]
+                [allow("s3:GetObject", "s3:ListBucket", resource=f"{node_bucket}/*")]
             )
         }
         body["externalPolicies"] = {"node": [EXTRA_2] if external is None else external}
         body["cloudLabels"] = {"env": "prod", "owner": "b"}
-    return json.dumps(
-        {
-            "apiVersion": "kops.k8s.io/v1alpha2",
-            "kind": "Cluster",
-            "metadata": {"name": cluster},
-            "spec": body,
-        },
-        indent=1,
-    )
+    return json.dumps(cluster_doc(cluster, **body), indent=1)
 
 
 @dataclass(frozen=True)
@@ -102,8 +95,8 @@ class Scenario:
 
 
 def _apply(world: W.World, cluster: str, version: int, kms: bool = True) -> None:
-    key_version = world.upload(cluster, spec(cluster, version, kms=kms))
-    invocation = W.invoke(world, W.object_event(world.key(cluster), key_version))
+    key_version = world.upload_version(cluster, spec(cluster, version, kms=kms))
+    invocation = world.invoke(W.object_event(world.key(cluster), key_version))
     assert invocation.raised is None, invocation.raised
 
 
@@ -113,7 +106,7 @@ def _nothing(world: W.World, cluster: str) -> None:
 
 def _upload_step(version: int) -> Callable[[W.World, str], dict[str, Any]]:
     def step(world: W.World, cluster: str) -> dict[str, Any]:
-        key_version = world.upload(cluster, spec(cluster, version))
+        key_version = world.upload_version(cluster, spec(cluster, version))
         return W.object_event(world.key(cluster), key_version)
 
     return step
@@ -143,7 +136,7 @@ def _tamper(world: W.World, cluster: str) -> None:
     iam.put_role_policy(
         RoleName=f"nodes.{cluster}",
         PolicyName="backdoor",
-        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [_allow("iam:*")]}),
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [allow("iam:*")]}),
     )
     iam.attach_role_policy(RoleName=f"masters.{cluster}", PolicyArn=TAMPER)
     iam.untag_role(RoleName=f"nodes.{cluster}", TagKeys=["team"])

@@ -34,13 +34,14 @@ from hypothesis import strategies as st
 from kops_iam.domain.catalogue import default_catalogue
 from kops_iam.domain.guardrail import ESCALATION_ACTIONS
 from kops_iam.domain.options import Options
-from kops_iam.domain.parsing import parse_document
+from kops_iam.domain.parsing import parse_documents
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_FILES = sorted((ROOT / "events" / "specs").glob("*.yaml"))
 SAMPLE_BYTES: dict[str, bytes] = {path.name: path.read_bytes() for path in SAMPLE_FILES}
+#: Each sample's Cluster document (a sample may add its InstanceGroups after it).
 SAMPLES: dict[str, dict[str, Any]] = {
-    name: parse_document(data) for name, data in SAMPLE_BYTES.items()
+    name: parse_documents(data)[0][1] for name, data in SAMPLE_BYTES.items()
 }
 ACCOUNT = "123456789012"
 BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/kops-boundary"

@@ -27,8 +27,9 @@ from typing import Any
 import pytest
 import rel_scenarios
 import rel_support
-import rel_world as W
+import support.world as W
 from botocore.retries.standard import ExponentialBackoff
+from support.wire import FAULT_KINDS, Fault
 
 from kops_iam.application.handler import ReconcileFailed
 from kops_iam.aws.audit import DetailType
@@ -72,7 +73,7 @@ def quiet_logs(caplog: pytest.LogCaptureFixture) -> None:
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[W.World]:
-    with W.world() as world:
+    with rel_scenarios.world() as world:
         yield world
 
 
@@ -97,12 +98,12 @@ def baseline(world: W.World, scenario: rel_scenarios.Scenario) -> Baseline:
         scenario.setup(world, cluster)
         event = scenario.step(world, cluster)
         world.wire.reset_counts()
-        invocation = W.invoke(world, event)
+        invocation = world.invoke(event)
         assert invocation.raised is None, invocation.raised
-        sites = Counter(world.wire.calls)
+        sites = world.calls.by_site()
         _BASELINES[scenario.name] = Baseline(
             sites=sites,
-            expected=world.snapshot(cluster),
+            expected=world.cluster_state(cluster),
             detail_types=sorted({e["detail-type"] for e in invocation.audit}),
         )
         _cleanup(world, cluster)
@@ -185,7 +186,7 @@ def run_with_fault(
     world: W.World,
     scenario: rel_scenarios.Scenario,
     base: Baseline,
-    fault: W.Fault,
+    fault: Fault,
 ) -> list[str]:
     """One faulted run (and, for a persistent fault, the re-run); the problems found."""
     cluster = _cluster(scenario.name)
@@ -195,10 +196,10 @@ def run_with_fault(
     W.reset_retry_quotas()
     world.wire.faults = [fault]
     try:
-        invocation = W.invoke(world, event)
+        invocation = world.invoke(event)
     finally:
         world.wire.faults = []
-    mode = "persistent" if fault.persistent else "transient"
+    mode = "persistent" if fault.is_persistent else "transient"
     label = f"{scenario.name} {fault.site} {fault.kind} {mode}"
     problems: list[str] = []
 
@@ -221,12 +222,12 @@ def run_with_fault(
     publish_site = fault.site == "events:PutEvents"
     try:
         check_truthful(invocation, cluster, lost_responses=lost)
-        if not (publish_site and fault.persistent):  # checked below: logged, not published
+        if not (publish_site and fault.is_persistent):  # checked below: logged, not published
             check_nothing_lost(invocation)
     except AssertionError as exc:
         check(False, str(exc))
-    state = world.snapshot(cluster)
-    if not fault.persistent:
+    state = world.cluster_state(cluster)
+    if not fault.is_persistent:
         check(
             invocation.raised is None,
             f"a transient fault failed the invocation: {invocation.raised}",
@@ -253,15 +254,17 @@ def run_with_fault(
             if invocation.raised is None and state != base.expected:
                 check(False, "partial apply reported as success")
         # When the fault clears and Lambda retries the same event
-        rerun = W.invoke(world, event)
+        rerun = world.invoke(event)
         try:
             check_truthful(rerun, cluster, lost_responses=False)
             check_nothing_lost(rerun)
         except AssertionError as exc:
             check(False, f"re-run: {exc}")
         check(rerun.raised is None, f"re-run failed: {rerun.raised}")
-        check(world.snapshot(cluster) == base.expected, "re-run did not converge to the spec")
-        rel_support.record(PART, "reruns_converged", int(world.snapshot(cluster) == base.expected))
+        check(world.cluster_state(cluster) == base.expected, "re-run did not converge to the spec")
+        rel_support.record(
+            PART, "reruns_converged", int(world.cluster_state(cluster) == base.expected)
+        )
     if not problems:
         rel_support.record(PART, "runs.ok")
     _cleanup_quietly(world, cluster)
@@ -275,20 +278,20 @@ def _cleanup_quietly(world: W.World, cluster: str) -> None:
         return
 
 
-def _plan(sites: Counter[str], offset: int) -> Iterator[W.Fault]:
+def _plan(sites: Counter[str], offset: int) -> Iterator[Fault]:
     """The faults of one scenario: per call site, transient and persistent, kinds rotating
     in fast mode; every kind and (up to 3) occurrences in long mode."""
     for index, site in enumerate(sorted(sites)):
         if rel_support.LONG:
-            for kind in W.FAULT_KINDS:
+            for kind in FAULT_KINDS:
                 for nth in range(1, min(sites[site], 3) + 1):
                     for attempts in (1, 4):
-                        yield W.Fault(site, kind, nth=nth, attempts=attempts)
-                yield W.Fault(site, kind, nth=0, attempts=0)
+                        yield Fault(site, kind, nth=nth, attempts=attempts)
+                yield Fault(site, kind, nth=0, attempts=0)
         else:
-            kinds = W.FAULT_KINDS
-            yield W.Fault(site, kinds[(index + offset) % len(kinds)], nth=1, attempts=1)
-            yield W.Fault(site, kinds[(index + offset + 1) % len(kinds)], nth=0, attempts=0)
+            kinds = FAULT_KINDS
+            yield Fault(site, kinds[(index + offset) % len(kinds)], nth=1, attempts=1)
+            yield Fault(site, kinds[(index + offset + 1) % len(kinds)], nth=0, attempts=0)
 
 
 _COVERED: set[str] = set()
@@ -315,9 +318,9 @@ def test_a_scheduled_run_that_cannot_list_the_bucket_is_audited(world: W.World) 
     # Given a cluster and S3 refusing every ListObjectsV2
     cluster = _cluster("listing")
     rel_scenarios.SCENARIOS["drift"].setup(world, cluster)
-    world.wire.faults = [W.Fault("s3:ListObjectsV2", "server-error", nth=0, attempts=0)]
+    world.wire.faults = [Fault("s3:ListObjectsV2", "server-error", nth=0, attempts=0)]
     try:
-        invocation = W.invoke(world, W.scheduled_event())
+        invocation = world.invoke(W.scheduled_event())
     finally:
         world.wire.faults = []
         _cleanup_quietly(world, cluster)
@@ -340,13 +343,13 @@ def test_a_100_mb_spec_object_is_refused_by_size_before_any_download(world: W.Wo
     # Given a 100 MB object at a spec key (valid YAML up front, then padding)
     cluster = _cluster("huge")
     body = rel_scenarios.spec(cluster, 1).encode() + b"\n#" + b"x" * (100 * 1024 * 1024)
-    version = world.upload(cluster, body)
+    version = world.upload_version(cluster, body)
     world.wire.reset_counts()
     # When its event is handled
-    invocation = W.invoke(world, W.object_event(world.key(cluster), version))
+    invocation = world.invoke(W.object_event(world.key(cluster), version))
     # Then it is rejected from the HEAD's size: no GetObject was sent, nothing written
-    assert world.wire.calls["s3:HeadObject"] >= 1
-    assert world.wire.calls["s3:GetObject"] == 0, world.wire.calls
+    assert world.calls.count("s3:HeadObject") >= 1
+    assert world.calls.count("s3:GetObject") == 0, world.calls.sites
     assert invocation.raised is None and invocation.applied == []
     [event] = invocation.audit
     assert event["detail-type"] == DetailType.SPEC_REJECTED

@@ -32,11 +32,12 @@ from typing import Any
 import pytest
 import rel_scenarios
 import rel_support
-import rel_world as W
+import support.world as W
 from botocore.retries.standard import ExponentialBackoff
 from collisions import colliding_pair
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.wire import READ_PREFIXES, describe_write
 
 from kops_iam.application.settings import Settings
 from kops_iam.domain.naming import (
@@ -155,10 +156,10 @@ class Guard:
         return {t["Key"]: t["Value"] for t in data.get("Tags", [])}, data.get("Path", "/")
 
     def observe(self, service: str, operation: str, params: dict[str, Any]) -> None:
-        if service != "iam" or operation.startswith(W.READ_PREFIXES):
+        if service != "iam" or operation.startswith(READ_PREFIXES):
             return
         cluster = getattr(self.local, "cluster", None)
-        what = f"{cluster}: {operation} {W.describe_write(operation, params)}"
+        what = f"{cluster}: {operation} {describe_write(operation, params)}"
         self.checked += 1
         if cluster is None:
             self.violations.append(f"IAM write outside any reconcile: {what}")
@@ -269,7 +270,7 @@ def test_no_reconcile_writes_what_its_cluster_does_not_own(story: Story) -> None
         manage_root_path_roles=story.manage_root_path,
         scan_workers=1,
     ).with_account(W.ACCOUNT)
-    with W.world(settings_, kms_key=False) as world:
+    with rel_scenarios.world(settings_, kms_key=False) as world:
         for item in story.preexisting:
             _make(world, item)
         kops_made = [
@@ -300,7 +301,7 @@ def test_no_reconcile_writes_what_its_cluster_does_not_own(story: Story) -> None
                 if step[0] == "put":
                     cluster, version = step[1], step[2]
                     body = rel_scenarios.spec(cluster, version, kms=False)
-                    event = W.object_event(world.key(cluster), world.upload(cluster, body))
+                    event = W.object_event(world.key(cluster), world.upload_version(cluster, body))
                 elif step[0] == "delete":
                     world.delete(step[1])
                     event = W.object_event(world.key(step[1]), None, deleted=True)
@@ -309,7 +310,7 @@ def test_no_reconcile_writes_what_its_cluster_does_not_own(story: Story) -> None
                 else:
                     event = W.scheduled_event()
                 sent.append(event)
-                invocation = W.invoke(world, event, runtime)
+                invocation = world.invoke(event, runtime)
                 rel_support.record(PART, "invocations")
                 for audit in invocation.audit:
                     detail = audit["detail"]
@@ -341,9 +342,9 @@ def test_no_reconcile_writes_what_its_cluster_does_not_own(story: Story) -> None
 def test_the_guard_sees_a_write_on_another_clusters_role() -> None:
     """The property is not vacuous: a write on V's role inside A's reconcile is a violation."""
     first, second = PAIRS["node"]
-    with W.world(kms_key=False) as world:
+    with rel_scenarios.world(kms_key=False) as world:
         world.upload(first, rel_scenarios.spec(first, 2, kms=False))
-        invocation = W.invoke(world, W.object_event(world.key(first), None))
+        invocation = world.invoke(W.object_event(world.key(first), None))
         assert invocation.raised is None
         guard = Guard(world.inspect_iam, (MANAGED_PATH,))
         guard.local.cluster = second

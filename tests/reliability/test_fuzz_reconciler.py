@@ -15,9 +15,10 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+import rel_scenarios
 import rel_strategies
 import rel_support
-import rel_world as W
+import support.world as W
 from botocore.retries.standard import ExponentialBackoff
 from hypothesis import given, settings
 
@@ -41,7 +42,7 @@ def no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def world() -> Iterator[W.World]:
     logging.getLogger("kops-iam").setLevel(logging.CRITICAL)
-    with W.world() as world:
+    with rel_scenarios.world() as world:
         for name in ("staging-node-extras",):
             world.inspect_iam.create_policy(
                 PolicyName=name,
@@ -68,8 +69,8 @@ def test_hostile_specs_through_the_function_write_nothing_or_exactly_the_plan(
     world: W.World, case: rel_strategies.Case
 ) -> None:
     cluster = _cluster_of(case)
-    version = world.upload(cluster, case.data)
-    invocation = W.invoke(world, W.object_event(world.key(cluster), version))
+    version = world.upload_version(cluster, case.data)
+    invocation = world.invoke(W.object_event(world.key(cluster), version))
     kinds = [e["detail-type"] for e in invocation.audit]
     rel_support.record(PART, "through_function.tried")
     assert invocation.raised is None or isinstance(invocation.raised, ReconcileFailed), (

@@ -411,7 +411,7 @@ def test_characters_iam_forbids_in_fields_that_reach_iam_are_refused(field: str,
     if field == "externalPolicies":
         value = {"node": [value]}
     elif field == "permissionsBoundary":
-        value = {"permissionsBoundary": value}
+        value = {"legacy": True, "permissionsBoundary": value}
     target = doc["spec"]
     for part in where[:-1]:
         target = target[part]

@@ -370,8 +370,10 @@ def _raw_forbidden(deployment: rel_stack.Deployment) -> Iterator[tuple[str, Requ
     for label, action, resource, context in [
         ("write a spec", "s3:PutObject", f"{bucket}/c1/config", {}),
         ("delete a spec", "s3:DeleteObject", f"{bucket}/c1/config", {}),
+        ("write an InstanceGroup", "s3:PutObject", f"{bucket}/c1/instancegroup/nodes", {}),
         ("read kops secrets", "s3:GetObject", f"{bucket}/c1/secrets/admin", {}),
         ("read the state store's keys", "s3:GetObject", f"{bucket}/c1/pki/private/ca/key", {}),
+        *STATE_STORE_READS_DENIED(bucket),
         ("read another bucket", "s3:GetObject", "arn:aws:s3:::other/c1/config", {}),
         ("change the bucket policy", "s3:PutBucketPolicy", bucket, {}),
         ("assume a role", "sts:AssumeRole", "arn:aws:iam::123456789012:role/Admin", {}),
@@ -383,6 +385,46 @@ def _raw_forbidden(deployment: rel_stack.Deployment) -> Iterator[tuple[str, Requ
         ("update its own code", "lambda:UpdateFunctionCode", "*", {}),
     ]:
         yield label, Request(action, str(resource), context)
+
+
+def STATE_STORE_READS_DENIED(bucket: str) -> list[tuple[str, str, str, dict[str, str]]]:
+    """Everything a kops state store holds besides specs and InstanceGroups, including
+    objects named to match */config or */instancegroup/* (docs/adr/0093)."""
+    keys = [
+        "c1/cluster.spec",
+        "c1/secrets/config",  # a secret named "config" ends in /config
+        "c1/secrets/instancegroup/x",
+        "c1/pki/private/instancegroup/keyset.yaml",  # a keyset named "instancegroup"
+        "c1/pki/issued/config",
+        "c1/addons/instancegroup/v1.yaml",
+        "c1/addons/bootstrap-channel.yaml",
+        "c1/igconfig/node/nodes/nodeupconfig.yaml",
+        "c1/backups/etcd/main/control/etcd-cluster-spec",
+    ]
+    return [
+        (f"read {key}", action, f"{bucket}/{key}", {})
+        for key in keys
+        for action in ("s3:GetObject", "s3:GetObjectVersion")
+    ]
+
+
+def test_it_reads_specs_and_instance_groups_and_finds_hosted_zones(
+    deployment: rel_stack.Deployment,
+) -> None:
+    # Given the objects a reconcile reads in a kops state store, and the zone lookup
+    bucket = deployment.template.resolve(
+        {"Fn::GetAtt": [deployment.template.logical_ids("AWS::S3::Bucket")[0], "Arn"]}
+    )
+    requests = [
+        Request(action, f"{bucket}/{key}", {})
+        for key in ("c1.k8s.example.com/config", "c1.k8s.example.com/instancegroup/bastions")
+        for action in ("s3:GetObject", "s3:GetObjectVersion")
+    ]
+    requests.append(Request("route53:ListHostedZonesByName", "*", {}))
+    # Then each is allowed
+    for request in requests:
+        rel_support.record(PART, "own_policy.needed_calls_checked")
+        assert evaluate(deployment.statements, request).allowed, request
 
 
 def _call_allowed(deployment: rel_stack.Deployment, case: Case) -> tuple[bool, list[str]]:
@@ -431,7 +473,8 @@ def test_the_policy_has_no_admin_shaped_statement(deployment: rel_stack.Deployme
         assert "NotAction" not in statement and "NotResource" not in statement, statement
         assert not any(a in ("*", "iam:*") or a.endswith(":*") for a in actions), statement
         if statement.get("Resource") == "*":
-            assert all(a.startswith(("xray:", "logs:")) for a in actions), statement
+            allowed = ("xray:", "logs:", "route53:ListHostedZonesByName")
+            assert all(a.startswith(allowed) for a in actions), statement
     rel_support.record(PART, "own_policy.statements_inspected", len(deployment.statements))
 
 
@@ -485,7 +528,7 @@ def test_every_call_of_a_real_reconcile_is_allowed(deployment: rel_stack.Deploym
     import json as _json
 
     import rel_scenarios
-    import rel_world as W
+    import support.world as W
     from rel_authz import MotoState
 
     from kops_iam.application.settings import Settings
@@ -495,9 +538,9 @@ def test_every_call_of_a_real_reconcile_is_allowed(deployment: rel_stack.Deploym
     external = [rel_scenarios.EXTRA] if rel_scenarios.EXTRA in allowed_managed else []
     denied: list[str] = []
     checked = 0
-    with W.world(settings) as world:
+    with rel_scenarios.world(settings) as world:
         state = MotoState(world.inspect_iam)
-        kms = W._client("kms", settings, False)
+        kms = W.test_client("kms")
 
         def observe(service: str, operation: str, params: dict[str, Any]) -> None:
             nonlocal checked
@@ -513,9 +556,15 @@ def test_every_call_of_a_real_reconcile_is_allowed(deployment: rel_stack.Deploym
         v1 = rel_scenarios.spec(cluster, 1, external=external, boundary=True)
         v2 = rel_scenarios.spec(cluster, 2, external=[])
         steps: list[tuple[str, Any]] = [
-            ("create", lambda: W.object_event(world.key(cluster), world.upload(cluster, v1))),
+            (
+                "create",
+                lambda: W.object_event(world.key(cluster), world.upload_version(cluster, v1)),
+            ),
             ("drift", lambda: _tamper_and_schedule(world, cluster)),
-            ("update", lambda: W.object_event(world.key(cluster), world.upload(cluster, v2))),
+            (
+                "update",
+                lambda: W.object_event(world.key(cluster), world.upload_version(cluster, v2)),
+            ),
             (
                 "delete",
                 lambda: (
@@ -525,7 +574,7 @@ def test_every_call_of_a_real_reconcile_is_allowed(deployment: rel_stack.Deploym
             ),
         ]
         for name, make_event in steps:
-            invocation = W.invoke(world, make_event())
+            invocation = world.invoke(make_event())
             kinds = [e["detail-type"] for e in invocation.audit]
             assert invocation.raised is None and "Spec Rejected" not in kinds, (
                 name,
@@ -534,7 +583,7 @@ def test_every_call_of_a_real_reconcile_is_allowed(deployment: rel_stack.Deploym
             )
         world.wire.observer = None
         assert not world.wire.observer_errors, world.wire.observer_errors
-        assert not world.snapshot(cluster), "the delete step left roles behind"
+        assert not world.cluster_state(cluster), "the delete step left roles behind"
         del _json
     rel_support.record(PART, "own_policy.reconcile_requests_evaluated", checked)
     assert checked > 50
@@ -545,7 +594,7 @@ def _tamper_and_schedule(world: Any, cluster: str) -> dict[str, Any]:
     import json as _json
 
     import rel_scenarios
-    import rel_world as W
+    import support.world as W
 
     iam = world.inspect_iam
     iam.put_role_policy(
@@ -569,8 +618,8 @@ def _tamper_and_schedule(world: Any, cluster: str) -> dict[str, Any]:
 def test_no_kops_cluster_role_can_write_or_delete_a_spec(
     deployment: rel_stack.Deployment,
 ) -> None:
-    """A node could otherwise rewrite its own spec (kops grants s3:* on <cluster>/) or,
-    through additionalPolicies, another cluster's; kops-iam would apply it."""
+    """A node could otherwise rewrite its own spec or InstanceGroups (kops grants s3:* on
+    <cluster>/) or, through additionalPolicies, another cluster's; kops-iam would apply it."""
     template = deployment.template
     [deny] = [
         {k: v for k, v in statement.items() if k != "Principal"}
@@ -580,8 +629,10 @@ def test_no_kops_cluster_role_can_write_or_delete_a_spec(
         )["Statement"]
         if statement.get("Sid") == "KopsClusterRolesNeverWriteSpecs"
     ]
-    bucket_arn = str(deny["Resource"]).removesuffix("/*/config")
+    spec_objects, instance_group_objects = deny["Resource"]
+    bucket_arn = str(spec_objects).removesuffix("/*/config")
     assert bucket_arn.startswith("arn:aws:s3:::"), deny["Resource"]
+    assert instance_group_objects == f"{bucket_arn}/*/instancegroup/*"
     role = "arn:aws:iam::123456789012:role"
     kops_roles = [
         f"{role}/kops-iam/nodes.{CLUSTER}",
@@ -592,7 +643,12 @@ def test_no_kops_cluster_role_can_write_or_delete_a_spec(
     others = [f"{role}/{deployment.template.ref(deployment.role_id)}", f"{role}/Admin"]
     for principal in kops_roles + others:
         for action in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"):
-            for key in (f"{CLUSTER}/config", "victim.k8s.example.com/config"):
+            for key in (
+                f"{CLUSTER}/config",
+                "victim.k8s.example.com/config",
+                f"{CLUSTER}/instancegroup/bastions",
+                "victim.k8s.example.com/instancegroup/nodes",
+            ):
                 request = Request(action, f"{bucket_arn}/{key}", {"aws:PrincipalArn": principal})
                 denied = evaluate([deny], request).decision == "ExplicitDeny"
                 assert denied is (principal in kops_roles), (principal, action, key)

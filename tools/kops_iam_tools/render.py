@@ -1,50 +1,86 @@
-"""Terminal presentation of the local commands: tables, diffs, audit lines, colour.
+"""Terminal presentation of ``kops-iam demo`` and ``kops-iam local``, through Rich.
 
-Pure functions from plain data (:class:`kops_iam_tools.demo.Step`, audit event details, handler
-outcomes) to lines of text. Colour only when :func:`wants_colour` says so: a TTY, no
-``NO_COLOR`` (https://no-color.org), ``TERM`` not ``dumb``; ``--color always|never`` wins.
+Builders turn plain data (:class:`kops_iam_tools.demo.Step`, audit event details, handler
+invocations) into Rich renderables; :func:`console` makes the console that prints them and
+:func:`emit` prints. Rich lays out (tables, wrapping to the width, styles); this module only
+says what goes where, and in which style of :data:`THEME`.
+
+Colour only when :func:`wants_colour` says so: a TTY, no ``NO_COLOR`` (https://no-color.org),
+``TERM`` not ``dumb``; ``--color always|never`` wins. Without colour not a single escape
+sequence is written. Whatever comes from a spec (cluster names, error messages) goes in as
+:class:`~rich.text.Text`, never as markup, so brackets in it print as they are.
 """
 
 from __future__ import annotations
 
+import io
+import os
 import shutil
-import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, Final, Literal
+
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
+from rich.padding import Padding
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+from rich.theme import Theme
 
 from kops_iam.aws.audit import DetailType
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from kops_iam_tools.demo import ClusterView, PolicyView, Statement, Step
+    from kops_iam_tools.emulator import Emulator, Invocation
 
 ColourChoice = Literal["auto", "always", "never"]
 
 MIN_WIDTH: Final = 72
 MAX_WIDTH: Final = 140
-INDENT: Final = "  "
-LABEL_WIDTH: Final = 8
+#: Left margin of everything under a heading.
+INDENT: Final = 2
+#: Width of a step's labels (``did``, ``ran``, ``audit``, ``errors``, ...).
+LABEL_WIDTH: Final = 6
 
-_CODES: Final = {
-    "bold": "1",
-    "dim": "2",
-    "red": "31",
-    "green": "32",
-    "yellow": "33",
-    "blue": "34",
-    "magenta": "35",
-    "cyan": "36",
-}
+#: The mark of a statement with a condition, after its actions.
+CONDITIONAL: Final = "(conditional)"
 
-#: Colour of each audit detail type.
-_OUTCOME_COLOUR: Final = {
-    DetailType.SPEC_APPLIED: "green",
-    DetailType.SPEC_UNCHANGED: "dim",
-    DetailType.SPEC_PLANNED: "cyan",
-    DetailType.SPEC_REJECTED: "yellow",
-    DetailType.CLUSTER_DELETED: "magenta",
-    DetailType.DRIFT_CORRECTED: "blue",
-    DetailType.APPLY_FAILED: "red",
-}
+#: Every style the output uses, by what it marks (Rich resolves the names).
+THEME: Final = Theme(
+    {
+        "heading": "bold",
+        "story": "dim",
+        "label": "bold",
+        "header": "bold dim",
+        "note": "dim",
+        "role": "bold",
+        "policy": "cyan",
+        "cluster": "bold cyan",
+        "deny": "bold red",
+        "negated": "bold yellow",
+        "conditional": "yellow",
+        "added": "green",
+        "added.mark": "bold green",
+        "removed": "red",
+        "removed.mark": "bold red",
+        "error.mark": "yellow",
+        "good": "bold green",
+        "bad": "bold red",
+        "command": "bold",
+        # each audit detail type in its own colour
+        DetailType.SPEC_APPLIED: "green",
+        DetailType.SPEC_UNCHANGED: "dim",
+        DetailType.SPEC_PLANNED: "cyan",
+        DetailType.SPEC_REJECTED: "yellow",
+        DetailType.CLUSTER_DELETED: "magenta",
+        DetailType.DRIFT_CORRECTED: "blue",
+        DetailType.APPLY_FAILED: "red",
+    }
+)
+
+
+# --------------------------------------------------------------------------- console
 
 
 def wants_colour(
@@ -53,116 +89,111 @@ def wants_colour(
     """Whether to colour ``stream``: ``always``/``never``, else TTY and no ``NO_COLOR``."""
     if choice != "auto":
         return choice == "always"
-    import os
-
     env = os.environ if environ is None else environ
-    if env.get("NO_COLOR", ""):
-        return False
-    if env.get("TERM") == "dumb":
+    if env.get("NO_COLOR", "") or env.get("TERM") == "dumb":
         return False
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
 
 
-def terminal_width(stream: IO[str] | None = None) -> int:
-    """Columns to lay out for (the terminal's, within sane bounds)."""
+def terminal_width() -> int:
+    """Columns to lay out for: the terminal's (or ``COLUMNS``), within sane bounds."""
     columns = shutil.get_terminal_size(fallback=(100, 24)).columns
     return max(MIN_WIDTH, min(MAX_WIDTH, columns))
 
 
-class Style:
-    """ANSI styling that becomes the identity when colour is off."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-
-    def __call__(self, text: str, *styles: str) -> str:
-        if not self.enabled or not styles or not text:
-            return text
-        codes = ";".join(_CODES[s] for s in styles)
-        return f"\033[{codes}m{text}\033[0m"
-
-    def outcome(self, detail_type: str, text: str | None = None) -> str:
-        """``text`` (default: the detail type) in the detail type's colour."""
-        return self(
-            text if text is not None else detail_type, _OUTCOME_COLOUR.get(detail_type, "bold")
-        )
-
-
-# --------------------------------------------------------------------------- layout
+def console(out: IO[str], colour: bool, width: int | None = None) -> Console:
+    """A console writing to ``out``: ``width`` columns, the 8 basic colours or none at all."""
+    return Console(
+        file=out,
+        width=width or terminal_width(),
+        theme=THEME,
+        color_system="standard" if colour else None,
+        force_terminal=colour,
+        no_color=not colour,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        legacy_windows=False,
+        force_jupyter=False,
+        force_interactive=False,
+    )
 
 
-def wrap_tokens(tokens: Sequence[str], width: int, sep: str = "  ") -> list[str]:
-    """Join ``tokens`` with ``sep`` into lines of at most ``width`` (a token never splits)."""
-    lines: list[str] = []
-    current = ""
-    for token in tokens:
-        candidate = f"{current}{sep}{token}" if current else token
-        if current and len(candidate) > width:
-            lines.append(current)
-            current = token
-        else:
-            current = candidate
-    if current:
-        lines.append(current)
-    return lines
+def emit(target: Console, *renderables: RenderableType, soft_wrap: bool = False) -> None:
+    """Print ``renderables`` and flush; lines carry no trailing blanks (pipes, logs, diffs).
 
-
-def wrap_text(text: str, width: int, indent: str = "") -> list[str]:
-    """``text`` wrapped to ``width`` (long words such as ARNs stay whole)."""
-    return textwrap.wrap(
-        text,
-        width=max(20, width),
-        initial_indent=indent,
-        subsequent_indent=indent,
-        break_long_words=False,
-        break_on_hyphens=False,
-    ) or [indent]
-
-
-def table(
-    headers: Sequence[str],
-    rows: Sequence[Sequence[Sequence[str]]],
-    width: int,
-    style: Style,
-    *,
-    indent: str = INDENT,
-    styles: Sequence[Sequence[str]] = (),
-) -> list[str]:
-    """A table whose cells hold one or more lines; the last column takes the rest of ``width``.
-
-    ``rows`` are lists of cells, each a list of lines; ``styles`` gives each column's style
-    names. Widths are measured on plain text, colour is applied after padding.
+    ``soft_wrap`` leaves long lines whole for the terminal to wrap (commands to copy).
     """
-    columns = len(headers)
-    widths = [len(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row[:-1]):
-            widths[i] = max(widths[i], *(len(line) for line in cell or [""]))
-    lines = [
-        indent
-        + "  ".join(
-            style(h.ljust(widths[i]) if i < columns - 1 else h, "bold", "dim")
-            for i, h in enumerate(headers)
-        ).rstrip()
+    with target.capture() as captured:
+        target.print(Group(*renderables), soft_wrap=soft_wrap)
+    text = "\n".join(line.rstrip() for line in captured.get().split("\n"))
+    target.file.write(text)
+    target.file.flush()
+
+
+def to_text(renderable: RenderableType, width: int, colour: bool = False) -> str:
+    """What a reader sees of ``renderable`` on a ``width``-column terminal (tests, docs)."""
+    out = io.StringIO()
+    emit(console(out, colour, width), renderable)
+    return out.getvalue()
+
+
+class Hanging:
+    """A line of text whose wrapped continuation lines are indented, so it reads as one item."""
+
+    def __init__(self, text: Text | str, indent: int = 2) -> None:
+        self.text = Text(text) if isinstance(text, str) else text
+        self.indent = indent
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = self.text.wrap(console, options.max_width)
+        if len(lines) > 1:
+            lines = self.text.wrap(console, max(1, options.max_width - self.indent))
+        for number, line in enumerate(lines):
+            yield Text(" " * self.indent) + line if number else line
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        measured = Measurement.get(console, options, self.text)
+        return Measurement(measured.minimum + self.indent, measured.maximum)
+
+
+def _indented(*renderables: RenderableType, by: int = INDENT) -> Padding:
+    return Padding(Group(*renderables), (0, 0, 0, by), expand=False)
+
+
+def _grid(*columns: Mapping[str, Any], gap: int = 2) -> Table:
+    """A borderless grid; ``columns`` are :meth:`Table.add_column` keyword arguments."""
+    grid = Table.grid(padding=(0, gap, 0, 0))
+    for column in columns:
+        grid.add_column(**column)
+    return grid
+
+
+def heading(title: str, right: str = "") -> Table:
+    """A section heading: ``── title ──────── right``."""
+    grid = Table.grid(padding=(0, 1, 0, 0), expand=True)
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1)
+    cells: list[RenderableType] = [
+        Text("──", style="heading"),
+        Rule(Text(title, style="heading"), align="left", style="heading", characters="─"),
     ]
-    for row in rows:
-        height = max(len(cell) for cell in row) if row else 0
-        for n in range(height):
-            parts = []
-            for i, cell in enumerate(row):
-                text = cell[n] if n < len(cell) else ""
-                padded = text.ljust(widths[i]) if i < columns - 1 else text
-                column_style = styles[i] if i < len(styles) else ()
-                parts.append(style(padded, *column_style) if text else padded)
-            lines.append((indent + "  ".join(parts)).rstrip())
-    return lines
+    if right:
+        grid.add_column(no_wrap=True)
+        cells.append(Text(right, style="heading"))
+    grid.add_row(*cells)
+    return grid
 
 
-def last_column_width(widths: Iterable[int], total: int, indent: str = INDENT) -> int:
-    """Room left for the last column once the others (and their gaps) take theirs."""
-    used = len(indent) + sum(w + 2 for w in widths)
-    return max(24, total - used)
+def outcome(detail_type: str, text: str | None = None) -> Text:
+    """``text`` (default: the detail type) in the detail type's style."""
+    style = detail_type if detail_type in THEME.styles else "bold"
+    return Text(detail_type if text is None else text, style=style)
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count} {word if count == 1 else (plural or word + 's')}"
 
 
 # --------------------------------------------------------------------------- IAM tables
@@ -192,9 +223,8 @@ def action_tokens(statements: Sequence[Statement]) -> list[tuple[str, list[str]]
             else:
                 multiples.append((f"{service}:", sorted(names)))
         if statement.conditional:  # keep it apart, marked
-            singles = [*singles, "(conditional)"] if singles else singles
-            multiples = [(p, [*n, "(conditional)"]) for p, n in multiples]
-        merged = False
+            singles = [*singles, CONDITIONAL] if singles else singles
+            multiples = [(p, [*n, CONDITIONAL]) for p, n in multiples]
         if (
             singles
             and not statement.conditional
@@ -203,8 +233,7 @@ def action_tokens(statements: Sequence[Statement]) -> list[tuple[str, list[str]]
             and _all_singles(groups[-1][1])
         ):
             groups[-1][1].extend(singles)
-            merged = True
-        if singles and not merged:
+        elif singles:
             groups.append((label, singles))
         for prefix, names in multiples:
             groups.append((f"{label} {prefix}".strip(), names))
@@ -215,327 +244,58 @@ def _all_singles(tokens: Sequence[str]) -> bool:
     return all(":" in t and "(" not in t for t in tokens)
 
 
-def action_lines(statements: Sequence[Statement], width: int, style: Style) -> list[str]:
-    """The actions of a policy, wrapped to ``width``, grouped by :func:`action_tokens`."""
-    lines: list[str] = []
+def _prefix(prefix: str) -> Text:
+    """``DENY``, ``NOT`` and a service prefix (``ecr:``), the effects marked."""
+    styles = {"DENY": "deny", "NOT": "negated"}
+    return Text(" ").join(Text(word, style=styles.get(word, "")) for word in prefix.split())
+
+
+def actions(statements: Sequence[Statement]) -> RenderableType:
+    """The actions of a policy, one group per line (:func:`action_tokens`), wrapped by Rich.
+
+    A group with a prefix hangs its actions beside it; a token never splits.
+    """
+    lines: list[RenderableType] = []
     for prefix, tokens in action_tokens(statements):
-        head = f"{prefix} " if prefix else ""
-        body = wrap_tokens(
-            tokens, max(16, width - len(head)), sep="  " if ":" in tokens[0] else " "
+        separator = "  " if ":" in tokens[0] else " "
+        body = Text(separator).join(
+            Text(item, style="conditional" if item == CONDITIONAL else "") for item in tokens
         )
-        pad = " " * len(head)
-        for n, line in enumerate(body):
-            lines.append((head if n == 0 else pad) + line)
-    return lines or ["(no statement)"]
+        if not prefix:
+            lines.append(body)
+            continue
+        grid = _grid({"no_wrap": True}, {"overflow": "fold"}, gap=1)
+        grid.add_row(_prefix(prefix), body)
+        lines.append(grid)
+    return Group(*lines) if lines else Text("(no statement)", style="note")
 
 
 def _policy_label(policy: PolicyView) -> str:
-    if policy.kind in ("main", "additional"):
+    if policy.kind in ("main", "additional", "managed", "boundary"):
         return policy.kind
-    if policy.kind == "managed":
-        return "managed"
-    if policy.kind == "boundary":
-        return "boundary"
     return f"inline {policy.name}"
 
 
-def cluster_table(view: ClusterView, width: int, style: Style, role_width: int = 0) -> list[str]:
+def cluster_table(view: ClusterView, role_width: int = 0) -> RenderableType:
     """Roles of one cluster: one row per policy, the actions it allows (or denies).
 
     ``role_width`` aligns several clusters' tables (the widest role name of them all).
     """
     if not view.roles:
-        return [f"{INDENT}{style('no role in IAM', 'dim')}"]
-    role_width = max(role_width, len("ROLE"), *(len(r.name) for r in view.roles))
-    policy_width = len("additional")
-    room = last_column_width([role_width, policy_width], width)
-    rows: list[list[list[str]]] = []
+        return Text("no role in IAM", style="note")
+    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="header")
+    table.add_column("ROLE", style="role", no_wrap=True, min_width=role_width)
+    table.add_column("POLICY", style="policy", no_wrap=True, min_width=len("additional"))
+    table.add_column("ACTIONS", overflow="fold")
     for role in view.roles:
-        first = True
-        for policy in role.policies:
-            label = _policy_label(policy)
-            if policy.kind in ("managed", "boundary"):
-                cell = [policy.name]
-            else:
-                cell = action_lines(policy.statements, room, style)
-            name = role.name.ljust(role_width)
-            rows.append([[name] if first else [], [label.ljust(policy_width)], cell])
-            first = False
-    lines = table(
-        ["ROLE", "POLICY", "ACTIONS"],
-        rows,
-        width,
-        style,
-        styles=[("bold",), ("cyan",), ()],
-    )
-    return [_colour_effects(line, style) for line in lines]
-
-
-def _colour_effects(line: str, style: Style) -> str:
-    for marker, colour in ((" DENY ", "red"), (" NOT ", "yellow")):
-        line = line.replace(marker, " " + style(marker.strip(), colour, "bold") + " ")
-    return line.replace("(conditional)", style("(conditional)", "yellow"))
-
-
-# --------------------------------------------------------------------------- audit
-
-
-def summary_text(detail: Mapping[str, Any]) -> str:
-    """One-line summary of an audit event's detail."""
-    detail_type = detail.get("detailType", "")
-    if detail_type == DetailType.SPEC_REJECTED:
-        errors = detail.get("errors") or []
-        count = len(errors)
-        return f"{count} error{'s' if count != 1 else ''}, nothing written"
-    if detail_type == DetailType.APPLY_FAILED:
-        error = detail.get("error") or {}
-        return f"{error.get('code') or error.get('type')}: {error.get('message', '')}"[:200]
-    summary = detail.get("summary") or {}
-    parts = []
-    for key, word in (
-        ("rolesCreated", "created"),
-        ("rolesUpdated", "updated"),
-        ("rolesDeleted", "deleted"),
-        ("rolesRetained", "retained"),
-    ):
-        count = summary.get(key) or 0
-        if count:
-            parts.append(f"{count} role{'s' if count != 1 else ''} {word}")
-    writes = summary.get("writes")
-    if not parts and not writes:
-        return "IAM already matches the spec, no write"
-    if writes is not None:
-        parts.append(f"{writes} IAM write{'s' if writes != 1 else ''}")
-    return " · ".join(parts)
-
-
-def audit_lines(audit: Sequence[Mapping[str, Any]], width: int, style: Style) -> list[str]:
-    """One line per audit event: detail type, cluster, summary (and object version if room)."""
-    if not audit:
-        return [style("(none)", "dim")]
-    type_width = max(len(str(a.get("detailType"))) for a in audit)
-    cluster_width = max(len(str(a.get("cluster"))) for a in audit)
-    lines = []
-    for event in audit:
-        detail = event.get("detail") or {}
-        detail_type = str(event.get("detailType"))
-        head = (
-            f"{detail_type.ljust(type_width)}  {str(event.get('cluster')).ljust(cluster_width)}  "
-        )
-        summary = summary_text(detail)
-        version = detail.get("versionId")
-        extra = f"  version {str(version)[:8]}" if version else ""
-        if len(head) + len(summary) + len(extra) > width:
-            extra = ""
-        if len(head) + len(summary) > width:
-            summary = summary[: max(10, width - len(head) - 1)] + "…"
-        lines.append(
-            style.outcome(detail_type, detail_type.ljust(type_width))
-            + head[len(detail_type.ljust(type_width)) :]
-            + summary
-            + style(extra, "dim")
-        )
-    return lines
-
-
-def change_lines(changes: Sequence[Mapping[str, Any]], width: int, style: Style) -> list[str]:
-    """A readable diff of an audit event's ``changes``, role by role."""
-    lines: list[str] = []
-    plus, minus = style("+", "green", "bold"), style("-", "red", "bold")
-    for change in changes:
-        action = str(change.get("action"))
-        name = str(change.get("roleName"))
-        if action == "delete":
-            policies = list((change.get("inlinePolicies") or {}).keys())
-            profile = change.get("instanceProfile") or {}
-            extra = " and instance profile" if profile.get("deleted") else ""
-            lines.append(
-                f"{minus} role {style(name, 'bold')}{extra}"
-                + (
-                    f", {len(policies)} inline polic{'y' if len(policies) == 1 else 'ies'}"
-                    if policies
-                    else ""
-                )
+        for number, policy in enumerate(role.policies):
+            cell = (
+                Text(policy.name)
+                if policy.kind in ("managed", "boundary")
+                else actions(policy.statements)
             )
-            continue
-        if action == "create":
-            lines.append(f"{plus} role {style(name, 'bold')}")
-            continue
-        lines.append(f"~ role {style(name, 'bold')} ({action})")
-        for policy, diff in (change.get("inlinePolicies") or {}).items():
-            lines.append(f"    policy {style(policy, 'cyan')} {diff.get('change', '')}")
-            added = [f"{plus} {a}" for a in diff.get("actions", {}).get("added", [])]
-            removed = [f"{minus} {a}" for a in diff.get("actions", {}).get("removed", [])]
-            for group in (added, removed):
-                lines.extend("      " + line for line in _wrap_styled(group, width - 8))
-            for item in diff.get("resources", {}).get("added", []):
-                lines.append(f"      {plus} resource {item}")
-            for item in diff.get("resources", {}).get("removed", []):
-                lines.append(f"      {minus} resource {item}")
-        tags = change.get("tags") or {}
-        for key, value in (tags.get("added") or {}).items():
-            lines.append(f"    {plus} tag {key}={value}")
-        for key, value in (tags.get("removed") or {}).items():
-            lines.append(f"    {minus} tag {key}={value}")
-        for key, value in (tags.get("changed") or {}).items():
-            lines.append(f"    ~ tag {key}: {value.get('before')} -> {value.get('after')}")
-        if "trustPolicy" in change:
-            lines.append("    ~ trust policy")
-        if "permissionsBoundary" in change:
-            boundary = change["permissionsBoundary"]
-            lines.append(f"    ~ boundary {boundary.get('before')} -> {boundary.get('after')}")
-        managed = change.get("managedPolicies") or {}
-        for arn in managed.get("attached", []):
-            lines.append(f"    {plus} managed policy {arn}")
-        for arn in managed.get("detached", []):
-            lines.append(f"    {minus} managed policy {arn}")
-    return lines
-
-
-def _wrap_styled(items: Sequence[str], width: int) -> list[str]:
-    """Wrap styled tokens by their visible length."""
-    lines: list[str] = []
-    current: list[str] = []
-    used = 0
-    for item in items:
-        visible = _visible_len(item)
-        if current and used + 2 + visible > width:
-            lines.append("  ".join(current))
-            current, used = [], 0
-        used += visible + (2 if current else 0)
-        current.append(item)
-    if current:
-        lines.append("  ".join(current))
-    return lines
-
-
-def _visible_len(text: str) -> int:
-    import re
-
-    return len(re.sub(r"\033\[[0-9;]*m", "", text))
-
-
-# --------------------------------------------------------------------------- steps
-
-
-def labelled(label: str, lines: Sequence[str], style: Style, width: int | None = None) -> list[str]:
-    """``label`` in a left margin beside the first of ``lines``.
-
-    With ``width``, plain lines longer than the room left are wrapped (hanging indent).
-    """
-    if width is not None:
-        room = width - len(INDENT) - LABEL_WIDTH
-        wrapped: list[str] = []
-        for line in lines:
-            if "\033" in line or len(line) <= room:
-                wrapped.append(line)
-            else:
-                parts = wrap_text(line, room - 2)
-                wrapped.append(parts[0])
-                wrapped.extend("  " + p for p in parts[1:])
-        lines = wrapped
-    out = []
-    for n, line in enumerate(lines):
-        margin = style(label.ljust(LABEL_WIDTH), "bold") if n == 0 else " " * LABEL_WIDTH
-        out.append(f"{INDENT}{margin}{line}")
-    return out
-
-
-def rule(title: str, width: int, style: Style, right: str = "") -> str:
-    """A section heading: ``── title ──────── right``."""
-    left = f"── {title} "
-    fill = max(3, width - len(left) - len(right) - (1 if right else 0))
-    text = left + "─" * fill + (f" {right}" if right else "")
-    return style(text, "bold")
-
-
-def step_lines(step: Step, number: int, total: int, width: int, style: Style) -> list[str]:
-    """The report of one demo step."""
-    inner = width - len(INDENT) - LABEL_WIDTH
-    lines = ["", rule(f"{number}/{total}  {step.title}", width, style, f"{step.seconds:.1f} s")]
-    lines.extend(style(line, "dim") for line in wrap_text(step.story, width - 2, INDENT))
-    lines.append("")
-    lines.extend(labelled("did", step.actions, style, width))
-    ran = _ran_lines(step)
-    lines.extend(labelled("ran", ran, style, width))
-    lines.extend(labelled("audit", audit_lines(step.audit, inner, style), style))
-    if step.errors:
-        errors: list[str] = []
-        for error in step.errors:
-            text = f"{error.get('path') or '(document)'}: {error.get('message')}"
-            wrapped = wrap_text(text, inner - 2)
-            errors.append(style("✗ ", "yellow") + wrapped[0])
-            errors.extend("  " + w for w in wrapped[1:])
-        lines.extend(labelled("errors", errors, style))
-    diff = _diff_lines(step, inner, style)
-    if diff:
-        lines.extend(labelled("diff", diff, style))
-    lines.extend(_iam_lines(step, width, style))
-    if not step.ok:
-        lines.append(f"{INDENT}{style('✗ expected ' + step.expected, 'red', 'bold')}")
-    return lines
-
-
-def _ran_lines(step: Step) -> list[str]:
-    lines = []
-    triggers: dict[str, list[float]] = {}
-    for invocation in step.invocations:
-        triggers.setdefault(str(invocation["trigger"]), []).append(float(invocation["seconds"]))
-        if invocation.get("error"):
-            lines.append(f"failed (attempt {invocation['attempt']}): {invocation['error']}")
-    for trigger, times in triggers.items():
-        count = f" x {len(times)}" if len(times) > 1 else ""
-        lines.insert(0, f"lambda_handler{count} ← {trigger}  ({sum(times):.2f} s)")
-    return lines or ["(nothing)"]
-
-
-def _diff_lines(step: Step, width: int, style: Style) -> list[str]:
-    if step.name not in ("edit", "delete", "drift"):
-        return []
-    lines: list[str] = []
-    for event in step.audit:
-        changes = (event.get("detail") or {}).get("changes") or []
-        if changes and event.get("detailType") != DetailType.SPEC_REJECTED:
-            lines.extend(change_lines(changes, width, style))
-    return lines
-
-
-def _iam_lines(step: Step, width: int, style: Style) -> list[str]:
-    lines: list[str] = []
-    if step.name == "reject":
-        facts = step.facts
-        verdict = (
-            f"untouched: its {facts.get('roles')} roles and {facts.get('policies')} policies "
-            "are the same before and after"
-            if facts.get("iamUnchanged")
-            else "CHANGED (it should not have)"
-        )
-        cluster = step.clusters[0].cluster if step.clusters else "?"
-        lines.extend(
-            labelled(
-                "IAM",
-                [
-                    style(verdict, "green" if facts.get("iamUnchanged") else "red"),
-                    f"no role for {cluster}",
-                ],
-                style,
-            )
-        )
-        return lines
-    if step.name == "delete":
-        gone = step.clusters[0]
-        left = "no role left" if not gone.roles else f"{len(gone.roles)} role(s) left"
-        lines.extend(labelled("IAM", [f"{left} for {gone.cluster}"], style))
-        return lines
-    role_width = max((len(r.name) for v in step.clusters for r in v.roles), default=0)
-    for view in step.clusters:
-        lines.append("")
-        note = wrap_text(cluster_note(view), width - len(INDENT) * 2 - len(view.cluster))
-        lines.append(f"{INDENT}{style(view.cluster, 'bold', 'cyan')}  {style(note[0], 'dim')}")
-        pad = " " * (len(INDENT) * 2 + len(view.cluster))
-        lines.extend(pad + style(n, "dim") for n in note[1:])
-        lines.extend(cluster_table(view, width, style, role_width))
-    return lines
+            table.add_row(role.name if number == 0 else "", _policy_label(policy), cell)
+    return table
 
 
 #: Tags kops puts on every role (the rest come from the spec's cloudLabels).
@@ -562,58 +322,391 @@ def cluster_note(view: ClusterView) -> str:
     return " · ".join(parts)
 
 
-def intro_lines(
-    endpoint: str,
-    bucket: str,
-    bus: str,
-    tail_queue: str,
-    delivery: str,
-    width: int,
-    style: Style,
-) -> list[str]:
+def cluster_section(view: ClusterView, role_width: int = 0) -> RenderableType:
+    """A cluster's name, its note (trust, profiles, cloudLabels), and its roles table."""
+    title = _grid({"no_wrap": True, "style": "cluster"}, {"style": "note"})
+    title.add_row(view.cluster, cluster_note(view))
+    return _indented(title, cluster_table(view, role_width))
+
+
+# --------------------------------------------------------------------------- audit
+
+
+def summary_text(detail: Mapping[str, Any]) -> str:
+    """One-line summary of an audit event's detail."""
+    detail_type = detail.get("detailType", "")
+    if detail_type == DetailType.SPEC_REJECTED:
+        return f"{_plural(len(detail.get('errors') or []), 'error')}, nothing written"
+    if detail_type == DetailType.APPLY_FAILED:
+        error = detail.get("error") or {}
+        return f"{error.get('code') or error.get('type')}: {error.get('message', '')}"[:200]
+    summary = detail.get("summary") or {}
+    parts = []
+    for key, word in (
+        ("rolesCreated", "created"),
+        ("rolesUpdated", "updated"),
+        ("rolesDeleted", "deleted"),
+        ("rolesRetained", "retained"),
+    ):
+        count = summary.get(key) or 0
+        if count:
+            parts.append(f"{_plural(count, 'role')} {word}")
+    writes = summary.get("writes")
+    if not parts and not writes:
+        return "IAM already matches the spec, no write"
+    if writes is not None:
+        parts.append(_plural(writes, "IAM write"))
+    return " · ".join(parts)
+
+
+def _version(event: Mapping[str, Any]) -> str:
+    version = (event.get("detail") or {}).get("versionId")
+    return f"version {str(version)[:8]}" if version else ""
+
+
+def audit_table(audit: Sequence[Mapping[str, Any]], width: int | None = None) -> RenderableType:
+    """One row per audit event: detail type, cluster, summary, object version.
+
+    With ``width``, the object versions are left out unless every row fits with them.
+    """
+    if not audit:
+        return Text("(none)", style="note")
+    rows = [
+        (
+            str(event.get("detailType")),
+            str(event.get("cluster")),
+            summary_text(event.get("detail") or {}),
+            _version(event),
+        )
+        for event in audit
+    ]
+    widths = [max(cell_len(row[n]) for row in rows) for n in range(4)]
+    versions = width is None or sum(widths) + 6 <= width
+    grid = _grid({"no_wrap": True}, {"no_wrap": True}, {})
+    if versions:
+        grid.add_column(no_wrap=True, style="note")
+    for detail_type, cluster, summary, version in rows:
+        grid.add_row(outcome(detail_type), cluster, summary, *([version] if versions else []))
+    return grid
+
+
+def _marked(mark: str, items: Iterable[str], separator: str = "  ") -> Table:
+    """``+ a  b  c`` (added) or ``- a  b`` (removed): the mark once, the items wrapped."""
+    style = "added" if mark == "+" else "removed"
+    grid = _grid({"no_wrap": True}, {"overflow": "fold"}, gap=1)
+    grid.add_row(
+        Text(mark, style=f"{style}.mark"),
+        Text(separator).join(Text(item, style=style) for item in items),
+    )
+    return grid
+
+
+def changes(changes: Sequence[Mapping[str, Any]]) -> RenderableType:
+    """A readable diff of an audit event's ``changes``, role by role."""
+    lines: list[RenderableType] = []
+    for change in changes:
+        action = str(change.get("action"))
+        name = Text(str(change.get("roleName")), style="role")
+        if action == "delete":
+            policies = list((change.get("inlinePolicies") or {}).keys())
+            profile = change.get("instanceProfile") or {}
+            line = Text.assemble(("-", "removed.mark"), " role ", name)
+            if profile.get("deleted"):
+                line.append(" and instance profile")
+            if policies:
+                line.append(f", {_plural(len(policies), 'inline policy', 'inline policies')}")
+            lines.append(line)
+            continue
+        if action == "create":
+            lines.append(Text.assemble(("+", "added.mark"), " role ", name))
+            continue
+        lines.append(Text.assemble("~ role ", name, f" ({action})"))
+        lines.extend(_role_changes(change))
+    return Group(*lines)
+
+
+def _role_changes(change: Mapping[str, Any]) -> list[RenderableType]:
+    details: list[RenderableType] = []
+    for policy, diff in (change.get("inlinePolicies") or {}).items():
+        details.append(
+            Text.assemble("policy ", (str(policy), "policy"), f" {diff.get('change', '')}")
+        )
+        items: list[RenderableType] = []
+        for mark, key in (("+", "added"), ("-", "removed")):
+            if diff.get("actions", {}).get(key):
+                items.append(_marked(mark, diff["actions"][key]))
+        for mark, key in (("+", "added"), ("-", "removed")):
+            for resource in diff.get("resources", {}).get(key, []):
+                items.append(_marked(mark, [f"resource {resource}"]))
+        if items:
+            details.append(_indented(*items))
+    tags = change.get("tags") or {}
+    for key, value in (tags.get("added") or {}).items():
+        details.append(_marked("+", [f"tag {key}={value}"]))
+    for key, value in (tags.get("removed") or {}).items():
+        details.append(_marked("-", [f"tag {key}={value}"]))
+    for key, value in (tags.get("changed") or {}).items():
+        details.append(Text(f"~ tag {key}: {value.get('before')} -> {value.get('after')}"))
+    if "trustPolicy" in change:
+        details.append(Text("~ trust policy"))
+    if "permissionsBoundary" in change:
+        boundary = change["permissionsBoundary"]
+        details.append(Text(f"~ boundary {boundary.get('before')} -> {boundary.get('after')}"))
+    managed = change.get("managedPolicies") or {}
+    for arn in managed.get("attached", []):
+        details.append(_marked("+", [f"managed policy {arn}"]))
+    for arn in managed.get("detached", []):
+        details.append(_marked("-", [f"managed policy {arn}"]))
+    return [_indented(*details, by=4)] if details else []
+
+
+def errors(issues: Sequence[Mapping[str, Any]]) -> Table:
+    """``✗ path: message`` for each error, the message wrapped beside the mark."""
+    grid = _grid({"no_wrap": True, "style": "error.mark"}, {"overflow": "fold"}, gap=1)
+    for issue in issues:
+        grid.add_row("✗", f"{issue.get('path') or '(document)'}: {issue.get('message')}")
+    return grid
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def intro(endpoint: str, bucket: str, bus: str, tail_queue: str, delivery: str) -> RenderableType:
     """What the demo is about to run on."""
     via = (
         "S3 notifications → SQS"
         if delivery == "notification"
         else "S3 events → EventBridge rule → SQS"
     )
-    lines = [rule("kops-iam demo", width, style)]
-    rows = [
-        ("embedded AWS", f"moto on {endpoint}: no account, nothing leaves this machine"),
-        ("specs bucket", f"s3://{bucket} (versioned; {via} → local runner → lambda_handler)"),
-        ("audit bus", f"{bus} (rule → SQS {tail_queue}, read after every step)"),
+    rows = _grid({"no_wrap": True, "style": "label"}, {})
+    rows.add_row("embedded AWS", f"moto on {endpoint}: no account, nothing leaves this machine")
+    rows.add_row(
+        "specs bucket", f"s3://{bucket} (versioned; {via} → local runner → lambda_handler)"
+    )
+    rows.add_row("audit bus", f"{bus} (rule → SQS {tail_queue}, read after every step)")
+    return Group(heading("kops-iam demo"), _indented(rows))
+
+
+def step_report(step: Step, number: int, total: int, width: int) -> RenderableType:
+    """The report of one demo step, laid out for ``width`` columns."""
+    body = _grid({"no_wrap": True, "style": "label", "min_width": LABEL_WIDTH}, {})
+    body.add_row("did", Group(*(Hanging(action) for action in step.actions)))
+    body.add_row("ran", Group(*(Hanging(line) for line in _ran_lines(step))))
+    body.add_row("audit", audit_table(step.audit, width - INDENT - LABEL_WIDTH - 2))
+    if step.errors:
+        body.add_row("errors", errors(step.errors))
+    diff = _diff(step)
+    if diff is not None:
+        body.add_row("diff", diff)
+    facts = _iam_facts(step)
+    if facts is not None:
+        body.add_row("IAM", facts)
+    parts: list[RenderableType] = [
+        Text(),
+        heading(f"{number}/{total}  {step.title}", f"{step.seconds:.1f} s"),
+        _indented(Text(step.story, style="story")),
+        Text(),
+        _indented(body),
     ]
-    for label, text in rows:
-        wrapped = wrap_text(text, width - len(INDENT) - 14)
-        lines.append(f"{INDENT}{style(label.ljust(12), 'bold')}  {wrapped[0]}")
-        lines.extend(f"{INDENT}{' ' * 14}{line}" for line in wrapped[1:])
-    return lines
+    if step.name not in ("reject", "delete"):
+        role_width = max((len(r.name) for v in step.clusters for r in v.roles), default=0)
+        for view in step.clusters:
+            parts.extend([Text(), cluster_section(view, role_width)])
+    if not step.ok:
+        parts.append(_indented(Text(f"✗ expected {step.expected}", style="bad")))
+    return Group(*parts)
 
 
-def outro_lines(
-    steps: Sequence[Step], seconds: float, ok: bool, width: int, style: Style
-) -> list[str]:
+def _ran_lines(step: Step) -> list[str]:
+    lines = []
+    triggers: dict[str, list[float]] = {}
+    for invocation in step.invocations:
+        triggers.setdefault(str(invocation["trigger"]), []).append(float(invocation["seconds"]))
+        if invocation.get("error"):
+            lines.append(f"failed (attempt {invocation['attempt']}): {invocation['error']}")
+    for trigger, times in triggers.items():
+        count = f" x {len(times)}" if len(times) > 1 else ""
+        lines.insert(0, f"lambda_handler{count} ← {trigger}  ({sum(times):.2f} s)")
+    return lines or ["(nothing)"]
+
+
+def _diff(step: Step) -> RenderableType | None:
+    if step.name not in ("edit", "delete", "drift"):
+        return None
+    diffs = [
+        changes(event["detail"]["changes"])
+        for event in step.audit
+        if (event.get("detail") or {}).get("changes")
+        and event.get("detailType") != DetailType.SPEC_REJECTED
+    ]
+    return Group(*diffs) if diffs else None
+
+
+def _iam_facts(step: Step) -> RenderableType | None:
+    """What IAM holds after a rejection (untouched) or a deletion (no role left)."""
+    if step.name == "reject":
+        facts = step.facts
+        cluster = step.clusters[0].cluster if step.clusters else "?"
+        verdict = (
+            Text(
+                f"untouched: its {facts.get('roles')} roles and {facts.get('policies')} "
+                "policies are the same before and after",
+                style="added",
+            )
+            if facts.get("iamUnchanged")
+            else Text("CHANGED (it should not have)", style="bad")
+        )
+        return Group(verdict, Text(f"no role for {cluster}"))
+    if step.name == "delete":
+        gone = step.clusters[0]
+        left = "no role left" if not gone.roles else f"{len(gone.roles)} role(s) left"
+        return Text(f"{left} for {gone.cluster}")
+    return None
+
+
+def outro(steps: Sequence[Step], seconds: float, ok: bool) -> RenderableType:
     """Totals and what to try next."""
     counts: dict[str, int] = {}
     for step in steps:
         for event in step.audit:
             name = str(event.get("detailType"))
             counts[name] = counts.get(name, 0) + 1
-    nbsp = "\u00a0"
-    parts = ", ".join(f"{n}{nbsp}{k.replace(' ', nbsp)}" for k, n in counts.items())
-    verdict = "Every step did what it should." if ok else "A step did not do what it should."
-    text = [
-        f"{verdict} {sum(counts.values())} audit events: {parts}.",
-        "Everything the demo started is stopped. Next: kops-iam\u00a0local to try your own "
-        "specs (README, section Demo); kops-iam\u00a0demo\u00a0--json for scripts.",
+    verdict = Text.assemble(
+        (
+            "Every step did what it should." if ok else "A step did not do what it should.",
+            "good" if ok else "bad",
+        ),
+        f" {sum(counts.values())} audit events: ",
+        Text(", ").join(outcome(name, f"{n} {name}") for name, n in counts.items()),
+        ".",
+    )
+    after = Text.assemble(
+        "Everything the demo started is stopped. Next: ",
+        ("kops-iam local", "command"),
+        " to try your own specs (README, section Demo); ",
+        ("kops-iam demo --json", "command"),
+        " for scripts.",
+    )
+    return Group(Text(), heading(f"done in {seconds:.1f} s"), _indented(verdict, after))
+
+
+# --------------------------------------------------------------------------- local
+
+
+def local_banner(emulator: Emulator, spec: str) -> tuple[RenderableType, RenderableType]:
+    """What ``kops-iam local`` runs and commands to try (``spec``: a sample spec's path).
+
+    Two parts: the settings (wrapped to the width) and the commands, which are printed whole
+    (``soft_wrap``) so they can be copied.
+    """
+    from kops_iam.application.settings import Defaults
+
+    endpoint = emulator.endpoint_url
+    function = emulator.function
+    via = (
+        "S3 notifications → runner → lambda_handler"
+        if emulator.delivery == "notification"
+        else "S3 events → EventBridge rule → runner → lambda_handler"
+    )
+    settings = [
+        f"{function.mode} mode",
+        f"boundary {function.permissions_boundary or 'none'}",
+        f"approved actions {', '.join(function.allowed_actions) or 'none'}",
+        "managed policies "
+        + (", ".join(a.rsplit("/", 1)[-1] for a in function.allowed_managed_policies) or "none"),
     ]
-    lines = ["", rule(f"done in {seconds:.1f} s", width, style)]
-    for paragraph in text:
-        for line in wrap_text(paragraph, width - len(INDENT), INDENT):
-            for name in counts:
-                line = line.replace(name.replace(" ", nbsp), style.outcome(name))
-            line = line.replace(verdict, style(verdict, "green" if ok else "red", "bold"))
-            for command in ("kops-iam local", "kops-iam demo --json"):
-                line = line.replace(command.replace(" ", nbsp), style(command, "bold"))
-            lines.append(line.replace(nbsp, " "))
-    return lines
+    rows = _grid({"no_wrap": True, "style": "label"}, {})
+    rows.add_row("embedded AWS", f"moto on {endpoint}: 127.0.0.1 only, any credentials work")
+    rows.add_row("specs bucket", f"s3://{emulator.bucket}  ({via})")
+    rows.add_row("audit bus", f"{emulator.bus_name}  (rule → SQS {Defaults.AUDIT_TAIL_QUEUE})")
+    rows.add_row("failure queue", f"{Defaults.FAILURE_QUEUE}  (events whose every attempt failed)")
+    rows.add_row("function", "; ".join(settings))
+    cluster = "example.k8s.dev"
+    aws = f"aws --endpoint-url {endpoint}"
+    boto = (
+        f'boto3.client("s3", endpoint_url="{endpoint}", region_name="{emulator.region}", '
+        'aws_access_key_id="testing", aws_secret_access_key="testing")'
+    )
+    commands = [
+        "export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+        f"AWS_DEFAULT_REGION={emulator.region}",
+        f"{aws} s3 cp {spec} s3://{emulator.bucket}/{cluster}/config",
+        f"{aws} iam list-roles --query 'Roles[].RoleName'",
+        f"{aws} sqs receive-message --queue-url {emulator.audit_queue_url} "
+        "--max-number-of-messages 10",
+        f"{aws} s3 rm s3://{emulator.bucket}/{cluster}/config",
+        f"kops-iam plan --endpoint-url {endpoint} --region {emulator.region} {spec}",
+    ]
+    python = [
+        f"s3 = {boto}",
+        f's3.put_object(Bucket="{emulator.bucket}", Key="{cluster}/config", '
+        f'Body=open("{spec}", "rb"))',
+    ]
+    to_try = Group(
+        Text(),
+        Text("  Try, from another terminal:"),
+        *(Text(f"    {command}", style="command") for command in commands),
+        Text("  or in Python:"),
+        *(Text(f"    {line}", style="command") for line in python),
+        Text(),
+        Text.assemble(("ready", "good"), f"  {endpoint}  (Ctrl-C to stop)"),
+    )
+    return Group(heading("kops-iam local"), _indented(rows)), to_try
+
+
+def invocation_report(
+    invocation: Invocation, audit: Sequence[Mapping[str, Any]], stamp: str, width: int
+) -> RenderableType:
+    """What ``kops-iam local`` saw of one handler call: its audit events, or why none.
+
+    Each line ends with the trigger and the time taken, or has them on the next line when
+    the ``width`` leaves no room (never split).
+    """
+    from kops_iam.application.settings import Defaults
+    from kops_iam_tools.demo import invocation_entry
+    from kops_iam_tools.emulator import DELIVERY_ATTEMPTS
+
+    via = Text(
+        f"← {invocation_entry(invocation)['trigger']}, {invocation.seconds:.2f} s", style="note"
+    )
+    room = width - cell_len(stamp) - 2
+    lines: list[RenderableType] = []
+
+    def head(*parts: Text | str) -> None:
+        line = Text("  ").join(Text(p) if isinstance(p, str) else p for p in parts)
+        if line.cell_len + 2 + via.cell_len <= room:
+            lines.append(Text.assemble(line, "  ", via))
+        else:
+            lines.extend([line, via])
+
+    for event in audit:
+        detail = event["detail"]
+        detail_type = str(event["detailType"])
+        head(
+            outcome(detail_type),
+            Text(str(event["cluster"]), style="role"),
+            summary_text(detail),
+        )
+        if detail.get("errors"):
+            lines.append(errors(detail["errors"]))
+        if detail_type != DetailType.SPEC_REJECTED and detail.get("changes"):
+            lines.append(changes(detail["changes"]))
+    if invocation.error:
+        head(Text("invocation failed", style="bad"), invocation.error)
+        lines.append(
+            Text(
+                f"Lambda retries it ({invocation.attempt}/{DELIVERY_ATTEMPTS})"
+                if invocation.attempt < DELIVERY_ATTEMPTS
+                else f"last attempt: the event goes to {Defaults.FAILURE_QUEUE}"
+            )
+        )
+    if not lines and invocation.scheduled:
+        checked = len(invocation.outcomes)
+        verdict = f"{checked} spec(s) checked, IAM matches every one" if checked else "no spec yet"
+        head(Text("drift run", style="note"), verdict)
+    if not lines:
+        ignored = (invocation.result or {}).get("ignored") or ["nothing to reconcile"]
+        head(Text("ignored", style="note"), "; ".join(map(str, ignored))[:300])
+    grid = _grid({"no_wrap": True, "style": "note"}, {})
+    grid.add_row(stamp, Group(*lines))
+    return grid

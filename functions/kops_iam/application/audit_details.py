@@ -187,8 +187,13 @@ class AuditDetails:
         return self._outcome(detail_type, detail, current, earlier, publish=publish)
 
     def failed(
-        self, exc: BaseException, earlier: Sequence[PassResult], current: PassResult | None
+        self,
+        exc: BaseException,
+        earlier: Sequence[PassResult],
+        current: PassResult | None,
+        attempted: ObjectVersion | None = None,
     ) -> Outcome:
+        """The ``Apply Failed`` event and outcome; ``attempted`` is the version being applied."""
         completed: list[Write] = [w for p in earlier for w in p.written]
         failed_write: Write | None = None
         if isinstance(exc, WriteFailed):
@@ -196,7 +201,7 @@ class AuditDetails:
             failed_write = exc.write
         elif current is not None and current.written and all(current is not p for p in earlier):
             completed.extend(current.written)
-        version = current.version if current is not None else None
+        version = attempted or (current.version if current is not None else None)
         detail_type = DetailType.APPLY_FAILED
         cause = exc.cause if isinstance(exc, WriteFailed) else exc
         detail = self.base(detail_type, version, max(self.passes, 1)) | {

@@ -78,6 +78,7 @@ def build_runtime(
         s3=session.client("s3", config=config),
         events=session.client("events", config=config),
         kms_factory=lambda: session.client("kms", config=config),
+        route53_factory=lambda: session.client("route53", config=config),
     )
     return Runtime(settings=settings, reconciler=reconciler, tracer=tracer)
 
@@ -136,6 +137,7 @@ def handle(
     """
     from kops_iam.application.scan import scan_bucket
     from kops_iam.aws.events import UnsupportedEvent, parse_event
+    from kops_iam.domain.state_store import spec_key_for
 
     request_id = getattr(context, "aws_request_id", None) or "local"
     try:
@@ -158,14 +160,16 @@ def handle(
             )
             ignored.append(f"s3://{obj.bucket}/{obj.key}")
             continue
-        if obj.key in seen:  # level-triggered: one reconcile per key covers every record
+        # An InstanceGroup object's event reconciles its cluster (docs/adr/0093).
+        key = spec_key_for(obj.key) or obj.key
+        if key in seen:  # level-triggered: one reconcile per cluster covers every record
             continue
-        seen.add(obj.key)
-        logger.set_correlation_id(f"s3://{bucket}/{obj.key}")
-        logger.append_keys(key=obj.key, event_name=obj.event_name)
+        seen.add(key)
+        logger.set_correlation_id(f"s3://{bucket}/{key}")
+        logger.append_keys(key=key, event_name=obj.event_name, object_key=obj.key)
         with runtime.tracer.provider.in_subsegment("## reconcile_key") as subsegment:
-            subsegment.put_annotation("key", obj.key)
-            outcome = reconciler.reconcile_key(obj.key, trigger=obj.trigger, request_id=request_id)
+            subsegment.put_annotation("key", key)
+            outcome = reconciler.reconcile_key(key, trigger=obj.trigger, request_id=request_id)
             subsegment.put_annotation("outcome", outcome.detail_type or "ignored")
         logger.append_keys(cluster=outcome.cluster)
         outcomes.append(outcome)

@@ -34,18 +34,26 @@ from kops_iam.aws.iam_diff import CONFLICT_PRECEDENCE, ClusterChanges, Write, di
 from kops_iam.aws.iam_read import observe_cluster
 from kops_iam.aws.iam_write import ConcurrentChange, execute
 from kops_iam.aws.kms import KmsAliases
+from kops_iam.aws.route53 import HostedZones, Route53Client
 from kops_iam.aws.s3_source import (
     ObjectChanged,
     ObjectTooLarge,
     ObjectVersion,
     SpecSource,
+    TooManyInstanceGroups,
+    same_listing,
     same_state,
 )
 from kops_iam.domain.errors import Issue, SpecInvalid
+from kops_iam.domain.lookups import Lookups
 from kops_iam.domain.model import ClusterPlan
 from kops_iam.domain.naming import partition_for_region
 from kops_iam.domain.options import Options
-from kops_iam.domain.state_store import cluster_from_key
+from kops_iam.domain.state_store import (
+    INSTANCE_GROUP_DIRECTORY,
+    cluster_from_key,
+    instance_group_from_key,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from mypy_boto3_events import EventBridgeClient
@@ -55,19 +63,24 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 log = logging.getLogger("kops-iam.reconciler")
 
-AliasResolver = Callable[[str], str]
-Planner = Callable[[bytes, Options, AliasResolver | None], ClusterPlan]
+#: An object of a cluster's input: ``(path its issues are reported at, bytes)``.
+InputObject = tuple[str, bytes]
+#: ``(objects, Options, Lookups) -> ClusterPlan``: the Cluster object first, then its
+#: InstanceGroup objects (``instancegroup/<name>``).
+Planner = Callable[[Sequence[InputObject], Options, Lookups], ClusterPlan]
+#: The InstanceGroup objects one pass read (``None``: more than the bounds allow).
+Listing = tuple[ObjectVersion, ...] | None
 
 __all__ = ["NotConverged", "Outcome", "Reconciler", "Rejected", "default_planner"]
 
 
 def default_planner(
-    data: bytes, options: Options, resolve_alias: AliasResolver | None
+    objects: Sequence[InputObject], options: Options, lookups: Lookups
 ) -> ClusterPlan:
-    """:func:`kops_iam.domain.pipeline.plan_spec`, imported on first use (light cold start)."""
-    from kops_iam.domain.pipeline import plan_spec
+    """:func:`kops_iam.domain.pipeline.plan_objects`, imported on first use (light cold start)."""
+    from kops_iam.domain.pipeline import plan_objects
 
-    return plan_spec(data, options, resolve_alias)
+    return plan_objects(objects, options, lookups=lookups)
 
 
 class Reconciler:
@@ -86,8 +99,12 @@ class Reconciler:
     kms, kms_factory
         boto3 KMS client (or a function making one on first need), to resolve KMS aliases
         named in specs (``DescribeKey``). Without either, an alias is a spec error.
+    route53, route53_factory
+        boto3 Route53 client (or a function making one on first need), to find a strict
+        spec's hosted zone (``ListHostedZonesByName``). Without either, a strict spec that
+        does not give its zone id is a spec error.
     planner
-        ``(bytes, Options, resolve_alias) -> ClusterPlan``; the domain core by default.
+        ``(objects, Options, Lookups) -> ClusterPlan``; the domain core by default.
     sleep, clock
         Injected for tests (back-off of audit retries and of passes after a concurrent IAM
         change; scheduled-run deadline).
@@ -102,6 +119,8 @@ class Reconciler:
         events: EventBridgeClient | None = None,
         kms: KMSClient | None = None,
         kms_factory: Callable[[], KMSClient] | None = None,
+        route53: Route53Client | None = None,
+        route53_factory: Callable[[], Route53Client] | None = None,
         planner: Planner | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -110,6 +129,11 @@ class Reconciler:
         self.iam = iam
         self.kms = (
             KmsAliases(kms, kms_factory) if kms is not None or kms_factory is not None else None
+        )
+        self.zones = (
+            HostedZones(route53, route53_factory)
+            if route53 is not None or route53_factory is not None
+            else None
         )
         self.source = SpecSource(s3, settings.bucket, settings.max_object_bytes) if s3 else None
         self.publisher = (
@@ -125,17 +149,37 @@ class Reconciler:
 
     # ------------------------------------------------------------------ building blocks
 
-    def plan_document(self, data: bytes, *, cluster: str | None = None) -> ClusterPlan:
+    def lookups(self, cluster: str | None) -> Lookups:
+        """What kops looked up, answered with this reconciler's clients: KMS aliases, the
+        hosted zone, and (for a spec read from the bucket) the cluster's state store there."""
+        return Lookups(
+            kms_alias=self.kms.resolve if self.kms is not None else None,
+            hosted_zone=self.zones.resolve if self.zones is not None else None,
+            config_base=f"s3://{self.settings.bucket}/{cluster}" if cluster else None,
+        )
+
+    def plan_document(
+        self,
+        data: bytes,
+        *,
+        cluster: str | None = None,
+        instance_groups: Sequence[tuple[str, bytes]] = (),
+    ) -> ClusterPlan:
         """Parse, validate and compute the plan of a spec; check it names ``cluster``.
+
+        ``data`` is the Cluster's object (or file), ``instance_groups`` the cluster's
+        ``(name, bytes)`` InstanceGroup objects. ``cluster`` is given for a spec read from
+        the bucket (``<cluster>/config``).
 
         Raises
         ------
         Rejected
             The spec is invalid (every error with its field path), or names another cluster.
         """
-        resolver = self.kms.resolve if self.kms is not None else None
+        objects: list[InputObject] = [("", data)]
+        objects += [(f"{INSTANCE_GROUP_DIRECTORY}/{name}", body) for name, body in instance_groups]
         try:
-            plan = self._planner(data, self.settings.options, resolver)
+            plan = self._planner(objects, self.settings.options, self.lookups(cluster))
         except SpecInvalid as exc:
             raise Rejected(
                 "invalid-spec",
@@ -210,14 +254,15 @@ class Reconciler:
         context = AuditDetails(self, key, cluster, trigger, request_id)
         earlier: list[PassResult] = []
         current: PassResult | None = None
+        attempted: ObjectVersion | None = None  # the version the failing pass worked on
         try:
             for _ in range(self.settings.max_passes):
                 context.passes += 1
-                before = self.source.head(key)
+                before = attempted = self.source.head(key)
                 if before is None and skip_missing:
                     return Outcome(key=key, cluster=cluster, detail_type=None)
                 try:
-                    current = self._one_pass(cluster, before)
+                    current, groups = self._one_pass(cluster, before)
                 except ObjectChanged:
                     continue
                 except ConcurrentChange as exc:
@@ -229,7 +274,7 @@ class Reconciler:
                     self.settle(context.passes)
                     continue
                 after = self.source.head(key)
-                if same_state(before, after):
+                if same_state(before, after) and self._same_groups(cluster, after, groups):
                     return context.finish(current, earlier)
                 log.info("spec changed while applying, going round again", extra=context.log)
                 if current.written:
@@ -238,28 +283,67 @@ class Reconciler:
                 f"{key} kept changing during {self.settings.max_passes} read-apply-verify passes"
             )
         except Exception as exc:  # noqa: BLE001 - reported as Apply Failed, then re-raised by the caller
-            return context.failed(exc, earlier, current)
+            return context.failed(exc, earlier, current, attempted)
 
-    def _one_pass(self, cluster: str, version: ObjectVersion | None) -> PassResult:
+    def _one_pass(self, cluster: str, version: ObjectVersion | None) -> tuple[PassResult, Listing]:
+        """Read the cluster's objects (its ``config``, then its InstanceGroups), apply.
+
+        Returns the pass and the InstanceGroup listing it used, which the caller lists again
+        after applying: an InstanceGroup added or removed meanwhile means another pass.
+        """
         assert self.source is not None
         plan: ClusterPlan | None = None
+        groups: Listing = ()
         try:
             if version is not None:
+                groups = None
+                groups = self.source.instance_groups(cluster)
                 data = self.source.read(version)
-                plan = self.plan_document(data, cluster=cluster)
+                plan = self.plan_document(
+                    data, cluster=cluster, instance_groups=self._read_groups(groups)
+                )
             changes = self.changes_for(cluster, plan)
             raise_conflicts(changes)
-        except ObjectTooLarge as exc:
-            return PassResult(
-                version, rejected=Rejected("too-large", str(exc), [Issue("", str(exc))])
-            )
+        except (ObjectTooLarge, TooManyInstanceGroups) as exc:
+            path = "" if isinstance(exc, ObjectTooLarge) else INSTANCE_GROUP_DIRECTORY
+            rejected = Rejected("too-large", str(exc), [Issue(path, str(exc))])
+            return PassResult(version, rejected=rejected), groups
         except Rejected as exc:
-            return PassResult(version, rejected=exc)
+            return PassResult(version, rejected=exc), groups
         warnings = plan.warnings if plan is not None else ()
         if self.settings.dry_run or not changes.changed:
-            return PassResult(version, changes, (), warnings=warnings)
+            return PassResult(version, changes, (), warnings=warnings), groups
         written = self.apply(changes)
-        return PassResult(version, changes, written, warnings=warnings)
+        return PassResult(version, changes, written, warnings=warnings), groups
+
+    def _read_groups(self, groups: tuple[ObjectVersion, ...]) -> list[tuple[str, bytes]]:
+        """Each listed InstanceGroup object's name and bytes (pinned to the listed ETag)."""
+        assert self.source is not None
+        bodies: list[tuple[str, bytes]] = []
+        for version in groups:
+            found = instance_group_from_key(version.key)
+            assert found is not None  # the listing keeps InstanceGroup keys only
+            name = found[1]
+            try:
+                bodies.append((name, self.source.read(version)))
+            except ObjectTooLarge as exc:
+                path = f"{INSTANCE_GROUP_DIRECTORY}/{name}"
+                message = f"{version.key} is {exc.size:,} bytes; the limit is {exc.limit:,}"
+                raise Rejected("too-large", message, [Issue(path, message)]) from exc
+        return bodies
+
+    def _same_groups(self, cluster: str, after: ObjectVersion | None, groups: Listing) -> bool:
+        """Whether the cluster's InstanceGroup objects are still those a pass read."""
+        assert self.source is not None
+        if after is None:
+            return True  # the cluster is gone: its InstanceGroups do not matter
+        try:
+            now: Listing = self.source.instance_groups(cluster)
+        except TooManyInstanceGroups:
+            now = None
+        if now is None or groups is None:
+            return now is None and groups is None
+        return same_listing(groups, now)
 
     # ------------------------------------------------------------------ audit
 

@@ -12,25 +12,278 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final, Literal
 
 from kops_iam.domain.naming import MANAGED_PATH
-from kops_iam.domain.options import Options
+from kops_iam.domain.options import Approval, Options
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from botocore.config import Config
 
 
-class Env:
-    """Environment variables through which the stack configures the function."""
+SettingScope = Literal["function", "stack"]
 
-    SPECS_BUCKET: Final = "KOPS_IAM_SPECS_BUCKET"
-    AUDIT_BUS_NAME: Final = "KOPS_IAM_AUDIT_BUS_NAME"
-    MODE: Final = "KOPS_IAM_MODE"  # "apply" | "plan"
-    PERMISSIONS_BOUNDARY: Final = "KOPS_IAM_PERMISSIONS_BOUNDARY"  # managed policy ARN or ""
-    ALLOWED_ACTIONS: Final = "KOPS_IAM_ALLOWED_ACTIONS"  # comma-separated, operator-approved
-    ALLOWED_MANAGED_POLICIES: Final = "KOPS_IAM_ALLOWED_MANAGED_POLICIES"  # comma-separated ARNs
-    ADOPT_EXISTING_ROLES: Final = "KOPS_IAM_ADOPT_EXISTING_ROLES"  # "true" | "false"
-    RETAIN_ON_DELETE: Final = "KOPS_IAM_RETAIN_ON_DELETE"  # "true" | "false"
-    # kops-iam: keep managing roles it created at IAM path / (docs/adr/0061)
-    MANAGE_ROOT_PATH_ROLES: Final = "KOPS_IAM_MANAGE_ROOT_PATH_ROLES"  # "true" | "false"
+
+@dataclass(frozen=True)
+class Setting:
+    """One operator setting, under every name it has.
+
+    This table (:data:`SETTINGS`) is the single source of those names and of each
+    setting's default and meaning: the stack's context model (``infra/config.py``), the
+    function's environment (``infra/reconciler.py``, :meth:`Settings.from_env`), the CLI's
+    flags and the docs' settings table are all built from it, and tests hold them to it.
+
+    Parameters
+    ----------
+    name
+        Attribute name (``StackConfig``'s field; :class:`Settings` where ``function``).
+    context_key
+        The CDK context key an operator sets (``None``: not a stack setting).
+    env
+        The function's environment variable (``None``: the stack alone uses it).
+    flag
+        The ``kops-iam`` CLI flag (``None``: not a CLI option).
+    default
+        The default as the docs show it.
+    description
+        One sentence for the docs and ``--help``.
+    """
+
+    name: str
+    context_key: str | None
+    env: str | None
+    flag: str | None
+    default: str
+    description: str
+
+    @property
+    def scope(self) -> SettingScope:
+        """``function``: the function reads it; ``stack``: only the stack does."""
+        return "function" if self.env else "stack"
+
+
+#: Every setting, in the order the docs list them.
+SETTINGS: Final[tuple[Setting, ...]] = (
+    Setting(
+        "existing_bucket_name",
+        "kops-iam:existingBucketName",
+        None,
+        None,
+        "none: the stack creates a bucket",
+        "Use this existing bucket (a kops state store) instead; the stack never modifies it "
+        "(enable its EventBridge notifications yourself, same region).",
+    ),
+    Setting(
+        "existing_bucket_key_arn",
+        "kops-iam:existingBucketKmsKeyArn",
+        None,
+        None,
+        "none",
+        "KMS key of an existing SSE-KMS bucket; the function may decrypt with it only through S3.",
+    ),
+    Setting(
+        "specs_bucket",
+        None,
+        "KOPS_IAM_SPECS_BUCKET",
+        None,
+        "kops-iam-specs",
+        "Bucket holding the `<cluster>/config` specs (the stack sets it: its own bucket or "
+        "`kops-iam:existingBucketName`).",
+    ),
+    Setting(
+        "permissions_boundary_arn",
+        "kops-iam:permissionsBoundaryArn",
+        "KOPS_IAM_PERMISSIONS_BOUNDARY",
+        "--permissions-boundary",
+        "none: no boundary enforced",
+        "Managed policy set as every kops role's boundary; the function can then create "
+        "roles only with it and never remove it. **Recommended.**",
+    ),
+    Setting(
+        "allowed_actions",
+        "kops-iam:allowedActions",
+        "KOPS_IAM_ALLOWED_ACTIONS",
+        "--allow-action",
+        "none",
+        "Privilege-escalation actions (or patterns) `additionalPolicies` may grant anyway, "
+        "e.g. `iam:PassRole`.",
+    ),
+    Setting(
+        "unknown_actions",
+        "kops-iam:unknownActions",
+        "KOPS_IAM_UNKNOWN_ACTIONS",
+        "--unknown-actions",
+        "warn",
+        "How `additionalPolicies` actions missing from kops-iam's IAM action catalogue are "
+        "treated: `warn` accepts them with a warning (one edit from a catalogued action or "
+        "service is refused as a misspelling), `error` refuses them all.",
+    ),
+    Setting(
+        "known_actions",
+        "kops-iam:knownActions",
+        "KOPS_IAM_KNOWN_ACTIONS",
+        "--known-action",
+        "none",
+        "Actions newer than kops-iam's IAM action catalogue to accept as known (exact "
+        "`service:Action` names), e.g. one refused as a look-alike of a catalogued action.",
+    ),
+    Setting(
+        "allowed_managed_policy_arns",
+        "kops-iam:allowedManagedPolicyArns",
+        "KOPS_IAM_ALLOWED_MANAGED_POLICIES",
+        "--allow-managed-policy",
+        "none: nothing can be attached",
+        "Managed policy ARNs `externalPolicies` may attach (exact ARNs, no wildcards).",
+    ),
+    Setting(
+        "mode",
+        "kops-iam:mode",
+        "KOPS_IAM_MODE",
+        None,
+        "apply",
+        "`apply` writes IAM; `plan` only computes and audits the changes (`Spec Planned`).",
+    ),
+    Setting(
+        "adopt_existing_roles",
+        "kops-iam:adoptExistingRoles",
+        "KOPS_IAM_ADOPT_EXISTING_ROLES",
+        "--adopt-existing-roles",
+        "false",
+        "Take over kops-named roles kops-iam did not create (drops the ownership-tag "
+        "conditions from the function's policy).",
+    ),
+    Setting(
+        "retain_on_delete",
+        "kops-iam:retainOnDelete",
+        "KOPS_IAM_RETAIN_ON_DELETE",
+        None,
+        "false",
+        "Keep a cluster's roles when its spec is deleted.",
+    ),
+    Setting(
+        "manage_root_path_roles",
+        "kops-iam:manageRootPathRoles",
+        "KOPS_IAM_MANAGE_ROOT_PATH_ROLES",
+        "--manage-root-path-roles",
+        "false",
+        "Keep managing the roles kops-iam created at IAM path `/` before it created them "
+        "under `/kops-iam/` (grants the function writes on owned kops roles at `/`); off, "
+        "such roles are `Spec Rejected` (reason `root-path`) and left as they are "
+        "(docs/adr/0061).",
+    ),
+    Setting(
+        "drift_schedule",
+        "kops-iam:driftSchedule",
+        None,
+        None,
+        "rate(1 hour)",
+        "How often every spec is reconciled again: `rate(<n> minutes)` (or hours, days), "
+        "at least 5 minutes.",
+    ),
+    Setting(
+        "audit_bus_name",
+        "kops-iam:auditBusName",
+        "KOPS_IAM_AUDIT_BUS_NAME",
+        None,
+        "kops-iam-audit",
+        "Name of the custom EventBridge bus for audit events.",
+    ),
+    Setting(
+        "audit_archive_retention_days",
+        "kops-iam:auditArchiveRetentionDays",
+        None,
+        None,
+        "365",
+        "Days the audit archive keeps events (`0` = forever).",
+    ),
+    Setting(
+        "audit_log_retention_days",
+        "kops-iam:auditLogRetentionDays",
+        None,
+        None,
+        "365",
+        "Retention of the audit log group `/kops-iam/audit` (a CloudWatch Logs retention period).",
+    ),
+    Setting(
+        "log_retention_days",
+        "kops-iam:logRetentionDays",
+        None,
+        None,
+        "30",
+        "Retention of the function's own log group.",
+    ),
+    Setting(
+        "noncurrent_version_expiration_days",
+        "kops-iam:noncurrentVersionExpirationDays",
+        None,
+        None,
+        "90",
+        "Days old spec versions stay in the bucket the stack creates.",
+    ),
+    Setting(
+        "alarm_email",
+        "kops-iam:alarmEmail",
+        None,
+        None,
+        "none: subscribe to the topic yourself",
+        "Email address subscribed to the alarm topic.",
+    ),
+    Setting(
+        "audience",
+        None,
+        "KOPS_IAM_AUDIENCE",
+        None,
+        "stack",
+        "Who reads refusals: `stack` (they name CDK context keys) or `cli` (they name CLI "
+        "flags; set by `kops-iam local`).",
+    ),
+)
+
+#: The table by attribute name.
+SETTING: Final[dict[str, Setting]] = {setting.name: setting for setting in SETTINGS}
+
+
+def _env(name: str) -> str:
+    env = SETTING[name].env
+    assert env is not None, name
+    return env
+
+
+class Env:
+    """Environment variables through which the stack configures the function (from the table)."""
+
+    SPECS_BUCKET: Final = _env("specs_bucket")
+    AUDIT_BUS_NAME: Final = _env("audit_bus_name")
+    MODE: Final = _env("mode")
+    PERMISSIONS_BOUNDARY: Final = _env("permissions_boundary_arn")
+    ALLOWED_ACTIONS: Final = _env("allowed_actions")
+    ALLOWED_MANAGED_POLICIES: Final = _env("allowed_managed_policy_arns")
+    UNKNOWN_ACTIONS: Final = _env("unknown_actions")
+    KNOWN_ACTIONS: Final = _env("known_actions")
+    ADOPT_EXISTING_ROLES: Final = _env("adopt_existing_roles")
+    RETAIN_ON_DELETE: Final = _env("retain_on_delete")
+    MANAGE_ROOT_PATH_ROLES: Final = _env("manage_root_path_roles")
+    AUDIENCE: Final = _env("audience")
+
+
+Audience = Literal["stack", "cli"]
+
+
+def approval_for(audience: Audience) -> Approval:
+    """How a refusal tells *its* reader to approve: the CLI flag, or the stack's context key."""
+    actions, managed = SETTING["allowed_actions"], SETTING["allowed_managed_policy_arns"]
+    known, unknown = SETTING["known_actions"], SETTING["unknown_actions"]
+    if audience == "cli":
+        return Approval(
+            action=f"{actions.flag} {{action}}",
+            managed_policy=f"{managed.flag} {{arn}}",
+            known_action=f"{known.flag} {{action}}",
+            refuse_unknown=f"{unknown.flag} error",
+        )
+    return Approval(
+        action=f"the CDK context key {actions.context_key} (e.g. -c {actions.context_key}="
+        "{action})",
+        managed_policy=f"the CDK context key {managed.context_key} (add {{arn}})",
+        known_action=f"the CDK context key {known.context_key} (add {{action}})",
+        refuse_unknown=f"the CDK context key {unknown.context_key}=error",
+    )
 
 
 class Defaults:
@@ -159,7 +412,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, account_id: str | None = None) -> Settings:
-        """Build settings from environment variables (:class:`kops_iam.application.settings.Env`).
+        """Build settings from environment variables (:class:`Env`, from :data:`SETTINGS`).
 
         ``AWS_RETRY_MODE`` and ``AWS_MAX_ATTEMPTS``, botocore's own variables, tune retries.
 
@@ -171,11 +424,22 @@ class Settings:
         mode = environ.get(Env.MODE, "apply").strip().lower() or "apply"
         boundary = environ.get(Env.PERMISSIONS_BOUNDARY, "").strip() or None
         managed = _csv(environ.get(Env.ALLOWED_MANAGED_POLICIES, ""))
+        audience = environ.get(Env.AUDIENCE, "stack").strip().lower() or "stack"
+        if audience not in ("stack", "cli"):
+            raise SettingsError(f"{Env.AUDIENCE}: must be 'stack' or 'cli', not {audience!r}")
+        unknown = environ.get(Env.UNKNOWN_ACTIONS, "warn").strip().lower() or "warn"
+        if unknown not in ("warn", "error"):
+            raise SettingsError(
+                f"{Env.UNKNOWN_ACTIONS}: must be 'warn' or 'error', not {unknown!r}"
+            )
         options = Options(
             account_id=account_id,
             allowed_actions=frozenset(_csv(environ.get(Env.ALLOWED_ACTIONS, ""))),
             permissions_boundary=boundary,
             allowed_managed_policies=frozenset(managed) if managed else frozenset(),
+            approval=approval_for(audience),  # type: ignore[arg-type]  # checked above
+            unknown_actions=unknown,  # type: ignore[arg-type]  # checked above
+            known_actions=frozenset(_csv(environ.get(Env.KNOWN_ACTIONS, ""))),
         )
         try:
             max_attempts = int(environ.get("AWS_MAX_ATTEMPTS", "5"))

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any, Final, Literal
 from urllib.parse import unquote_plus
 
-from kops_iam.domain.state_store import SPEC_KEY_SUFFIX
+from kops_iam.domain.state_store import INSTANCE_GROUP_DIRECTORY, SPEC_KEY_SUFFIX
 
 #: S3 events (via EventBridge) that trigger a reconcile.
 S3_EVENT_SOURCE: Final = "aws.s3"
@@ -32,12 +32,24 @@ S3_OBJECT_CREATED: Final = "Object Created"
 S3_OBJECT_DELETED: Final = "Object Deleted"
 
 
+#: The keys whose events reach the function: ``*/config`` and ``*/instancegroup/*``
+#: (EventBridge wildcards; S3 notification filters cannot express the second, docs/adr/0093).
+SPEC_KEY_FILTERS: Final = (
+    {"suffix": SPEC_KEY_SUFFIX},
+    {"wildcard": f"*/{INSTANCE_GROUP_DIRECTORY}/*"},
+)
+
+
 def s3_spec_event_pattern(bucket: str) -> dict[str, object]:
-    """EventBridge pattern for S3 object created/deleted events on spec keys of ``bucket``."""
+    """EventBridge pattern for S3 object created/deleted events on the keys of ``bucket``
+    the function reads (a cluster's ``config`` and its InstanceGroups)."""
     return {
         "source": [S3_EVENT_SOURCE],
         "detail-type": [S3_OBJECT_CREATED, S3_OBJECT_DELETED],
-        "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"suffix": SPEC_KEY_SUFFIX}]}},
+        "detail": {
+            "bucket": {"name": [bucket]},
+            "object": {"key": [dict(f) for f in SPEC_KEY_FILTERS]},
+        },
     }
 
 

@@ -1,4 +1,5 @@
-"""The spec objects in S3: which version is current, its bytes, and every spec key in a bucket.
+"""The spec objects in S3: which version is current, its bytes, a cluster's InstanceGroup
+objects, and every spec key in a bucket.
 
 Reads only. The size cap is enforced from the HEAD (``ContentLength``) before any byte is
 downloaded, and the GET is pinned to the version the HEAD saw (``VersionId`` on a versioned
@@ -12,7 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kops_iam.domain.state_store import SPEC_KEY_SUFFIX, cluster_from_key
+from kops_iam.domain.state_store import (
+    MAX_INSTANCE_GROUP_BYTES,
+    MAX_INSTANCE_GROUPS,
+    SPEC_KEY_SUFFIX,
+    cluster_from_key,
+    instance_group_from_key,
+    instance_group_prefix,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from mypy_boto3_s3 import S3Client
@@ -32,6 +40,10 @@ class ObjectTooLarge(Exception):
 
 class ObjectChanged(Exception):
     """The object changed (or vanished) between its HEAD and its GET."""
+
+
+class TooManyInstanceGroups(Exception):
+    """A cluster's InstanceGroup objects pass the count or size bound; none was read."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,11 @@ def same_state(a: ObjectVersion | None, b: ObjectVersion | None) -> bool:
     return a.same_as(b)
 
 
+def same_listing(a: tuple[ObjectVersion, ...], b: tuple[ObjectVersion, ...]) -> bool:
+    """Whether two listings hold the same objects with the same content (key and ETag)."""
+    return [(v.key, v.etag) for v in a] == [(v.key, v.etag) for v in b]
+
+
 class SpecSource:
     """Spec objects of one bucket.
 
@@ -85,6 +102,11 @@ class SpecSource:
         self._s3 = s3
         self.bucket = bucket
         self.max_bytes = max_bytes
+
+    @property
+    def client(self) -> S3Client:
+        """The S3 client the reads go through."""
+        return self._s3
 
     def head(self, key: str) -> ObjectVersion | None:
         """Return the current version of ``key``, or ``None`` when it does not exist."""
@@ -138,6 +160,48 @@ class SpecSource:
         if len(data) > self.max_bytes:  # the object grew between HEAD and GET
             raise ObjectTooLarge(len(data), self.max_bytes)
         return data
+
+    def instance_groups(self, cluster: str) -> tuple[ObjectVersion, ...]:
+        """The cluster's ``<cluster>/instancegroup/<name>`` objects: one listing, bounded.
+
+        Only direct children are InstanceGroups (kops' layout); the listing is sorted by
+        key. Their ETags pin the reads (:meth:`read`) and tell a later listing whether any
+        changed.
+
+        Raises
+        ------
+        TooManyInstanceGroups
+            More than :data:`MAX_INSTANCE_GROUPS` objects, or more than
+            :data:`MAX_INSTANCE_GROUP_BYTES` together (nothing is downloaded).
+        """
+        response = self._s3.list_objects_v2(
+            Bucket=self.bucket,
+            Prefix=instance_group_prefix(cluster),
+            Delimiter="/",
+            MaxKeys=MAX_INSTANCE_GROUPS + 1,
+        )
+        found = tuple(
+            ObjectVersion(
+                bucket=self.bucket,
+                key=item["Key"],
+                version_id=None,
+                etag=item.get("ETag"),
+                size=int(item.get("Size", 0)),
+            )
+            for item in response.get("Contents", [])
+            if instance_group_from_key(item.get("Key", ""))
+        )
+        if len(found) > MAX_INSTANCE_GROUPS or response.get("IsTruncated"):
+            raise TooManyInstanceGroups(
+                f"{cluster} has more than {MAX_INSTANCE_GROUPS} InstanceGroup objects"
+            )
+        total = sum(version.size for version in found)
+        if total > MAX_INSTANCE_GROUP_BYTES:
+            raise TooManyInstanceGroups(
+                f"{cluster}'s InstanceGroup objects hold {total:,} bytes together; the limit "
+                f"is {MAX_INSTANCE_GROUP_BYTES:,}"
+            )
+        return tuple(sorted(found, key=lambda version: version.key))
 
     def spec_keys(self) -> Iterator[str]:
         """Every ``<cluster>/config`` key candidate in the bucket, listed page by page.

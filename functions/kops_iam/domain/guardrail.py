@@ -5,9 +5,9 @@ privileges. The actions below do that alone, or together with what every kops ro
 already has (``iam:PassRole`` with ``ec2:RunInstances``, which every kops master has).
 An ``Allow`` statement that covers one of them, by name, by wildcard (``*``, ``iam:*``,
 ``iam:Put*``, ``ssm:*``...) or as the complement of a ``NotAction`` list, is rejected
-unless the *operator* approves the action (``Options.allowed_actions``: CLI
-``--allow-action``, deployment setting ``KOPS_IAM_ALLOWED_ACTIONS``). The spec can never
-approve itself.
+unless the *operator* approves the action (``Options.allowed_actions``: the CLI's
+``--allow-action``, the stack's ``kops-iam:allowedActions``). The spec can never approve
+itself.
 
 The list (docs/adr/0062) covers Rhino Security Labs' methods, Bishop Fox's iam-vulnerable
 paths, the pathfinding.cloud catalogue and cloudsplaining's list, in these families:
@@ -34,8 +34,8 @@ import functools
 from collections.abc import Iterable
 from typing import Final
 
-from kops_iam.application.settings import Env
 from kops_iam.domain.catalogue import ActionCatalogue, matches
+from kops_iam.domain.options import Approval
 
 #: Why each action lets a role escalate its own privileges (keys: canonical action names).
 REASONS: Final[dict[str, str]] = {
@@ -211,7 +211,7 @@ def disallowed(covered: Iterable[str], allowed: Iterable[str]) -> frozenset[str]
     )
 
 
-def explain(written: str, blocked: Iterable[str]) -> str:
+def explain(written: str, blocked: Iterable[str], approval: Approval | None = None) -> str:
     """The error message for an action entry (or NotAction list) that covers ``blocked``.
 
     Parameters
@@ -220,19 +220,22 @@ def explain(written: str, blocked: Iterable[str]) -> str:
         What the statement says, e.g. ``iam:PassRole``, ``iam:*`` or ``NotAction``.
     blocked
         The covered escalation actions the operator did not allow (non-empty).
+    approval
+        How the reader approves an action (the CLI flag or the stack's context key).
 
     Returns
     -------
     str
         Names the action(s), why they escalate and how an operator can allow them.
     """
+    approval = approval or Approval()
     names = sorted(blocked)
-    how = f"the {Env.ALLOWED_ACTIONS} setting"
+    how = approval.action.format(action=names[0])
     if len(names) == 1 and written.lower() == names[0].lower():
         action = names[0]
         return (
             f"{action} lets the role escalate its own privileges ({REASONS[action]}); "
-            f"an operator can allow it with --allow-action {action} or {how}"
+            f"an operator can allow it with {how}"
         )
     listed = ", ".join(names[:LISTED])
     if len(names) > LISTED:
@@ -240,14 +243,12 @@ def explain(written: str, blocked: Iterable[str]) -> str:
     if len(names) == 1:
         return (
             f"{written} covers {names[0]}, which lets the role escalate its own privileges "
-            f"({REASONS[names[0]]}); an operator can allow it with --allow-action "
-            f"{names[0]} or {how}"
+            f"({REASONS[names[0]]}); an operator can allow it with {how}"
         )
     return (
         f"{written} covers privilege-escalation actions {listed}, which let the role escalate "
-        f"its own privileges ({names[0]}: {REASONS[names[0]]}); an operator can allow them "
-        f"with --allow-action for each (e.g. --allow-action {names[0]}; patterns such as "
-        f"iam:* work too) or {how}"
+        f"its own privileges ({names[0]}: {REASONS[names[0]]}); an operator can allow each, "
+        f"e.g. with {how} (patterns such as iam:* work too)"
     )
 
 

@@ -49,12 +49,15 @@ class ClusterPlan:
     region: str
     warnings: tuple[str, ...]
     roles: Mapping[RoleKind, RolePlan]
+    #: ``legacy`` (the kops page's policies) or ``strict`` (kops 1.8.0's), docs/adr/0091.
+    iam_mode: Literal["legacy", "strict"] = "legacy"
 
     def to_dict(self) -> JSONDict:
         return {
             "cluster": self.cluster,
             "partition": self.partition,
             "region": self.region,
+            "iamMode": self.iam_mode,
             "warnings": list(self.warnings),
             "roles": {
                 kind: self.roles[kind].to_dict() for kind in ROLE_KINDS if kind in self.roles

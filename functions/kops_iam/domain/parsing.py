@@ -37,7 +37,14 @@ from yaml.scanner import Scanner
 
 from kops_iam.domain.errors import Issue, SpecInvalid, join_path
 
-__all__ = ["MAX_ALIAS_NODES", "MAX_DEPTH", "MAX_SPEC_BYTES", "parse_document"]
+__all__ = [
+    "MAX_ALIAS_NODES",
+    "MAX_DEPTH",
+    "MAX_DOCUMENTS",
+    "MAX_SPEC_BYTES",
+    "parse_document",
+    "parse_documents",
+]
 
 MAX_SPEC_BYTES: Final = 1024 * 1024
 """Largest spec file accepted, in bytes (1 MiB)."""
@@ -47,6 +54,9 @@ MAX_DEPTH: Final = 64
 
 MAX_ALIAS_NODES: Final = 100_000
 """Most nodes (keys, values, items) a YAML document may hold once every alias is expanded."""
+
+MAX_DOCUMENTS: Final = 1000
+"""Most documents one file may hold (a Cluster and its InstanceGroups need far fewer)."""
 
 _MAX_REPORTED: Final = 50  # cap on collected tag/duplicate-key issues in one file
 _MAX_NUMBER_CHARS: Final = 64  # longest int/float text built (no big-number arithmetic)
@@ -262,7 +272,14 @@ class _Paths:
         return join_path("", *reversed(parts))
 
 
-def _build(root: MappingNode, *, max_depth: int, max_nodes: int) -> Any:
+def _build(
+    root: MappingNode,
+    *,
+    max_depth: int,
+    max_nodes: int,
+    scope: str = "the document",
+    limit: int | None = None,
+) -> tuple[Any, int]:
     """Check and build the node graph in one iterative post-order walk.
 
     Each collection node is visited once (memo by identity); its expanded size (nodes once
@@ -377,7 +394,7 @@ def _build(root: MappingNode, *, max_depth: int, max_nodes: int) -> Any:
         if size > max_nodes:
             fatal(
                 "",
-                f"the document expands to more than {max_nodes:,} nodes once aliases are "
+                f"{scope} expands to more than {limit or max_nodes:,} nodes once aliases are "
                 f"followed (at line {_line(node)}); a spec is far smaller, this looks like "
                 "a YAML alias bomb",
             )
@@ -387,7 +404,8 @@ def _build(root: MappingNode, *, max_depth: int, max_nodes: int) -> Any:
 
     if issues:
         raise SpecInvalid(issue for _, issue in sorted(issues))
-    return done[id(root)][0]
+    value, size, _ = done[id(root)]
+    return value, size
 
 
 def _merge(
@@ -454,7 +472,7 @@ def _parse_yaml(text: str, max_depth: int, max_nodes: int, backend: str) -> Any:
         raise SpecInvalid(
             [Issue("", f"the top level must be a mapping of fields, found {_kind(root)}")]
         )
-    return _build(root, max_depth=max_depth, max_nodes=max_nodes)
+    return _build(root, max_depth=max_depth, max_nodes=max_nodes)[0]
 
 
 # --------------------------------------------------------------------------- JSON
@@ -646,3 +664,121 @@ def parse_document(data: bytes | str, *, max_bytes: int = MAX_SPEC_BYTES) -> dic
             Issue("", f"top-level key {key!r} must be a string (quote it)") for key in bad_keys
         )
     return doc
+
+
+# --------------------------------------------------------------------------- several documents
+
+#: ``(path, document)``: where a document's issues are reported, and its top-level mapping.
+Parsed = tuple[str, dict[str, Any]]
+
+
+def parse_documents(
+    data: bytes | str, *, max_bytes: int = MAX_SPEC_BYTES, path: str = ""
+) -> list[Parsed]:
+    """Parse a file of one or more documents (YAML ``---`` separated, or one JSON object).
+
+    Every limit of :func:`parse_document` applies to the *whole file*: the size cap, UTF-8,
+    the plain YAML types, duplicate keys, the nesting depth, and one budget of
+    :data:`MAX_ALIAS_NODES` expanded nodes shared by all its documents; at most
+    :data:`MAX_DOCUMENTS` documents. Empty documents (a stray ``---``) are skipped.
+
+    Parameters
+    ----------
+    data
+        The file's bytes or text.
+    max_bytes
+        Size cap of the whole file.
+    path
+        Where the file's issues are reported (e.g. ``instancegroup/nodes``); ``""`` for a file.
+
+    Returns
+    -------
+    list of (path, document)
+        Each non-empty document with the path its issues are reported at: ``path`` itself
+        when the file holds one document, else ``documents[<index>]`` under it (the index
+        counts every document of the stream, from 0).
+
+    Raises
+    ------
+    SpecInvalid
+        With every problem found, each at its document's path (issues about the file as a
+        whole, such as syntax errors with their line, at ``path``).
+    """
+    text = _decode(data, max_bytes)
+    blanks = _LEADING_BLANKS.match(text)
+    start = blanks.end() if blanks else 0
+    try:
+        if text.startswith("{", start):
+            return [(path, _parse_json(text, start, MAX_DEPTH))]
+        return _parse_yaml_stream(text, path, YAML_BACKEND)
+    except SpecInvalid as exc:
+        raise SpecInvalid(_under(path, exc.errors)) from None
+    except UnicodeError as exc:  # lone surrogates in a str the C parser must encode
+        raise SpecInvalid([Issue(path, f"not valid Unicode text: {exc}")]) from None
+
+
+def _under(base: str, issues: tuple[Issue, ...]) -> list[Issue]:
+    if not base:
+        return list(issues)
+    return [
+        Issue(join_path(base, issue.path) if issue.path else base, issue.message)
+        for issue in issues
+    ]
+
+
+def _parse_yaml_stream(text: str, path: str, backend: str) -> list[Parsed]:
+    composer = None
+    roots: list[Node | None] = []
+    try:
+        composer = _COMPOSERS[backend](text)
+        while composer.check_node():
+            if len(roots) >= MAX_DOCUMENTS:
+                raise SpecInvalid([Issue("", f"more than {MAX_DOCUMENTS:,} documents in one file")])
+            node = composer.get_node()
+            empty = isinstance(node, ScalarNode) and node.tag == _NULL  # a stray "---"
+            roots.append(None if empty else node)
+    except yaml.YAMLError as exc:
+        raise SpecInvalid([_yaml_error(exc)]) from None
+    except RecursionError:
+        raise SpecInvalid([Issue("", f"nesting deeper than {MAX_DEPTH} levels")]) from None
+    finally:
+        if composer is not None:
+            composer.dispose()
+    several = sum(root is not None for root in roots) > 1
+    budget = MAX_ALIAS_NODES
+    documents: list[Parsed] = []
+    issues: list[Issue] = []
+    for index, root in enumerate(roots):
+        if root is None:
+            continue
+        where = f"documents[{index}]" if several else ""
+        if not isinstance(root, MappingNode):
+            issues.append(
+                Issue(where, f"the top level must be a mapping of fields, found {_kind(root)}")
+            )
+            continue
+        try:
+            value, size = _build(
+                root,
+                max_depth=MAX_DEPTH,
+                max_nodes=budget,
+                scope="the file" if several else "the document",
+                limit=MAX_ALIAS_NODES,
+            )
+        except SpecInvalid as exc:
+            issues.extend(_under(where, exc.errors))
+            if any(not issue.path for issue in exc.errors):
+                break  # too deep or an alias bomb: stop reading the file
+            continue
+        budget -= size
+        bad_keys = [key for key in value if not isinstance(key, str)][:_MAX_REPORTED]
+        issues.extend(
+            Issue(where, f"top-level key {key!r} must be a string (quote it)") for key in bad_keys
+        )
+        if not bad_keys:
+            documents.append((join_path(path, where) if where else path, value))
+    if issues:
+        raise SpecInvalid(issues[: _MAX_REPORTED * 2])
+    if not documents:
+        raise SpecInvalid([Issue("", "the file holds no document (it is empty or only comments)")])
+    return documents

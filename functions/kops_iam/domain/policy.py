@@ -1,18 +1,22 @@
 """Policy computation: a validated spec -> the roles and policies kops documents. Pure.
 
-The master and node permissions are the ones kops' "IAM Roles" page lists; the KMS grant,
-the state-store S3 grants, the bastion's single statement, the EC2 trust policy and the
-tags follow what kops itself did. Output is deterministic: the same spec gives a
-byte-identical plan.
+Legacy mode (no ``iam`` block, or ``iam.legacy: true``): the master and node permissions
+are the ones kops' "IAM Roles" page lists; the KMS grant, the state-store S3 grants, the
+bastion's single statement, the EC2 trust policy and the tags follow what kops itself did.
+Strict mode (an ``iam`` block without ``legacy: true``): kops 1.8.0's policies
+(:mod:`kops_iam.domain.strict_policy`, docs/adr/0091), with the lookups they need. The roles
+are the spec's (:mod:`kops_iam.domain.spec.roles`). Output is deterministic: the same spec
+and lookups give a byte-identical plan.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 from kops_iam.domain.errors import Issue, SpecInvalid
+from kops_iam.domain.lookups import AliasResolver, Lookups
 from kops_iam.domain.model import ROLE_KINDS, ClusterPlan, JSONDict, RoleKind, RolePlan
 from kops_iam.domain.naming import (
     CLUSTER_TAG_KEY,
@@ -25,6 +29,8 @@ from kops_iam.domain.naming import (
 )
 from kops_iam.domain.options import Options
 from kops_iam.domain.spec import CLUSTER_TAG_PREFIX, ClusterSpec, KmsKeyRef
+from kops_iam.domain.spec.stores import s3_path
+from kops_iam.domain.strict_policy import StoreRoot, StrictInputs, store_roots, strict_statements
 
 POLICY_VERSION: Final = "2012-10-17"
 #: IAM's limit on the inline policies of one role together, whitespace not counted.
@@ -49,8 +55,6 @@ KMS_ETCD_ACTIONS: Final = (
     "kms:ListGrants",
     "kms:RevokeGrant",
 )
-
-AliasResolver = Callable[[str], str]
 
 
 def _statement(sid: str, actions: Iterable[str], resources: Iterable[str]) -> JSONDict:
@@ -130,7 +134,7 @@ def _key_arn(
         if options.account_id is None:
             issues.append(
                 Issue(
-                    ref.path,
+                    spec.at(ref.path),
                     "a bare key id needs the account id to form its ARN; "
                     "pass --account-id (the Lambda uses its own account)",
                 )
@@ -140,7 +144,7 @@ def _key_arn(
     if resolve_alias is None:
         issues.append(
             Issue(
-                ref.path,
+                spec.at(ref.path),
                 f"alias {ref.value!r} can only be resolved through KMS when "
                 "applying (kops-iam plan/apply or the Lambda); give the key ARN to "
                 "render offline",
@@ -150,7 +154,7 @@ def _key_arn(
     try:
         return resolve_alias(ref.value)
     except LookupError as exc:
-        issues.append(Issue(ref.path, f"alias {ref.value!r} could not be resolved: {exc}"))
+        issues.append(Issue(spec.at(ref.path), f"alias {ref.value!r} could not be resolved: {exc}"))
         return None
 
 
@@ -197,6 +201,8 @@ def build_plan(
     spec: ClusterSpec,
     options: Options | None = None,
     resolve_alias: AliasResolver | None = None,
+    *,
+    lookups: Lookups | None = None,
 ) -> ClusterPlan:
     """Compute every role, instance profile and policy a validated spec asks for.
 
@@ -207,29 +213,39 @@ def build_plan(
     options
         Operator options (the account id for bare KMS key ids).
     resolve_alias
-        Turns a KMS alias into its key ARN (KMS ``DescribeKey``); ``None`` offline.
+        Turns a KMS alias into its key ARN (KMS ``DescribeKey``); ``None`` offline. Same as
+        ``lookups.kms_alias``, which wins when both are given.
+    lookups
+        What kops looked up (:mod:`kops_iam.domain.lookups`): KMS aliases, the hosted zone
+        and the state store of a strict spec.
 
     Raises
     ------
     SpecInvalid
-        When a KMS key cannot be turned into an ARN, or a role's inline policies exceed
-        IAM's size limit.
+        When a KMS key cannot be turned into an ARN, a lookup a strict spec needs cannot be
+        made, or a role's inline policies exceed IAM's size limit.
     """
     options = options or Options()
-    key_arns, issues = kms_key_arns(spec, options, resolve_alias)
-    store = state_store_statements(spec)
-    base: dict[RoleKind, list[JSONDict]] = {
-        "master": master_statements() + store,
-        "node": node_statements() + store,
-    }
-    if key_arns:
-        base["master"].append(_statement("kopsK8sEtcdKMS", KMS_ETCD_ACTIONS, key_arns))
-    if spec.has_bastion:
-        base["bastion"] = bastion_statements()
+    lookups = lookups or Lookups()
+    resolve_alias = lookups.kms_alias or resolve_alias
+    issues: list[Issue] = []
+    if spec.iam_mode == "strict":
+        base = _strict_base(spec, options, resolve_alias, lookups, issues)
+    else:
+        key_arns, kms_issues = kms_key_arns(spec, options, resolve_alias)
+        issues += kms_issues
+        store = state_store_statements(spec)
+        base = {
+            "master": master_statements() + store,
+            "node": node_statements() + store,
+            "bastion": bastion_statements(),
+        }
+        if key_arns:
+            base["master"].append(_statement("kopsK8sEtcdKMS", KMS_ETCD_ACTIONS, key_arns))
 
     roles: dict[RoleKind, RolePlan] = {}
     for kind in ROLE_KINDS:
-        if kind not in base:
+        if kind not in spec.roles:
             continue
         name = role_name(kind, spec.name)
         inline = {name: policy_document(base[kind])}
@@ -242,7 +258,7 @@ def build_plan(
             path = spec.additional_policies[kind][0] if kind in spec.additional_policies else "spec"
             issues.append(
                 Issue(
-                    path,
+                    spec.at(path),
                     f"role {name}: inline policies total {size:,} characters "
                     f"(whitespace not counted), over IAM's {MAX_INLINE_POLICY_CHARS:,} "
                     "limit",
@@ -266,4 +282,89 @@ def build_plan(
         region=spec.region,
         warnings=tuple(str(w) for w in spec.warnings),
         roles=roles,
+        iam_mode=spec.iam_mode,
     )
+
+
+# -- strict mode (kops 1.8.0, docs/adr/0091): its lookups, then kops_iam.domain.strict_policy --
+
+
+def _strict_base(
+    spec: ClusterSpec,
+    options: Options,
+    resolve_alias: AliasResolver | None,
+    lookups: Lookups,
+    issues: list[Issue],
+) -> dict[RoleKind, list[JSONDict]]:
+    assert spec.strict is not None
+    keys = [_key_arn(ref, spec, options, resolve_alias, issues) for ref in spec.kms_keys]
+    inputs = StrictInputs(
+        cluster=spec.name,
+        partition=spec.partition,
+        roots=_strict_roots(spec, lookups, issues),
+        kms_keys=tuple(key for key in keys if key),
+        hosted_zone=_hosted_zone(spec, lookups, issues),
+        container_registry=spec.strict.container_registry,
+        romana=spec.strict.romana,
+        kuberouter=spec.strict.kuberouter,
+    )
+    return {kind: strict_statements(kind, inputs) for kind in ROLE_KINDS}
+
+
+def _hosted_zone(spec: ClusterSpec, lookups: Lookups, issues: list[Issue]) -> str | None:
+    assert spec.strict is not None
+    if spec.strict.hosted_zone_id is not None:
+        return spec.strict.hosted_zone_id
+    query = spec.strict.hosted_zone
+    if query is None:
+        return None  # a gossip cluster: no Route53 rights
+    if lookups.hosted_zone is None:
+        issues.append(
+            Issue(
+                spec.at(query.path),
+                f"strict IAM scopes Route53 to the cluster's hosted zone, the "
+                f"{query.describe()}: give its id (render --hosted-zone-id ID, or "
+                "spec.dnsZone: ID); kops-iam plan/apply and the Lambda look it up in Route53",
+            )
+        )
+        return None
+    try:
+        return lookups.hosted_zone(query)
+    except LookupError as exc:
+        issues.append(Issue(spec.at(query.path), f"hosted zone not found: {exc}"))
+        return None
+
+
+def _strict_roots(
+    spec: ClusterSpec, lookups: Lookups, issues: list[Issue]
+) -> tuple[StoreRoot, ...]:
+    assert spec.strict is not None
+    store = spec.strict.store
+    config_base = store.config_base[1] if store.config_base else lookups.config_base
+    if config_base is None:
+        issues.append(
+            Issue(
+                spec.at("spec.configBase"),
+                "strict IAM grants the state store under configBase (kops always knew it): "
+                "set spec.configBase, or give it (render --config-base s3://BUCKET/CLUSTER); "
+                "the Lambda uses the bucket it read the spec from",
+            )
+        )
+        return ()
+    base = config_base.rstrip("/")
+    locations = [
+        store.key_store[1] if store.key_store else f"{base}/pki",
+        store.secret_store[1] if store.secret_store else f"{base}/secrets",
+        base,
+    ]
+    roots, _dropped = store_roots(locations)
+    found: list[StoreRoot] = []
+    for root in roots:
+        path = s3_path(None, "", root)
+        if path is not None:
+            found.append(StoreRoot(path.bucket, path.path))
+        elif root.startswith("s3://"):  # only a looked-up configBase is unchecked so far
+            issues.append(
+                Issue(spec.at("spec.configBase"), f"{root!r} is not an s3://bucket/path URL")
+            )
+    return tuple(found)

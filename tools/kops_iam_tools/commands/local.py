@@ -27,12 +27,12 @@ from kops_iam.application.settings import Defaults
 from kops_iam_tools.commands.offline import add_allow_action_argument
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    from rich.console import Console, RenderableType
+
     from kops_iam_tools.demo import Step
     from kops_iam_tools.emulator import Emulator, Invocation
-    from kops_iam_tools.render import Style
 
-#: Where the sample specs live in a checkout (relative to the working directory, then to
-#: this file: functions/kops_iam/commands/local.py -> the repository root).
+#: Where the sample specs live in a checkout, relative to its root (the working directory).
 SAMPLES_RELATIVE: Final = Path("events") / "specs"
 
 
@@ -72,7 +72,8 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
             "--specs",
             type=Path,
             metavar="DIR",
-            help="directory of the sample specs (default: events/specs of this checkout)",
+            help="directory of the sample specs (default: the ones shipped with kops-iam, "
+            "which are events/specs of the checkout)",
         )
         return
     parser.add_argument("--region", default="us-east-1", help="region of the emulated AWS")
@@ -142,13 +143,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def samples_directory(explicit: Path | None = None) -> Path:
-    """The sample specs: ``explicit``, else ./events/specs, else the checkout's."""
-    if explicit is not None:
-        return explicit
-    here = Path.cwd() / SAMPLES_RELATIVE
-    if here.is_dir():
-        return here
-    return Path(__file__).resolve().parents[3] / SAMPLES_RELATIVE
+    """The sample specs: ``explicit``, else those shipped with the package."""
+    from kops_iam_tools.demo import packaged_samples
+
+    return explicit if explicit is not None else packaged_samples()
 
 
 def _function_logs(args: argparse.Namespace) -> None:
@@ -159,10 +157,13 @@ def _function_logs(args: argparse.Namespace) -> None:
     route_function_output(sys.stderr if args.verbose else None, logging.INFO)
 
 
-def _style(args: argparse.Namespace, out: IO[str]) -> Style:
-    from kops_iam_tools.render import Style, wants_colour
+def _console(args: argparse.Namespace, out: IO[str]) -> Console | None:
+    """The terminal report's console; none for ``--json``, which never loads Rich."""
+    if args.json:
+        return None
+    from kops_iam_tools.render import console, wants_colour
 
-    return Style(wants_colour(out, args.color))
+    return console(out, wants_colour(out, args.color))
 
 
 # --------------------------------------------------------------------------- demo
@@ -170,14 +171,19 @@ def _style(args: argparse.Namespace, out: IO[str]) -> Style:
 
 def _demo(args: argparse.Namespace) -> int:
     from kops_iam import __version__
-    from kops_iam_tools.demo import INVALID_SAMPLE, SAMPLES, Scenario, emulator_for, load_sample
+    from kops_iam_tools.demo import (
+        INVALID_SAMPLE,
+        SAMPLES,
+        STEPS,
+        Scenario,
+        emulator_for,
+        load_sample,
+    )
     from kops_iam_tools.emulator import Runner
-    from kops_iam_tools.render import intro_lines, outro_lines, step_lines, terminal_width
 
     started = time.perf_counter()
     out = sys.stdout
-    style = _style(args, out)
-    width = terminal_width(out)
+    terminal = _console(args, out)
     directory = samples_directory(args.specs)
     samples = [load_sample(directory, name) for name in SAMPLES]
     invalid = load_sample(directory, INVALID_SAMPLE)
@@ -185,29 +191,30 @@ def _demo(args: argparse.Namespace) -> int:
     emulator = emulator_for([*samples, invalid], port=args.port, delivery=args.delivery)
 
     def show(step: Step) -> None:
-        if not args.json:
-            number = len(scenario.steps)
-            _print(out, step_lines(step, number, 5, width, style))
+        if terminal is not None:
+            from kops_iam_tools.render import emit, step_report
+
+            emit(terminal, step_report(step, len(scenario.steps), len(STEPS), terminal.width))
 
     with emulator:
-        if not args.json:
-            _print(
-                out,
-                intro_lines(
+        if terminal is not None:
+            from kops_iam_tools.render import emit, intro
+
+            emit(
+                terminal,
+                intro(
                     emulator.endpoint_url,
                     emulator.bucket,
                     emulator.bus_name,
                     Defaults.AUDIT_TAIL_QUEUE,
                     emulator.delivery,
-                    width,
-                    style,
                 ),
             )
         with Runner(emulator) as runner:
             scenario = Scenario(emulator, runner, samples, invalid, on_step=show)
             scenario.run()
     seconds = time.perf_counter() - started
-    if args.json:
+    if terminal is None:
         document = {
             "kopsIam": __version__,
             "ok": scenario.ok,
@@ -222,13 +229,10 @@ def _demo(args: argparse.Namespace) -> int:
         json.dump(document, out, indent=2, default=str)
         out.write("\n")
     else:
-        _print(out, outro_lines(scenario.steps, seconds, scenario.ok, width, style))
+        from kops_iam_tools.render import emit, outro
+
+        emit(terminal, outro(scenario.steps, seconds, scenario.ok))
     return 0 if scenario.ok else 1
-
-
-def _print(out: IO[str], lines: list[str]) -> None:
-    out.write("\n".join(lines) + "\n")
-    out.flush()
 
 
 # --------------------------------------------------------------------------- local
@@ -237,17 +241,18 @@ def _print(out: IO[str], lines: list[str]) -> None:
 class _Printer:
     """Prints what ``local`` sees, one event at a time (called from the runner's thread)."""
 
-    def __init__(self, out: IO[str], style: Style, as_json: bool, width: int) -> None:
+    def __init__(self, out: IO[str], terminal: Console | None) -> None:
         self.out = out
-        self.style = style
-        self.as_json = as_json
-        self.width = width
+        self.terminal = terminal  # none: JSON lines
         self.emulator: Emulator | None = None
         self._lock = threading.Lock()
 
-    def lines(self, lines: list[str]) -> None:
+    def show(self, *renderables: RenderableType, soft_wrap: bool = False) -> None:
+        from kops_iam_tools.render import emit
+
+        assert self.terminal is not None
         with self._lock:
-            _print(self.out, lines)
+            emit(self.terminal, *renderables, soft_wrap=soft_wrap)
 
     def record(self, record: dict[str, Any]) -> None:
         with self._lock:
@@ -256,9 +261,10 @@ class _Printer:
 
     def invocation(self, invocation: Invocation) -> None:
         from kops_iam_tools.demo import audit_entry, invocation_entry
+        from kops_iam_tools.render import invocation_report
 
         audit = [audit_entry(e) for e in self.emulator.console_events()] if self.emulator else []
-        if self.as_json:
+        if self.terminal is None:
             self.record(
                 {
                     "event": "invocation",
@@ -268,57 +274,7 @@ class _Printer:
                 }
             )
             return
-        self.lines(self._text(invocation, audit))
-
-    def _text(self, invocation: Invocation, audit: list[dict[str, Any]]) -> list[str]:
-        from kops_iam_tools.demo import _trigger
-        from kops_iam_tools.emulator import DELIVERY_ATTEMPTS
-        from kops_iam_tools.render import change_lines, summary_text, wrap_text
-
-        style = self.style
-        stamp = style(_now(), "dim")
-        via = style(f"← {_trigger(invocation.event)}, {invocation.seconds:.2f} s", "dim")
-        lines: list[str] = []
-        pad = " " * 10
-        for event in audit:
-            detail = event["detail"]
-            detail_type = str(event["detailType"])
-            lines.append(
-                f"{stamp}  {style.outcome(detail_type)}  {style(str(event['cluster']), 'bold')}  "
-                f"{summary_text(detail)}  {via}"
-            )
-            for error in detail.get("errors") or []:
-                text = f"{error.get('path') or '(document)'}: {error.get('message')}"
-                wrapped = wrap_text(text, self.width - len(pad) - 2)
-                lines.append(pad + style("✗ ", "yellow") + wrapped[0])
-                lines.extend(pad + "  " + w for w in wrapped[1:])
-            if detail_type != "Spec Rejected":
-                lines.extend(
-                    pad + line
-                    for line in change_lines(detail.get("changes") or [], self.width - 10, style)
-                )
-        if invocation.error:
-            retry = (
-                f"Lambda retries it ({invocation.attempt}/{DELIVERY_ATTEMPTS})"
-                if invocation.attempt < DELIVERY_ATTEMPTS
-                else f"last attempt: the event goes to {Defaults.FAILURE_QUEUE}"
-            )
-            lines.append(
-                f"{stamp}  {style('invocation failed', 'red', 'bold')}  {invocation.error}  {via}"
-            )
-            lines.append(f"{pad}{retry}")
-        if not lines and invocation.scheduled:
-            checked = len(invocation.outcomes)
-            verdict = (
-                f"{checked} spec(s) checked, IAM matches every one" if checked else "no spec yet"
-            )
-            lines.append(f"{stamp}  {style('drift run', 'dim')}  {verdict}  {via}")
-        if not lines:
-            ignored = (invocation.result or {}).get("ignored") or ["nothing to reconcile"]
-            lines.append(
-                f"{stamp}  {style('ignored', 'dim')}  {'; '.join(map(str, ignored))[:300]}  {via}"
-            )
-        return lines
+        self.show(invocation_report(invocation, audit, _now(), self.terminal.width))
 
 
 def _now() -> str:
@@ -327,13 +283,12 @@ def _now() -> str:
 
 def _local(args: argparse.Namespace) -> int:
     from kops_iam_tools.emulator import Emulator, FunctionConfig, Runner, placeholder_policy
-    from kops_iam_tools.render import terminal_width
 
     if args.drift_every < 0:
         print("kops-iam local: --drift-every must be 0 or more seconds", file=sys.stderr)
         return 2
     out = sys.stdout
-    printer = _Printer(out, _style(args, out), args.json, terminal_width(out))
+    printer = _Printer(out, _console(args, out))
     _function_logs(args)
     stop = threading.Event()
     previous = _on_stop_signals(stop)
@@ -382,7 +337,9 @@ def _local(args: argparse.Namespace) -> int:
         if args.json:
             printer.record({"event": "stopped", "time": _now()})
         else:
-            printer.lines(["", "stopped: the embedded AWS and its state are gone"])
+            from rich.text import Text
+
+            printer.show(Text(), Text("stopped: the embedded AWS and its state are gone"))
     return 0
 
 
@@ -427,50 +384,11 @@ def _announce(printer: _Printer, emulator: Emulator, args: argparse.Namespace) -
             }
         )
         return
-    style = printer.style
+    from kops_iam_tools.render import local_banner
+
     sample = samples_directory() / "kops-page-example.yaml"
-    spec = str(sample.relative_to(Path.cwd())) if sample.is_relative_to(Path.cwd()) else "spec.yaml"
-    cluster = "example.k8s.dev"
-    aws = f"aws --endpoint-url {endpoint}"
-    via = (
-        "S3 notifications → runner → lambda_handler"
-        if emulator.delivery == "notification"
-        else "S3 events → EventBridge rule → runner → lambda_handler"
-    )
-    function = emulator.function
-    settings = [
-        f"{function.mode} mode",
-        f"boundary {function.permissions_boundary or 'none'}",
-        f"approved actions {', '.join(function.allowed_actions) or 'none'}",
-        "managed policies "
-        + (", ".join(a.rsplit("/", 1)[-1] for a in function.allowed_managed_policies) or "none"),
-    ]
-    boto = (
-        f'boto3.client("s3", endpoint_url="{endpoint}", region_name="{emulator.region}", '
-        'aws_access_key_id="testing", aws_secret_access_key="testing")'
-    )
-    lines = [
-        style("── kops-iam local " + "─" * 40, "bold"),
-        f"  Embedded AWS (moto) on {style(endpoint, 'bold')}: "
-        "127.0.0.1 only, any credentials work.",
-        f"  specs bucket   s3://{emulator.bucket}  ({via})",
-        f"  audit bus      {emulator.bus_name}  (rule → SQS {Defaults.AUDIT_TAIL_QUEUE})",
-        f"  failure queue  {Defaults.FAILURE_QUEUE}  (events whose every attempt failed)",
-        f"  function       {'; '.join(settings)}",
-        "",
-        "  Try, from another terminal:",
-        "    export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
-        f"AWS_DEFAULT_REGION={emulator.region}",
-        f"    {aws} s3 cp {spec} s3://{emulator.bucket}/{cluster}/config",
-        f"    {aws} iam list-roles --query 'Roles[].RoleName'",
-        f"    {aws} sqs receive-message --queue-url {tail_url} --max-number-of-messages 10",
-        f"    {aws} s3 rm s3://{emulator.bucket}/{cluster}/config",
-        f"    kops-iam plan --endpoint-url {endpoint} --region {emulator.region} {spec}",
-        "  or in Python:",
-        f"    s3 = {boto}",
-        f'    s3.put_object(Bucket="{emulator.bucket}", Key="{cluster}/config", '
-        f'Body=open("{spec}", "rb"))',
-        "",
-        f"{style('ready', 'green', 'bold')}  {endpoint}  (Ctrl-C to stop)",
-    ]
-    printer.lines(lines)
+    in_checkout = Path.cwd() / SAMPLES_RELATIVE / sample.name
+    spec = str(SAMPLES_RELATIVE / sample.name) if in_checkout.is_file() else str(sample)
+    settings, to_try = local_banner(emulator, spec)
+    printer.show(settings)
+    printer.show(to_try, soft_wrap=True)
