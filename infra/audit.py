@@ -47,6 +47,20 @@ def log_group_target_arn(group: logs.ILogGroup) -> str:
     )
 
 
+def omit_empty_archive_key(archive: events.Archive) -> None:
+    """Leave ``KmsKeyIdentifier`` out of an archive that has no key.
+
+    aws-cdk-lib (2.214 to at least 2.275) writes ``KmsKeyIdentifier: ""`` for an archive
+    without a customer key, which some regions refuse with ``GeneralServiceException``
+    (aws/aws-cdk#37847, fix in PR #37865). Without the property the archive uses an
+    AWS-owned key, as intended. Harmless once CDK stops writing it (docs/adr/0077).
+    """
+    cfn = archive.node.default_child
+    assert isinstance(cfn, events.CfnArchive)
+    if not cfn.kms_key_identifier:
+        cfn.add_property_deletion_override("KmsKeyIdentifier")
+
+
 @jsii.implements(events.IRuleTarget)
 class LogGroupTarget:
     """Rule target writing events to a log group whose resource policy is managed apart."""
@@ -75,12 +89,15 @@ class AuditTrail(Construct):
             description="Every kops-iam audit event (replayable)",
             retention=Duration.days(config.audit_archive_retention_days),
         )
+        omit_empty_archive_key(self.archive)
         self.log_group = log_group_with_retention(
             self,
             "Log",
             name=Defaults.AUDIT_LOG_GROUP,
             days=config.audit_log_retention_days,
-            removal=RemovalPolicy.RETAIN,  # audit evidence outlives the stack
+            # Audit evidence outlives the stack, but not a create that rolls back: a fixed
+            # name kept then would make every retry fail (docs/adr/0070).
+            removal=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         self.rule = events.Rule(
             self,

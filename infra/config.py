@@ -36,6 +36,8 @@ LOG_RETENTION_DAYS: Final = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557}
     | {2922, 3288, 3653}
 )
+#: Lambda's default account concurrency quota; reserving more for one controller is a mistake.
+MAX_RESERVED_CONCURRENCY: Final = 1000
 #: The drift schedule may not run more often than this (each run reads every spec and role).
 MIN_DRIFT_MINUTES: Final = 5
 
@@ -125,6 +127,9 @@ class StackConfig(BaseModel):
     )
     noncurrent_version_expiration_days: Annotated[int, Field(ge=1, le=3650)] = _setting(
         "kops-iam:noncurrentVersionExpirationDays", 90
+    )
+    reserved_concurrency: Annotated[int, Field(ge=1, le=MAX_RESERVED_CONCURRENCY)] | None = (
+        _setting("kops-iam:reservedConcurrency", None)
     )
     alarm_email: str | None = _setting("kops-iam:alarmEmail", None)
 

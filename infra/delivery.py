@@ -5,14 +5,15 @@
   :data:`~infra.eventing.MAX_EVENT_AGE`) and the events EventBridge could not deliver.
 * Alarm topic: SNS, encrypted with a customer-managed key CloudWatch may use (the AWS
   managed SNS key cannot be used by CloudWatch alarms), TLS only; optional email.
-* Alarms: a message in the failure queue, function errors, failed destination deliveries.
+* Alarms: a message in the failure queue, function errors, failed destination deliveries;
+  named ``kops-iam-*``, the only alarms the topic's policy and its key's policy admit.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Arn, ArnComponents, ArnFormat, Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
@@ -25,10 +26,42 @@ from constructs import Construct
 
 from infra.config import StackConfig
 from infra.nag import acknowledge
-from kops_iam.application.settings import Defaults
 
 ALARM_PERIOD: Final = Duration.minutes(5)
 QUEUE_RETENTION: Final = Duration.days(14)
+#: Every alarm's name starts with this: the topic and its key admit only these alarms.
+ALARM_NAME_PREFIX: Final = "kops-iam-"
+
+
+def alarm_arn_pattern() -> str:
+    """ARNs of this stack's alarms (``arn:<partition>:cloudwatch:<region>:<account>:alarm:
+    kops-iam-*``): what ``aws:SourceArn`` is when one of them publishes."""
+    return Arn.format(
+        ArnComponents(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name=f"{ALARM_NAME_PREFIX}*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            partition=Aws.PARTITION,
+            region=Aws.REGION,
+            account=Aws.ACCOUNT_ID,
+        )
+    )
+
+
+def alarms_may(sid: str, actions: list[str], resource: str) -> iam.PolicyStatement:
+    """A resource-policy statement letting CloudWatch act for this account's kops-iam
+    alarms only (``aws:SourceAccount`` and ``aws:SourceArn``: confused-deputy protection)."""
+    return iam.PolicyStatement(
+        sid=sid,
+        principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+        actions=actions,
+        resources=[resource],
+        conditions={
+            "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+            "ArnLike": {"aws:SourceArn": alarm_arn_pattern()},
+        },
+    )
 
 
 class FailureHandling(Construct):
@@ -36,10 +69,12 @@ class FailureHandling(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig) -> None:
         super().__init__(scope, construct_id)
+        # No fixed QueueName: SQS refuses a deleted queue's name for 60 s, so a fixed name
+        # would make a retry right after a rolled-back first deploy fail (docs/adr/0070).
+        # Operators find the queue through the FailureQueueUrl output and its alarm.
         self.queue = sqs.Queue(
             self,
             "FailedEvents",
-            queue_name=Defaults.FAILURE_QUEUE,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=QUEUE_RETENTION,
@@ -59,12 +94,13 @@ class FailureHandling(Construct):
             pending_window=Duration.days(7),
             removal_policy=RemovalPolicy.DESTROY,
         )
+        # CloudWatch encrypts what it publishes to an SSE-KMS topic with the topic's key;
+        # only this stack's alarms may have it do so (confused deputy, docs/adr/0071).
         key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToPublish",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],  # in a key policy "*" means this key
+            alarms_may(
+                "AllowCloudWatchAlarmsToUseKey",
+                ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "*",  # in a key policy "*" means this key
             )
         )
         self.topic = sns.Topic(
@@ -73,6 +109,11 @@ class FailureHandling(Construct):
             display_name="kops-iam alarms",
             master_key=key,
             enforce_ssl=True,
+        )
+        # enforce_ssl writes a topic policy, which replaces SNS's default one: without this
+        # statement nothing lets CloudWatch publish, and every alarm is silent.
+        self.topic.add_to_resource_policy(
+            alarms_may("AllowCloudWatchAlarmsToPublish", ["sns:Publish"], self.topic.topic_arn)
         )
         if config.alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
@@ -83,29 +124,35 @@ class FailureHandling(Construct):
         specs = [
             (
                 "FailedEventsAlarm",
+                "failed-events",
                 self.queue.metric_approximate_number_of_messages_visible(
                     period=ALARM_PERIOD, statistic="Maximum"
                 ),
                 "An event could not be processed (retries exhausted or too old): read the "
-                f"{Defaults.FAILURE_QUEUE} queue.",
+                "failure queue (stack output FailureQueueUrl) and redrive it (docs/deploy.md).",
             ),
             (
                 "FunctionErrorsAlarm",
+                "function-errors",
                 function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
                 "The kops-iam reconciler failed a run (it will retry; see its logs).",
             ),
             (
                 "DestinationFailuresAlarm",
+                "lost-events",
                 function.metric(
                     "DestinationDeliveryFailures", period=ALARM_PERIOD, statistic="Sum"
                 ),
                 "A failed event could not even be written to the failure queue: it is lost.",
             ),
         ]
-        for construct_id, metric, description in specs:
+        for construct_id, name, metric, description in specs:
             alarm = metric.create_alarm(
                 self,
                 construct_id,
+                # Named, not generated: the topic's policy admits kops-iam-* alarms only,
+                # and the deploy runbook fires them by name.
+                alarm_name=f"{ALARM_NAME_PREFIX}{name}",
                 alarm_description=description,
                 threshold=1,
                 evaluation_periods=1,

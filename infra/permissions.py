@@ -107,6 +107,9 @@ class Targets:
         The audit event bus.
     log_group_arn
         The function's own log group (``arn:...:log-group:NAME``, without ``:*``).
+    url_suffix
+        The partition's domain (``Aws.URL_SUFFIX`` in the stack: ``amazonaws.com``,
+        ``amazonaws.com.cn`` in China); service endpoint names are built with it.
     """
 
     partition: str
@@ -115,6 +118,7 @@ class Targets:
     bucket_arn: str
     audit_bus_arn: str
     log_group_arn: str
+    url_suffix: str = "amazonaws.com"
 
     def iam_arns(self, resource_type: str, path: str = ROOT_PATH) -> list[str]:
         """ARN patterns the function may write at ``path``: under kops-iam's own path
@@ -351,7 +355,8 @@ def reconciler_statements(config: StackConfig, targets: Targets) -> list[iam.Pol
                 "DecryptClusterSpecsThroughS3",
                 ["kms:Decrypt"],
                 [config.existing_bucket_key_arn],
-                {"StringEquals": {"kms:ViaService": f"s3.{targets.region}.amazonaws.com"}},
+                # The endpoint name of S3 in this region, in this partition (docs/adr/0075).
+                {"StringEquals": {"kms:ViaService": f"s3.{targets.region}.{targets.url_suffix}"}},
             )
         )
     statements += [

@@ -95,6 +95,7 @@ class ReconcilerFunction(Construct):
             bucket_arn=bucket_arn,
             audit_bus_arn=audit_bus_arn,
             log_group_arn=log_group_target_arn(self.log_group),
+            url_suffix=Aws.URL_SUFFIX,
         )
         self.policy = iam.Policy(
             self,
@@ -115,6 +116,8 @@ class ReconcilerFunction(Construct):
             role=self.role,
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
+            # None: no reservation (docs/adr/0073 on why that is the default).
+            reserved_concurrent_executions=config.reserved_concurrency,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             environment=environment(config, bucket_name, audit_bus_name),
@@ -124,6 +127,11 @@ class ReconcilerFunction(Construct):
         )
         # The role's policy must exist before the function can run with it.
         self.function.node.add_dependency(self.policy)
+        # Lambda checks, when the EventInvokeConfig is written, that the role may send to
+        # the on-failure destination (sqs:SendMessage, in the role's default policy): make
+        # that order explicit rather than incidental (docs/adr/0074).
+        invoke_config = self.function.node.find_child("EventInvokeConfig")
+        invoke_config.node.add_dependency(self.role)
         self._acknowledge(targets)
 
     def _acknowledge(self, targets: Targets) -> None:

@@ -40,6 +40,8 @@ from kops_iam.domain.naming import kops_role_arn_patterns
 from kops_iam.domain.state_store import INSTANCE_GROUP_DIRECTORY, SPEC_KEY_SUFFIX
 
 ACCESS_LOG_EXPIRATION: Final = Duration.days(365)
+#: The buckets outlive the stack, but a create that rolls back leaves no orphan (docs/adr/0070).
+KEPT: Final = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
 #: Construct id prefix of CDK's singleton custom resource writing bucket notifications.
 NOTIFICATIONS_HANDLER: Final = "BucketNotificationsHandler"
 #: What no role of a kops cluster may do to an object the function reads (rewrite it,
@@ -83,7 +85,7 @@ class SpecsBucket(Construct):
             enforce_ssl=True,
             minimum_tls_version=1.2,
             lifecycle_rules=[s3.LifecycleRule(expiration=ACCESS_LOG_EXPIRATION)],
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=KEPT,
         )
         self.bucket = s3.Bucket(
             self,
@@ -106,7 +108,7 @@ class SpecsBucket(Construct):
                     expired_object_delete_marker=True,
                 )
             ],
-            removal_policy=RemovalPolicy.RETAIN,  # the specs outlive the stack
+            removal_policy=KEPT,  # the specs outlive the stack
         )
         self.bucket.add_to_resource_policy(kops_roles_never_write_specs(self.bucket))
 

@@ -51,6 +51,7 @@ EXISTING_CONTEXT: dict[str, Any] = {
     "kops-iam:auditLogRetentionDays": 3653,
     "kops-iam:logRetentionDays": 14,
     "kops-iam:alarmEmail": "ops@example.com",
+    "kops-iam:reservedConcurrency": "5",
 }
 
 

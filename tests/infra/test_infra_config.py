@@ -25,6 +25,8 @@ def test_defaults_when_the_context_sets_nothing() -> None:
     assert config.allowed_actions == ()
     assert config.adopt_existing_roles is False
     assert config.drift_rate.to_minutes() == 60
+    # No reservation: an account with a low concurrency quota could not deploy one
+    assert config.reserved_concurrency is None
 
 
 def test_cli_strings_are_accepted_like_json_values() -> None:
@@ -38,6 +40,7 @@ def test_cli_strings_are_accepted_like_json_values() -> None:
     assert config.retain_on_delete is True
     assert config.audit_archive_retention_days == 0
     assert config.drift_rate.to_minutes() == 30
+    assert config.reserved_concurrency == 5
     assert not config.owns_bucket
 
 
@@ -58,6 +61,9 @@ def test_cli_strings_are_accepted_like_json_values() -> None:
         ("kops-iam:auditArchiveRetentionDays", "-1", "greater than or equal to 0"),
         ("kops-iam:auditBusName", "default", "custom bus"),
         ("kops-iam:alarmEmail", "ops", "email address"),
+        ("kops-iam:reservedConcurrency", "0", "greater than or equal to 1"),
+        ("kops-iam:reservedConcurrency", "1001", "less than or equal to 1000"),
+        ("kops-iam:reservedConcurrency", "some", "valid integer"),
         ("kops-iam:bucketName", "x", "unknown context key"),
     ],
 )

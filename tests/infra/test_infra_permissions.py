@@ -6,6 +6,7 @@ Concrete ARNs (partition ``aws``, account 111122223333) stand in for the stack's
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -335,6 +336,22 @@ def test_decrypts_an_existing_bucket_only_through_s3() -> None:
     assert statement["Resource"] == EXISTING_CONTEXT["kops-iam:existingBucketKmsKeyArn"]
     assert statement["Condition"] == {
         "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
+    }
+
+
+def test_the_s3_endpoint_name_follows_the_partition() -> None:
+    # China's endpoints end in amazonaws.com.cn: the stack passes Aws.URL_SUFFIX
+    china = dataclasses.replace(
+        TARGETS, partition="aws-cn", region="cn-north-1", url_suffix="amazonaws.com.cn"
+    )
+    config = StackConfig.from_context(EXISTING_CONTEXT)
+    [statement] = [
+        s.to_statement_json()
+        for s in reconciler_statements(config, china)
+        if s.sid == "DecryptClusterSpecsThroughS3"
+    ]
+    assert statement["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.cn-north-1.amazonaws.com.cn"}
     }
 
 

@@ -45,7 +45,11 @@ def test_own_bucket_is_versioned_encrypted_private_logged_and_expires_old_versio
     assert props["LoggingConfiguration"]["DestinationBucketName"] == ref(logs_id)
     [rule] = props["LifecycleConfiguration"]["Rules"]
     assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 90}
-    assert specs["DeletionPolicy"] == "Retain"
+    # Kept when the stack is deleted, but not when the create that made it rolls back
+    assert (specs["DeletionPolicy"], specs["UpdateReplacePolicy"]) == (
+        "RetainExceptOnCreate",
+        "Retain",
+    )
 
 
 def test_own_bucket_refuses_plain_http_and_old_tls(own_bucket: Synthesized) -> None:
@@ -211,7 +215,7 @@ def test_log_retention_is_the_configured_one(deployment: Synthesized) -> None:
     assert function_log["Properties"]["RetentionInDays"] == (30 if own else 14)
     assert audit_log["Properties"]["RetentionInDays"] == (365 if own else 3653)
     assert audit_log["Properties"]["LogGroupName"] == Defaults.AUDIT_LOG_GROUP
-    assert audit_log["DeletionPolicy"] == "Retain"
+    assert audit_log["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 # --- delivery guarantees ------------------------------------------------------------------
@@ -230,7 +234,7 @@ def test_async_invocations_retry_then_go_to_the_failure_queue(deployment: Synthe
 def test_failure_queue_is_encrypted_and_tls_only(deployment: Synthesized) -> None:
     queue = deployment.only("AWS::SQS::Queue")
     assert queue["SqsManagedSseEnabled"] is True
-    assert queue["QueueName"] == Defaults.FAILURE_QUEUE
+    assert "QueueName" not in queue  # generated: a retry never waits for SQS's 60 s
     statements = deployment.only("AWS::SQS::QueuePolicy")["PolicyDocument"]["Statement"]
     assert {
         "Action": "sqs:*",
@@ -258,6 +262,11 @@ def test_alarms_on_queue_depth_function_errors_and_lost_events(deployment: Synth
     }
     assert alarms["ApproximateNumberOfMessagesVisible"]["Namespace"] == "AWS/SQS"
     assert alarms["Errors"]["Namespace"] == "AWS/Lambda"
+    assert {a["AlarmName"] for a in alarms.values()} == {
+        "kops-iam-failed-events",
+        "kops-iam-function-errors",
+        "kops-iam-lost-events",
+    }
     for alarm in alarms.values():
         assert alarm["Threshold"] == 1
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"

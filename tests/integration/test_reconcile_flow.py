@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from spec_builders import allow, spec, spec_text
-from support.world import World
+from support.world import REGION, SPEC_REGION, World
+from support.world import test_client as aws_client
 
 from kops_iam.application.scan import scan_bucket
 from kops_iam.aws.audit import DetailType
@@ -423,9 +424,10 @@ def test_an_oversized_object_is_refused_from_its_head_without_download(world: Wo
 
 
 def test_kms_aliases_are_resolved_through_kms(world: World) -> None:
-    # Given an etcd volume encrypted with a key named by its alias
-    key = world.kms.create_key()["KeyMetadata"]
-    world.kms.create_alias(AliasName="alias/etcd", TargetKeyId=key["KeyId"])
+    # Given an etcd volume encrypted with a key named by its alias, in the cluster's region
+    kms = aws_client("kms", SPEC_REGION)
+    key = kms.create_key()["KeyMetadata"]
+    kms.create_alias(AliasName="alias/etcd", TargetKeyId=key["KeyId"])
 
     # When the spec is applied
     world.upload(CLUSTER, spec(kms_key="alias/etcd"))
@@ -436,6 +438,34 @@ def test_kms_aliases_are_resolved_through_kms(world: World) -> None:
     resources = {r for s in statements for r in s["Resource"] if ":kms:" in r}
     assert resources == {key["Arn"]}
     assert world.calls.count("kms:DescribeKey") == 1
+
+
+def test_kms_aliases_are_resolved_in_the_clusters_region_not_the_functions(
+    world: World,
+) -> None:
+    # Given the same alias naming one key where the function runs and another where the
+    # cluster is (KMS is regional; the spec's region is eu-west-1)
+    assert world.kms.meta.region_name == REGION != SPEC_REGION
+    home, theirs = aws_client("kms", REGION), aws_client("kms", SPEC_REGION)
+    here = home.create_key()["KeyMetadata"]
+    home.create_alias(AliasName="alias/etcd", TargetKeyId=here["KeyId"])
+    there = theirs.create_key()["KeyMetadata"]
+    theirs.create_alias(AliasName="alias/etcd", TargetKeyId=there["KeyId"])
+
+    # When a spec naming the alias is applied
+    world.upload(CLUSTER, spec(kms_key="alias/etcd"))
+    world.deliver()
+
+    # Then the masters may use the cluster's key, not the function region's one
+    statements = world.inline(MASTERS)[MASTERS]["Statement"]
+    resources = {r for s in statements for r in s["Resource"] if ":kms:" in r}
+    assert resources == {there["Arn"]}
+    assert f":kms:{SPEC_REGION}:" in there["Arn"]
+    # And an alias ARN is resolved in its own region
+    world.upload(CLUSTER, spec(kms_key=here["Arn"].replace(f"key/{here['KeyId']}", "alias/etcd")))
+    world.deliver()
+    statements = world.inline(MASTERS)[MASTERS]["Statement"]
+    assert {r for s in statements for r in s["Resource"] if ":kms:" in r} == {here["Arn"]}
 
 
 def test_an_unknown_kms_alias_is_a_spec_error_at_its_path(world: World) -> None:

@@ -86,11 +86,11 @@ class Verdict:
     errors: tuple[Issue, ...] = ()
 
 
-def resolve_alias(alias: str) -> str:
-    """Stand-in for KMS DescribeKey: aliases naming "missing" do not exist."""
+def resolve_alias(alias: str, region: str) -> str:
+    """Stand-in for KMS DescribeKey in ``region``: aliases naming "missing" do not exist."""
     if "missing" in alias:
         raise LookupError("alias not found")
-    return "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+    return f"arn:aws:kms:{region}:123456789012:key/00000000-0000-0000-0000-000000000000"
 
 
 def judge(data: bytes, options: Options, iam: Any | None) -> Verdict:

@@ -540,7 +540,7 @@ def test_every_call_of_a_real_reconcile_is_allowed(deployment: rel_stack.Deploym
     checked = 0
     with rel_scenarios.world(settings) as world:
         state = MotoState(world.inspect_iam)
-        kms = W.test_client("kms")
+        kms = W.test_client("kms", W.SPEC_REGION)  # the clusters' region (ADR 75)
 
         def observe(service: str, operation: str, params: dict[str, Any]) -> None:
             nonlocal checked

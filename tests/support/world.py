@@ -66,8 +66,12 @@ attach(FUNCTION_SESSION, current_wire)
 #: The test's own session: set-up, uploads, reading state (not on the wire).
 TEST_SESSION = boto3.session.Session(region_name=REGION)
 
-_FUNCTION_CLIENTS: dict[tuple[str, tuple[Any, ...]], Any] = {}
-_TEST_CLIENTS: dict[str, Any] = {}
+#: The region of the clusters ``spec_builders`` builds (their subnets' zones): KMS aliases are
+#: resolved there, not in the function's region (docs/adr/0075).
+SPEC_REGION = "eu-west-1"
+
+_FUNCTION_CLIENTS: dict[tuple[str, tuple[Any, ...], str], Any] = {}
+_TEST_CLIENTS: dict[tuple[str, str], Any] = {}
 _CLIENTS_LOCK = threading.Lock()
 
 
@@ -80,32 +84,35 @@ def _config_key(settings: Settings) -> tuple[Any, ...]:
     )
 
 
-def function_client(service: str, settings: Settings | None = None) -> Any:
+def function_client(service: str, settings: Settings | None = None, region: str = REGION) -> Any:
     """The function's client of ``service`` with ``settings``' retries and timeouts (made
-    once per process and configuration; on the wire)."""
+    once per process, configuration and region; on the wire)."""
     settings = settings or Settings()
-    key = (service, _config_key(settings))
+    key = (service, _config_key(settings), region)
     with _CLIENTS_LOCK:
         if key not in _FUNCTION_CLIENTS:
             _FUNCTION_CLIENTS[key] = FUNCTION_SESSION.client(
                 service,  # type: ignore[call-overload]
+                region_name=region,
                 config=settings.boto_config(),
             )
         return _FUNCTION_CLIENTS[key]
 
 
-def test_client(service: str) -> Any:
-    """The test's own client of ``service`` (made once per process; not on the wire)."""
+def test_client(service: str, region: str = REGION) -> Any:
+    """The test's own client of ``service`` (made once per process and region; not on the
+    wire)."""
     with _CLIENTS_LOCK:
-        if service not in _TEST_CLIENTS:
+        if (service, region) not in _TEST_CLIENTS:
             # uploads without aws-chunked checksum encoding (pure Python, ~20 s each way
             # for a 100 MB body)
             config = Config(request_checksum_calculation="when_required")
-            _TEST_CLIENTS[service] = TEST_SESSION.client(
+            _TEST_CLIENTS[(service, region)] = TEST_SESSION.client(
                 service,  # type: ignore[call-overload]
+                region_name=region,
                 config=config if service == "s3" else None,
             )
-        return _TEST_CLIENTS[service]
+        return _TEST_CLIENTS[(service, region)]
 
 
 def reset_retry_quotas() -> None:
@@ -192,8 +199,13 @@ class World:
 
     @property
     def kms(self) -> Any:
-        """The function's KMS client (on the wire)."""
+        """The function's KMS client of its own region (on the wire)."""
         return function_client("kms", self.settings)
+
+    def kms_in(self, region: str) -> Any:
+        """The function's KMS client of ``region`` (on the wire): aliases are resolved in
+        each cluster's region, as the Lambda's ``kms_factory`` does."""
+        return function_client("kms", self.settings, region)
 
     @property
     def sqs(self) -> Any:
@@ -307,7 +319,8 @@ class World:
             "iam": function_client("iam", chosen),
             "s3": function_client("s3", chosen),
             "events": function_client("events", chosen),
-            "kms": function_client("kms", chosen),
+            # as the Lambda: a KMS client per cluster region (docs/adr/0075)
+            "kms_factory": lambda region: function_client("kms", chosen, region),
             "sleep": lambda _s: None,
         }
         kwargs.update(clients)
@@ -417,8 +430,9 @@ def world(
 ) -> Iterator[World]:
     """A fresh moto world: state, wire, the stack's resources.
 
-    ``kms_key`` adds a KMS key with the alias ``alias/etcd`` (~0.3 s: moto makes a real RSA
-    key); ``managed_policies`` names customer managed policies to create (placeholders).
+    ``kms_key`` adds a KMS key with the alias ``alias/etcd`` in the specs' region
+    (:data:`SPEC_REGION`; ~0.3 s: moto makes a real RSA key); ``managed_policies`` names
+    customer managed policies to create (placeholders).
     """
     base = settings or Settings(bucket=BUCKET, bus_name=BUS).with_account(ACCOUNT)
     with moto.mock_aws():
@@ -435,7 +449,7 @@ def world(
             )
             alias = None
             if kms_key:
-                kms = test_client("kms")
+                kms = test_client("kms", SPEC_REGION)
                 key_id = kms.create_key(Description="etcd")["KeyMetadata"]["KeyId"]
                 alias = "alias/etcd"
                 kms.create_alias(AliasName=alias, TargetKeyId=key_id)

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from kops_iam.aws.events import ObjectEvent, UnsupportedEvent, parse_event
+from kops_iam.aws.events import MAX_RECORD_DEPTH, ObjectEvent, UnsupportedEvent, parse_event
+from kops_iam_tools.world.events import dead_letter, on_failure_record, queue_message, sqs_event_of
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -95,3 +96,68 @@ def test_other_s3_records_and_eventbridge_s3_events_are_ignored() -> None:
 def test_anything_else_is_unsupported(event: Any) -> None:
     with pytest.raises(UnsupportedEvent):
         parse_event(event)
+
+
+# --- what the failure queue holds (docs/adr/0072) -------------------------------------------
+
+
+def test_an_on_failure_record_is_handled_as_the_event_it_carries() -> None:
+    # Given the record Lambda's on-failure destination keeps for a failed S3 notification
+    original = sample("s3/object-created.json")
+    record = on_failure_record(original)
+
+    # When it is parsed (sent as the event, or inside an SQS message)
+    direct = parse_event(record)
+    queued = parse_event(sqs_event_of(queue_message(record)))
+
+    # Then the work is the original event's, and where it came from is said
+    assert direct.objects == queued.objects == parse_event(original).objects
+    assert direct.redriven == ("on-failure record: RetriesExhausted after 3 attempt(s)",)
+
+
+@pytest.mark.parametrize("condition", ["RetriesExhausted", "EventAgeExceeded", "AnyOther"])
+def test_any_failure_condition_is_accepted(condition: str) -> None:
+    # AWS documents RetriesExhausted; other conditions exist (events too old): all are fine,
+    # the reconcile reads the current spec whatever the record says
+    record = on_failure_record(sample("eventbridge/scheduled.json"), condition=condition)
+    parsed = parse_event(record)
+    assert parsed.scheduled is not None
+    assert condition in parsed.redriven[0]
+
+
+def test_a_redriven_record_that_failed_again_is_unwrapped_to_the_original() -> None:
+    original = sample("eventbridge/object-created.json")
+    twice = on_failure_record(on_failure_record(original), attempts=3)
+    parsed = parse_event(twice)
+    assert parsed.objects == parse_event(original).objects
+    assert len(parsed.redriven) == 2
+
+
+def test_record_nesting_is_bounded() -> None:
+    event: dict[str, Any] = sample("eventbridge/scheduled.json")
+    for _ in range(MAX_RECORD_DEPTH + 1):
+        event = on_failure_record(event)
+    with pytest.raises(UnsupportedEvent, match="more than"):
+        parse_event(event)
+
+
+def test_eventbridge_dead_letters_are_handled_from_their_body_or_an_sqs_event() -> None:
+    # Given the drift schedule's event and an S3 event, each kept by a rule's dead-letter queue
+    scheduled = sample("eventbridge/scheduled.json")
+    created = sample("eventbridge/object-created.json")
+    letters = [dead_letter(scheduled, error_code="NO_PERMISSIONS"), dead_letter(created)]
+
+    # When they come back inside one SQS event
+    parsed = parse_event(sqs_event_of(*letters))
+
+    # Then both are work again: the full run and the object (a scheduled run was dropped
+    # from SQS messages before)
+    assert parsed.scheduled is not None
+    assert parsed.objects == parse_event(created).objects
+
+
+def test_an_on_failure_record_of_an_unsupported_event_is_unsupported() -> None:
+    with pytest.raises(UnsupportedEvent):
+        parse_event(on_failure_record({"detail-type": "Other", "source": "aws.ec2"}))
+    with pytest.raises(UnsupportedEvent, match="requestContext"):
+        parse_event({"requestContext": "x", "requestPayload": {}})

@@ -65,7 +65,7 @@ def test_build_runtime_configures_clients_from_settings() -> None:
     assert iam.meta.config.retries["total_max_attempts"] == 7  # type: ignore[index]
     assert iam.meta.config.retries["mode"] == "standard"  # type: ignore[index]
     assert runtime.reconciler.kms is not None
-    assert runtime.reconciler.kms._client is None  # made only if a spec names a KMS alias
+    assert runtime.reconciler.kms.regions == ()  # made only if a spec names a KMS alias
 
 
 def test_an_unsupported_event_is_logged_and_not_retried() -> None:

@@ -167,10 +167,18 @@ def test_bare_key_id_without_account_is_an_error_that_says_so() -> None:
     assert "--account-id" in issue.message
 
 
-def test_alias_resolved_through_kms_when_applying() -> None:
+def test_alias_resolved_through_kms_in_the_clusters_region_when_applying() -> None:
     doc = cluster_doc(etcdClusters=etcd({"encryptedVolume": True, "kmsKeyId": "alias/etcd"}))
-    resolved = plan(doc, resolve_alias={"alias/etcd": KEY_B}.__getitem__)
+    asked: list[tuple[str, str]] = []
+
+    def resolve(alias: str, region: str) -> str:
+        asked.append((alias, region))
+        return KEY_B
+
+    resolved = plan(doc, resolve_alias=resolve)
     assert main_policy(resolved, "master")["Statement"][-1]["Resource"] == [KEY_B]
+    # KMS is regional: the alias is looked up where the cluster is, not where the caller runs
+    assert asked == [("alias/etcd", resolved.region)]
 
 
 def test_alias_offline_is_an_error() -> None:
@@ -183,7 +191,7 @@ def test_alias_offline_is_an_error() -> None:
 def test_unresolvable_alias_is_an_error() -> None:
     doc = cluster_doc(etcdClusters=etcd({"encryptedVolume": True, "kmsKeyId": "alias/gone"}))
     with pytest.raises(SpecInvalid) as caught:
-        plan(doc, resolve_alias={}.__getitem__)
+        plan(doc, resolve_alias=lambda alias, _region: {}[alias])
     assert "could not be resolved" in caught.value.errors[0].message
 
 

@@ -96,3 +96,35 @@ def test_an_on_failure_record_keeps_the_event_whose_attempts_all_failed() -> Non
     assert record["requestContext"]["approximateInvokeCount"] == 3
     assert record["requestContext"]["functionArn"].endswith(":function:kops-iam-reconciler:$LATEST")
     assert record["responsePayload"] == {"errorMessage": "boom", "errorType": "ReconcileFailed"}
+
+
+def test_a_dead_letter_carries_the_event_and_eventbridge_s_attributes() -> None:
+    # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html
+    original = builders.scheduled_event()
+    letter = builders.dead_letter(original, error_code="NO_PERMISSIONS", retry_attempts=0)
+    assert json.loads(letter["Body"]) == original
+    attributes = {k: v["StringValue"] for k, v in letter["MessageAttributes"].items()}
+    assert set(attributes) == {
+        "RULE_ARN",
+        "TARGET_ARN",
+        "ERROR_CODE",
+        "ERROR_MESSAGE",
+        "EXHAUSTED_RETRY_CONDITION",
+        "RETRY_ATTEMPTS",
+    }
+    assert attributes["ERROR_CODE"] == "NO_PERMISSIONS" and attributes["RETRY_ATTEMPTS"] == "0"
+    assert attributes["RULE_ARN"].endswith(f":rule/{DRIFT_RULE}")
+
+
+def test_queued_messages_reach_the_function_as_an_sqs_event_with_their_attributes() -> None:
+    record = builders.on_failure_record(builders.scheduled_event(), condition="EventAgeExceeded")
+    letter = builders.dead_letter(builders.scheduled_event())
+    event = builders.sqs_event_of(builders.queue_message(record), letter)
+    first, second = event["Records"]
+    assert json.loads(first["body"])["requestContext"]["condition"] == "EventAgeExceeded"
+    assert first["messageAttributes"] == {}
+    assert second["messageAttributes"]["ERROR_CODE"] == {
+        "stringValue": "ERROR_FROM_TARGET",
+        "dataType": "String",
+    }
+    assert {r["eventSource"] for r in event["Records"]} == {"aws:sqs"}

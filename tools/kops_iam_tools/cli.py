@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "apply": ("live", "make live IAM match a spec"),
     "local": ("local", "run the embedded AWS emulator with the event flow wired up"),
     "demo": ("local", "show the whole flow on the embedded emulator, then stop"),
+    "redrive": ("redrive", "put the events in the failure queue back to the function"),
 }
 
 

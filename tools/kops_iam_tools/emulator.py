@@ -6,18 +6,18 @@ port unless one is asked for) and creates the stack's resources there with
 worlds): the versioned specs bucket with its spec deliveries (S3 notifications in
 ``notification`` delivery; S3 events through EventBridge and a rule in ``eventbridge``
 delivery, the stack's existing-bucket mode), the audit bus and its tail queue, and the
-failure queue where an event lands after the runner's last attempt, as Lambda's
-on-failure destination keeps it. moto's gaps are worked around by
-:mod:`kops_iam_tools.world.moto_quirks`.
+failure queue where an event lands after the runner's last attempt as the record Lambda's
+on-failure destination writes (the event under ``requestPayload``; ADR 72). moto's gaps
+are worked around by :mod:`kops_iam_tools.world.moto_quirks`.
 
 moto cannot run Lambda code, so :class:`Runner` plays Lambda: it long-polls the delivery
 queue and hands each S3 notification (or S3 event from EventBridge) to the very
 ``lambda_handler`` the function runs, with the environment the stack gives
 the function (:func:`function_environment`) plus ``AWS_ENDPOINT_URL`` pointing here, and a
 Lambda context whose ARN is in moto's account. A failed invocation is retried (the message
-becomes visible again) and, after the last attempt, moto's redrive moves it to the failure
-queue. A scheduled (drift) run is :meth:`Runner.run_schedule` (the drift rule's event), as
-the stack's schedule rule invokes the function directly.
+becomes visible again) and, after the last attempt, the runner puts Lambda's on-failure
+record of it in the failure queue. A scheduled (drift) run is :meth:`Runner.run_schedule`
+(the drift rule's event), as the stack's schedule rule invokes the function directly.
 
 moto keeps its state per process (every server thread shares it), so one process runs one
 emulator at a time; :meth:`Emulator.stop` discards the state.
@@ -582,10 +582,25 @@ class Runner:
             return
         attempt = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
         invocation = self.invoke(event, attempt=attempt)
-        if invocation.ok:
+        if not invocation.ok and attempt >= DELIVERY_ATTEMPTS:
+            # Lambda's on-failure destination: the record, not the event, goes to the queue
+            # (deleting the message below keeps moto's redrive from moving the raw event).
+            error_type, _, error_message = (invocation.error or "Error").partition(": ")
+            record = world_events.on_failure_record(
+                event,
+                error=error_type,
+                message=error_message,
+                attempts=attempt,
+                request_id=invocation.request_id,
+                region=self.emulator.region,
+                account=self.emulator.account_id,
+            )
+            self._sqs.send_message(
+                QueueUrl=self.emulator.failure_queue_url, MessageBody=json.dumps(record)
+            )
+        if invocation.ok or attempt >= DELIVERY_ATTEMPTS:
             self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        # else: the message becomes visible again after RETRY_DELAY_SECONDS (a retry); after
-        # DELIVERY_ATTEMPTS receives, moto's redrive moves it to the failure queue.
+        # else: the message becomes visible again after RETRY_DELAY_SECONDS (a retry).
 
 
 # --------------------------------------------------------------------------- helpers

@@ -7,6 +7,9 @@ policy catalogue load on the first invocation, inside :class:`Container`, which 
 the boto3 clients once per container (botocore retry and timeout configuration from
 :class:`~kops_iam.application.settings.Settings`).
 
+Besides the events S3 and EventBridge send, it accepts what the failure queue holds (Lambda
+on-failure records, EventBridge dead letters), so that failed events can be redriven.
+
 Failure semantics: an invalid spec is a ``Spec Rejected`` audit event and a successful
 invocation (retrying cannot fix it); any other failure is an ``Apply Failed`` event and a
 raised exception, so Lambda retries the event and its on-failure destination keeps it.
@@ -77,7 +80,8 @@ def build_runtime(
         iam=session.client("iam", config=config),
         s3=session.client("s3", config=config),
         events=session.client("events", config=config),
-        kms_factory=lambda: session.client("kms", config=config),
+        # KMS aliases are resolved in each cluster's region, not the function's.
+        kms_factory=lambda region: session.client("kms", region_name=region, config=config),
         route53_factory=lambda: session.client("route53", config=config),
     )
     return Runtime(settings=settings, reconciler=reconciler, tracer=tracer)
@@ -148,6 +152,11 @@ def handle(
         if metrics is not None:
             metrics.add_metric(name="UnsupportedEvents", unit=MetricUnit.Count, value=1)
         return {"outcomes": [], "ignored": [str(exc)[:500]]}
+    if parsed.redriven:
+        # Taken back from the failure queue (kops-iam redrive, docs/adr/0072).
+        logger.info("redriven event", extra={"redriven": list(parsed.redriven)})
+        if metrics is not None:
+            metrics.add_metric(name="RedrivenEvents", unit=MetricUnit.Count, value=1)
     reconciler = runtime.reconciler
     bucket = runtime.settings.bucket
     outcomes: list[Outcome] = []

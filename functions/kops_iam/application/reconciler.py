@@ -32,7 +32,7 @@ from kops_iam.application.settings import Settings
 from kops_iam.aws.audit import AuditPublisher, make_event
 from kops_iam.aws.iam_diff import CONFLICT_PRECEDENCE, ClusterChanges, Write, diff_cluster
 from kops_iam.aws.iam_read import observe_cluster
-from kops_iam.aws.iam_write import ConcurrentChange, execute
+from kops_iam.aws.iam_write import ConcurrentChange, PropagationRetry, execute
 from kops_iam.aws.kms import KmsAliases
 from kops_iam.aws.route53 import HostedZones, Route53Client
 from kops_iam.aws.s3_source import (
@@ -97,8 +97,9 @@ class Reconciler:
     events
         boto3 EventBridge client; without it no audit event is published.
     kms, kms_factory
-        boto3 KMS client (or a function making one on first need), to resolve KMS aliases
-        named in specs (``DescribeKey``). Without either, an alias is a spec error.
+        To resolve the KMS aliases specs name (``DescribeKey``), in each cluster's region:
+        ``kms_factory(region)`` makes the client of a region on first need; a lone ``kms``
+        client serves its own region only. Without either, an alias is a spec error.
     route53, route53_factory
         boto3 Route53 client (or a function making one on first need), to find a strict
         spec's hosted zone (``ListHostedZonesByName``). Without either, a strict spec that
@@ -118,7 +119,7 @@ class Reconciler:
         s3: S3Client | None = None,
         events: EventBridgeClient | None = None,
         kms: KMSClient | None = None,
-        kms_factory: Callable[[], KMSClient] | None = None,
+        kms_factory: Callable[[str], KMSClient] | None = None,
         route53: Route53Client | None = None,
         route53_factory: Callable[[], Route53Client] | None = None,
         planner: Planner | None = None,
@@ -220,8 +221,9 @@ class Reconciler:
         self._sleep(min(0.25 * 2 ** (attempt - 1), 2.0))
 
     def apply(self, changes: ClusterChanges) -> tuple[Write, ...]:
-        """Perform the writes of ``changes`` (see :func:`kops_iam.aws.iam_write.execute`)."""
-        return execute(self.iam, changes.writes)
+        """Perform the writes of ``changes`` (see :func:`kops_iam.aws.iam_write.execute`);
+        writes on what they just created are retried while IAM catches up (bounded)."""
+        return execute(self.iam, changes.writes, propagation=PropagationRetry(sleep=self._sleep))
 
     # ------------------------------------------------------------------ S3: one key
 

@@ -218,6 +218,16 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "Days old spec versions stay in the bucket the stack creates.",
     ),
     Setting(
+        "reserved_concurrency",
+        "kops-iam:reservedConcurrency",
+        None,
+        None,
+        "none: the account's shared pool",
+        "Concurrent runs reserved for the function, and its cap (1-1000): bounds IAM write "
+        "bursts; the account must keep 100 unreserved, so new low-quota accounts leave it "
+        "unset (docs/adr/0073).",
+    ),
+    Setting(
         "alarm_email",
         "kops-iam:alarmEmail",
         None,
@@ -292,7 +302,7 @@ class Defaults:
     SPECS_BUCKET: Final = "kops-iam-specs"
     AUDIT_BUS_NAME: Final = "kops-iam-audit"
     AUDIT_LOG_GROUP: Final = "/kops-iam/audit"
-    FAILURE_QUEUE: Final = "kops-iam-failed-events"
+    FAILURE_QUEUE: Final = "kops-iam-failed-events"  # local emulator (the stack: a generated name)
     AUDIT_TAIL_QUEUE: Final = "kops-iam-audit-tail"  # local emulator: where the tools read audit
     FUNCTION_NAME: Final = "kops-iam-reconciler"
     POWERTOOLS_SERVICE_NAME: Final = "kops-iam"

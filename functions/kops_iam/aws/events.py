@@ -7,7 +7,11 @@ importing this module stays cheap):
 * the same notifications wrapped in SQS messages (``Records[].body``), as a queue or the
   local emulator delivers them;
 * S3 events delivered by EventBridge (``Object Created`` / ``Object Deleted``);
-* EventBridge scheduled events (``Scheduled Event``): reconcile every spec in the bucket.
+* EventBridge scheduled events (``Scheduled Event``): reconcile every spec in the bucket;
+* what the failure queue holds, so that it can be redriven (docs/adr/0072): the records
+  Lambda's on-failure destination writes (the original event is their ``requestPayload``)
+  and the events an EventBridge target's dead-letter queue keeps (the event itself), each
+  sent as it is or inside an SQS message.
 
 Object keys are URL-decoded (``unquote_plus``) as S3 notifications encode them. Whatever an
 event says happened to the object, the reconciler reads the object's current state: the
@@ -81,37 +85,106 @@ class ScheduledRun:
 
 @dataclass(frozen=True)
 class ParsedEvent:
-    """What an invocation must do: objects to reconcile, a full run, and what was ignored."""
+    """What an invocation must do: objects to reconcile, a full run, and what was ignored.
+
+    ``redriven`` describes each failure record the event came wrapped in (empty for an
+    event as its source sent it).
+    """
 
     objects: tuple[ObjectEvent, ...] = ()
     scheduled: ScheduledRun | None = None
     ignored: tuple[str, ...] = ()
+    redriven: tuple[str, ...] = ()
+
+
+def _merge(parts: list[ParsedEvent]) -> ParsedEvent:
+    scheduled = next((p.scheduled for p in parts if p.scheduled is not None), None)
+    return ParsedEvent(
+        objects=tuple(o for p in parts for o in p.objects),
+        scheduled=scheduled,
+        ignored=tuple(i for p in parts for i in p.ignored),
+        redriven=tuple(r for p in parts for r in p.redriven),
+    )
+
+
+#: Keys of the invocation record Lambda writes to an on-failure (or on-success) destination.
+_INVOCATION_RECORD_KEYS: Final = frozenset({"requestContext", "requestPayload"})
+#: A redriven record that failed again is wrapped once more: unwrap this many at most.
+MAX_RECORD_DEPTH: Final = 8
 
 
 class UnsupportedEvent(ValueError):
     """The event is none of the accepted shapes (or fails their validation)."""
 
 
-def parse_event(event: Any) -> ParsedEvent:
+def parse_event(event: Any, *, depth: int = 0) -> ParsedEvent:
     """Turn a Lambda event into a :class:`ParsedEvent`.
 
     Raises
     ------
     UnsupportedEvent
-        Not an S3 notification, an S3 event from EventBridge or a scheduled event.
+        Not an S3 notification, an S3 event from EventBridge, a scheduled event, nor a
+        failure record or SQS message wrapping one of them.
     """
+    if depth > MAX_RECORD_DEPTH:
+        raise UnsupportedEvent(f"wrapped in more than {MAX_RECORD_DEPTH} failure records")
     if not isinstance(event, Mapping):
         raise UnsupportedEvent(f"expected a JSON object, got {type(event).__name__}")
     if "Records" in event:
-        return _records(event)
+        return _records(event, depth)
     if "detail-type" in event:
         return _eventbridge(event)
+    if event.keys() >= _INVOCATION_RECORD_KEYS:
+        return _invocation_record(event, depth)
     if event.get("Event") == "s3:TestEvent":
         return ParsedEvent(ignored=("s3:TestEvent",))
-    raise UnsupportedEvent("neither S3 Records nor an EventBridge event")
+    raise UnsupportedEvent(
+        "neither S3 Records, an EventBridge event nor a Lambda on-failure record"
+    )
 
 
-def _records(event: Mapping[str, Any]) -> ParsedEvent:
+def original_event(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The event a failure record is about (its innermost ``requestPayload``); any other
+    event (an EventBridge dead letter is the event itself) is returned as it is.
+
+    ``kops-iam redrive`` sends this, so a redriven event that fails again is recorded
+    around the original, not around the previous record.
+
+    Raises
+    ------
+    UnsupportedEvent
+        The records are nested deeper than :data:`MAX_RECORD_DEPTH`.
+    """
+    for _ in range(MAX_RECORD_DEPTH + 1):
+        payload = event.get("requestPayload")
+        if not (event.keys() >= _INVOCATION_RECORD_KEYS and isinstance(payload, Mapping)):
+            return event
+        event = payload
+    raise UnsupportedEvent(f"wrapped in more than {MAX_RECORD_DEPTH} failure records")
+
+
+def _invocation_record(event: Mapping[str, Any], depth: int) -> ParsedEvent:
+    """A Lambda destination record: the event it is about is its ``requestPayload``.
+
+    Any ``condition`` is accepted (``RetriesExhausted``, the one for events too old, ...):
+    the reconcile is level-triggered, so handling the original event again is always safe.
+    """
+    context = event.get("requestContext")
+    if not isinstance(context, Mapping):
+        raise UnsupportedEvent("on-failure record without a requestContext object")
+    condition = str(context.get("condition", "unknown"))
+    attempts = context.get("approximateInvokeCount", "?")
+    inner = parse_event(event.get("requestPayload"), depth=depth + 1)
+    note = f"on-failure record: {condition} after {attempts} attempt(s)"
+    return ParsedEvent(
+        objects=inner.objects,
+        scheduled=inner.scheduled,
+        ignored=inner.ignored,
+        redriven=(note, *inner.redriven),
+    )
+
+
+def _records(event: Mapping[str, Any], depth: int) -> ParsedEvent:
     from aws_lambda_powertools.utilities.parser import parse
     from pydantic import ValidationError
 
@@ -120,36 +193,33 @@ def _records(event: Mapping[str, Any]) -> ParsedEvent:
         parsed = parse(event=dict(event), model=models.Records)
     except ValidationError as exc:
         raise UnsupportedEvent(f"not an S3 notification: {exc}") from exc
-    objects: list[ObjectEvent] = []
-    ignored: list[str] = []
+    parts: list[ParsedEvent] = []  # one per record, in order
     for record in parsed.Records:
         if record.eventSource == "aws:sqs" and record.body is not None:
+            # A queue's message: an S3 notification, or what the failure queue holds (a
+            # Lambda on-failure record, an EventBridge dead letter, scheduled runs included).
             try:
-                inner = parse_event(json.loads(record.body))
+                parts.append(parse_event(json.loads(record.body), depth=depth + 1))
             except (ValueError, UnsupportedEvent) as exc:
-                ignored.append(f"SQS message {record.messageId}: {exc}")
-                continue
-            objects.extend(inner.objects)
-            ignored.extend(inner.ignored)
+                parts.append(ParsedEvent(ignored=(f"SQS message {record.messageId}: {exc}",)))
             continue
         if record.s3 is None or record.eventName is None:
-            ignored.append(f"record from {record.eventSource}")
+            parts.append(ParsedEvent(ignored=(f"record from {record.eventSource}",)))
             continue
         name = record.eventName
         if not name.startswith(("ObjectCreated:", "ObjectRemoved:")):
-            ignored.append(name)
+            parts.append(ParsedEvent(ignored=(name,)))
             continue
         s3 = record.s3
-        objects.append(
-            ObjectEvent(
-                bucket=s3.bucket.name,
-                key=unquote_plus(s3.object.key),
-                trigger="s3",
-                event_name=name,
-                version_id=s3.object.versionId,
-            )
+        obj = ObjectEvent(
+            bucket=s3.bucket.name,
+            key=unquote_plus(s3.object.key),
+            trigger="s3",
+            event_name=name,
+            version_id=s3.object.versionId,
         )
-    return ParsedEvent(objects=tuple(objects), ignored=tuple(ignored))
+        parts.append(ParsedEvent(objects=(obj,)))
+    return _merge(parts)
 
 
 def _eventbridge(event: Mapping[str, Any]) -> ParsedEvent:

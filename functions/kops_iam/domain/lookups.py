@@ -1,6 +1,7 @@
 """What kops looked up in AWS, which kops-iam takes from its caller (the domain does no I/O).
 
-* **KMS aliases**: an etcd ``kmsKeyId`` alias becomes its key ARN (``kms:DescribeKey``).
+* **KMS aliases**: an etcd ``kmsKeyId`` alias becomes its key ARN (``kms:DescribeKey``), in
+  the cluster's region: KMS is regional (docs/adr/0075).
 * **The hosted zone** (strict IAM only, docs/adr/0092): kops 1.8 scoped the masters' Route53
   rights to the cluster's hosted zone. ``spec.dnsZone`` without a dot is the zone id itself;
   with a dot it names the zone; empty, kops took the longest zone whose name is a suffix of
@@ -22,7 +23,9 @@ from typing import Final
 #: kops' gossip clusters: DNS inside the cluster, no hosted zone (``dns.IsGossipHostname``).
 GOSSIP_SUFFIX: Final = ".k8s.local"
 
-AliasResolver = Callable[[str], str]
+#: ``(alias, region) -> key ARN``: KMS is regional, so an alias is resolved in the cluster's
+#: region (the spec's), whatever region the caller runs in (docs/adr/0075).
+AliasResolver = Callable[[str, str], str]
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ class Lookups:
     Parameters
     ----------
     kms_alias
-        Turns a KMS alias into its key ARN.
+        Turns a KMS alias into its key ARN, in the given (the cluster's) region.
     hosted_zone
         Finds the hosted zone id for a :class:`HostedZoneQuery`.
     config_base

@@ -83,7 +83,7 @@ def _placeholders(spec: ClusterSpec) -> Lookups:
         return _PLACEHOLDER_ZONE
 
     return Lookups(
-        kms_alias=lambda _alias: key,
+        kms_alias=lambda _alias, _region: key,
         hosted_zone=zone,
         config_base=f"s3://{_PLACEHOLDER_BUCKET}/{spec.name}",
     )

@@ -152,7 +152,7 @@ def _key_arn(
         )
         return None
     try:
-        return resolve_alias(ref.value)
+        return resolve_alias(ref.value, spec.region)
     except LookupError as exc:
         issues.append(Issue(spec.at(ref.path), f"alias {ref.value!r} could not be resolved: {exc}"))
         return None
@@ -213,7 +213,8 @@ def build_plan(
     options
         Operator options (the account id for bare KMS key ids).
     resolve_alias
-        Turns a KMS alias into its key ARN (KMS ``DescribeKey``); ``None`` offline. Same as
+        Turns a KMS alias into its key ARN in the cluster's region (KMS ``DescribeKey``);
+        ``None`` offline. Same as
         ``lookups.kms_alias``, which wins when both are given.
     lookups
         What kops looked up (:mod:`kops_iam.domain.lookups`): KMS aliases, the hosted zone

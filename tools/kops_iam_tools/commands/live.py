@@ -87,7 +87,9 @@ def _run(args: argparse.Namespace, data: bytes) -> int:
     reconciler = Reconciler(
         settings,
         iam=session.client("iam", endpoint_url=endpoint, config=config),
-        kms_factory=lambda: session.client("kms", endpoint_url=endpoint, config=config),
+        kms_factory=lambda region: session.client(
+            "kms", region_name=region, endpoint_url=endpoint, config=config
+        ),
         route53_factory=lambda: session.client("route53", endpoint_url=endpoint, config=config),
     )
     out = sys.stdout

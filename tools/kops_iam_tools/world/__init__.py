@@ -14,12 +14,15 @@ Import-light: moto and boto3 load inside the functions that need them.
 """
 
 from kops_iam_tools.world.events import (
+    dead_letter,
     object_event,
     on_failure_record,
+    queue_message,
     s3_notification,
     s3_record,
     scheduled_event,
     sqs_event,
+    sqs_event_of,
 )
 from kops_iam_tools.world.function import (
     FunctionConfig,
@@ -40,15 +43,18 @@ __all__ = [
     "LambdaContext",
     "Queue",
     "Resources",
+    "dead_letter",
     "drain",
     "function_arn",
     "function_environment",
     "object_event",
     "on_failure_record",
     "provision",
+    "queue_message",
     "s3_notification",
     "s3_record",
     "scheduled_event",
     "session_from_environment",
     "sqs_event",
+    "sqs_event_of",
 ]

@@ -8,7 +8,11 @@
   stack's existing-bucket mode);
 * :func:`scheduled_event`: the drift schedule's event;
 * :func:`on_failure_record`: what Lambda's on-failure destination keeps of an event whose
-  every attempt failed (the failure queue's message body).
+  every attempt failed (the failure queue's message body);
+* :func:`dead_letter`: what an EventBridge target's dead-letter queue keeps of an event it
+  could not deliver (the event as the body, why in message attributes);
+* :func:`queue_message` / :func:`sqs_event_of`: a queue's message as ``ReceiveMessage``
+  returns it, and messages as Lambda's SQS event source delivers them (docs/adr/0072).
 
 Defaults are the world's names (:mod:`kops_iam_tools.world.names`) and the stack's bucket;
 times default to now. The shapes follow the samples in ``events/`` (AWS's documented
@@ -180,16 +184,20 @@ def on_failure_record(
     region: str = REGION,
     account: str = ACCOUNT,
     when: datetime | None = None,
+    condition: str = "RetriesExhausted",
 ) -> dict[str, Any]:
     """What Lambda's on-failure destination receives for an asynchronous invocation whose
-    every attempt failed: the original event under ``requestPayload``."""
+    every attempt failed: the original event under ``requestPayload``
+    (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html).
+    ``condition`` is ``RetriesExhausted`` in AWS's example; events dropped for their age
+    carry another value."""
     return {
         "version": "1.0",
         "timestamp": _moment(when, millis=True),
         "requestContext": {
             "requestId": request_id or str(uuid.uuid4()),
             "functionArn": f"{function_arn(region, account)}:$LATEST",
-            "condition": "RetriesExhausted",
+            "condition": condition,
             "approximateInvokeCount": attempts,
         },
         "requestPayload": dict(event),
@@ -199,4 +207,69 @@ def on_failure_record(
             "functionError": "Unhandled",
         },
         "responsePayload": {"errorMessage": message or error, "errorType": error},
+    }
+
+
+def dead_letter(
+    event: Mapping[str, Any],
+    *,
+    rule_arn: str | None = None,
+    error_code: str = "ERROR_FROM_TARGET",
+    exhausted: str = "MaximumRetryAttempts",
+    retry_attempts: int = 0,
+    region: str = REGION,
+    account: str = ACCOUNT,
+) -> dict[str, Any]:
+    """An EventBridge dead letter as ``ReceiveMessage`` returns it: the event as the body,
+    why in ``RULE_ARN``, ``TARGET_ARN``, ``ERROR_CODE``, ``ERROR_MESSAGE``,
+    ``EXHAUSTED_RETRY_CONDITION`` and ``RETRY_ATTEMPTS`` attributes
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html). The rule
+    defaults to the drift schedule's."""
+    attributes = {
+        "RULE_ARN": rule_arn or f"arn:aws:events:{region}:{account}:rule/{DRIFT_RULE}",
+        "TARGET_ARN": function_arn(region, account),
+        "ERROR_CODE": error_code,
+        "ERROR_MESSAGE": "Lambda returned an error",
+        "EXHAUSTED_RETRY_CONDITION": exhausted,
+        "RETRY_ATTEMPTS": str(retry_attempts),
+    }
+    return {
+        "Body": json.dumps(dict(event)),
+        "MessageAttributes": {
+            name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
+        },
+    }
+
+
+def queue_message(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A message without attributes (an on-failure record) as ``ReceiveMessage`` returns it."""
+    return {"Body": json.dumps(dict(body)), "MessageAttributes": {}}
+
+
+def sqs_event_of(
+    *messages: Mapping[str, Any],
+    queue_arn: str | None = None,
+    region: str = REGION,
+    account: str = ACCOUNT,
+) -> dict[str, Any]:
+    """Queue messages (``ReceiveMessage``'s shape, attributes included) as Lambda's SQS event
+    source delivers them (``body``, ``messageAttributes`` with ``stringValue``)."""
+    arn = queue_arn or f"arn:aws:sqs:{region}:{account}:{Defaults.FAILURE_QUEUE}"
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": f"handle-{index}",
+                "body": str(message["Body"]),
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {
+                    name: {"stringValue": value["StringValue"], "dataType": value["DataType"]}
+                    for name, value in message.get("MessageAttributes", {}).items()
+                },
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": arn.split(":")[3],
+            }
+            for index, message in enumerate(messages)
+        ]
     }
