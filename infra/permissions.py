@@ -2,7 +2,7 @@
 
 A pure function of the stack settings and a few ARNs, so tests can read every statement.
 Each statement has a ``Sid`` saying what it is for; docs/adr/0012 and 0061 explain the
-choices, README ``security`` and docs/security.md summarise them. In short:
+choices, docs/security.md summarises them. In short:
 
 * IAM writes only on roles and instance profiles **under kops-iam's own IAM path**
   (:data:`~kops_iam.domain.naming.MANAGED_PATH`, where only kops-iam creates anything), and

@@ -1,9 +1,10 @@
 """Golden files of the sample specs: what ``kops-iam render`` prints for each one.
 
-``tests/golden/samples/<name>.json`` holds the plan of ``events/specs/<name>.yaml`` and
-``tests/golden/samples/invalid/<name>.txt`` the errors of ``events/specs/invalid/<name>.yaml``,
-exactly as ``kops-iam render --account-id 123456789012 events/specs/...`` prints them from
-the repository's root (with the operator's approvals of :data:`APPROVED`). ``make golden``
+``tests/golden/samples/<name>.json`` holds the plan of ``events/specs/<name>.yaml`` (its
+stdout) and ``tests/golden/samples/invalid/<name>.txt`` the errors of
+``events/specs/invalid/<name>.yaml`` (its stderr; its stdout is then empty), exactly as
+``kops-iam render --account-id 123456789012 events/specs/...`` prints them from the
+repository's root (with the operator's approvals of :data:`APPROVED`). ``make golden``
 rewrites them; a changed policy shows as their diff.
 """
 
@@ -34,7 +35,11 @@ def render(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     capsys.readouterr()
     approvals = APPROVED.get(path.name, []) if path.parent == SPECS else []
     code = main(["render", "--account-id", ACCOUNT, *approvals, str(path.relative_to(ROOT))])
-    return code, capsys.readouterr().out
+    out, err = capsys.readouterr()
+    if code != 0:  # stdout holds the plan and nothing else; the errors go to stderr
+        assert out == "", out
+        return code, err
+    return code, out
 
 
 @pytest.fixture(autouse=True)

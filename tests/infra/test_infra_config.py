@@ -114,13 +114,6 @@ def test_rate_expressions(expression: str, minutes: int) -> None:
     assert rate_minutes(expression) == minutes
 
 
-def _readme_section(name: str) -> str:
-    text = (ROOT / "README.md").read_text()
-    match = re.search(rf"<!-- section:{name} -->(.*?)<!-- /section:{name} -->", text, re.S)
-    assert match, f"README section {name} is missing"
-    return match.group(1)
-
-
 def test_the_stack_model_has_exactly_the_tables_context_keys() -> None:
     # Given the settings table and the stack's context model
     table = {s.context_key: s.name for s in SETTINGS if s.context_key}
@@ -143,17 +136,17 @@ def test_each_documented_default_is_the_models() -> None:
             assert shown.split(":")[0] == expected, (name, shown)
 
 
-def test_readme_settings_table_is_generated_from_the_settings_table() -> None:
-    # Given the README, When its generated blocks are rendered again, Then nothing changes
-    text = (ROOT / "README.md").read_text()
+def test_the_settings_page_is_generated_from_the_settings_table() -> None:
+    # Given docs/settings.md, When its generated blocks are rendered again, Then nothing changes
+    text = (ROOT / "docs" / "settings.md").read_text()
     assert "<!-- generated:settings -->" in text
     assert render(text) == text, "stale settings table: run make docs-tables"
     # And the rendered table has one row per setting
     assert settings_markdown().count("\n") == len(SETTINGS) + 1
 
 
-def test_readme_security_section_has_one_table() -> None:
-    section = _readme_section("security")
+def test_the_security_page_has_one_table() -> None:
+    section = (ROOT / "docs" / "security.md").read_text()
     tables = re.findall(r"(?m)^\|.*\|\n\|[-| :]+\|\n", section)
     assert len(tables) == 1
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def test_apply_creates_then_plan_finds_nothing_to_do(
     world: World, spec_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # When the spec is applied
-    code = main(["apply", str(spec_file), "--region", "us-east-1"])
+    code = main(["apply", str(spec_file), "--region", "us-east-1", "--yes"])
 
     # Then IAM has the roles and the output lists what was done
     out = capsys.readouterr().out
@@ -50,7 +51,7 @@ def test_plan_shows_the_diff_and_writes_nothing(
     world: World, spec_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given applied roles, and an edited spec
-    assert main(["apply", str(spec_file)]) == 0
+    assert main(["apply", str(spec_file), "--yes"]) == 0
     capsys.readouterr()
     spec_file.write_text(spec(CLUSTER, additional={"node": [allow("s3:PutObject")]}))
     before = world.snapshot()
@@ -74,10 +75,10 @@ def test_an_invalid_spec_exits_1_with_every_error(
 ) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(spec(CLUSTER, additional={"node": [{"Effect": "Permit", "Action": "s3:*"}]}))
-    code = main(["apply", str(path)])
-    out = capsys.readouterr().out
-    assert code == 1
-    assert f"{path}: spec.additionalPolicies.node[0].Effect:" in out
+    code = main(["apply", str(path), "--yes"])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == ""
+    assert f"{path}: spec.additionalPolicies.node[0].Effect:" in err
     assert world.role_names() == set()
 
 
@@ -85,9 +86,9 @@ def test_a_foreign_role_is_refused(
     world: World, spec_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     world.iam.create_role(RoleName=NODES, AssumeRolePolicyDocument="{}")
-    code = main(["apply", str(spec_file)])
+    code = main(["apply", str(spec_file), "--yes"])
     assert code == 1
-    assert "roles.node: role" in capsys.readouterr().out
+    assert "roles.node: role" in capsys.readouterr().err
     assert world.role_names() == {NODES}
 
 
@@ -95,7 +96,7 @@ def test_adoption_is_an_explicit_flag(
     world: World, spec_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     world.iam.create_role(RoleName=NODES, AssumeRolePolicyDocument="{}")
-    assert main(["apply", str(spec_file), "--adopt-existing-roles"]) == 0
+    assert main(["apply", str(spec_file), "--adopt-existing-roles", "--yes"]) == 0
     assert world.tags(NODES)["kops-iam/managed-by"] == "kops-iam"
 
 
@@ -170,3 +171,107 @@ def test_an_unreadable_file_exits_1(tmp_path: Path, capsys: pytest.CaptureFixtur
     code = main(["plan", str(tmp_path / "missing.yaml")])
     assert code == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+# -- the conventions kops and Terraform users expect (docs/cli.md) -------------------------
+
+
+class _Terminal(io.StringIO):
+    """Standard input on a terminal, answering ``answer``."""
+
+    def __init__(self, answer: str) -> None:
+        super().__init__(answer)
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_plan_detailed_exitcode_is_0_without_changes_2_with_1_on_errors(
+    world: World, spec_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given no roles yet: the plan has changes
+    assert main(["plan", str(spec_file), "--detailed-exitcode"]) == 2
+    # Without the flag, a plan that ran is a success whatever it found
+    assert main(["plan", str(spec_file)]) == 0
+    # Once applied: no changes
+    assert main(["apply", str(spec_file), "--yes"]) == 0
+    assert main(["plan", str(spec_file), "--detailed-exitcode"]) == 0
+    capsys.readouterr()
+    assert main(["plan", str(spec_file), "--detailed-exitcode", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["changed"] is False
+    # An invalid spec, and a usage error, are 1: never mistaken for "changes"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(spec(CLUSTER, additional={"node": [{"Effect": "Permit", "Action": "s3:*"}]}))
+    assert main(["plan", str(bad), "--detailed-exitcode"]) == 1
+    assert main(["plan", str(spec_file), "--detailed-exitcode", "--bogus"]) == 1
+
+
+def test_apply_without_a_terminal_and_without_yes_refuses_and_writes_nothing(
+    world: World,
+    spec_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given stdin that is not a terminal (a pipeline, CI)
+    monkeypatch.setattr("sys.stdin", io.StringIO("yes\n"))
+    # When apply runs without --yes
+    code = main(["apply", str(spec_file)])
+    # Then it refuses with the usage code, says what to do, and IAM is untouched
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert "not a terminal" in err and "--yes" in err
+    assert world.role_names() == set()
+
+
+def test_apply_shows_the_plan_and_asks_on_a_terminal(
+    world: World,
+    spec_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a terminal whose user answers "no"
+    monkeypatch.setattr("sys.stdin", _Terminal("no\n"))
+    # Then apply shows the plan and the question on stderr, writes nothing and exits 1
+    assert main(["apply", str(spec_file)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"create    {NODES} (node)" in err and "Only 'yes' will be accepted" in err
+    assert "Apply cancelled" in err
+    assert world.role_names() == set()
+    # When the user answers "yes"
+    monkeypatch.setattr("sys.stdin", _Terminal("yes\n"))
+    assert main(["apply", str(spec_file)]) == 0
+    out, err = capsys.readouterr()
+    # Then IAM is written, and stdout holds the result alone
+    assert world.role_names() == {f"masters.{CLUSTER}", NODES}
+    assert "IAM calls made" in out and "Only 'yes'" not in out
+    # And with nothing to change it does not ask at all
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(["apply", str(spec_file)]) == 0
+    assert "already matches" in capsys.readouterr().out
+
+
+def test_json_is_one_document_on_stdout_whatever_happens(
+    world: World, spec_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A rejected spec: the errors inside the document, with their lines; stderr empty
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(spec(CLUSTER, additional={"node": [{"Effect": "Permit", "Action": "s3:*"}]}))
+    assert main(["plan", str(bad), "--json"]) == 1
+    out, err = capsys.readouterr()
+    document = json.loads(out)
+    assert err == ""
+    assert document["status"] == "rejected" and document["reason"] == "invalid-spec"
+    errors = {e["path"]: e for e in document["errors"]}
+    error = errors["spec.additionalPolicies.node[0].Effect"]
+    assert error["code"] == "policy" and isinstance(error["line"], int)
+    # A foreign role: the reason is the code
+    world.iam.create_role(RoleName=NODES, AssumeRolePolicyDocument="{}")
+    assert main(["apply", str(spec_file), "--json", "--yes"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["reason"] == "foreign-role"
+    assert [e["code"] for e in document["errors"]] == ["foreign-role"]
+    # An AWS problem: a document too
+    code = main(["plan", str(spec_file), "--json", "--endpoint-url", "http://127.0.0.1:9"])
+    out, err = capsys.readouterr()
+    assert code == 1 and json.loads(out)["status"] == "error" and err == ""

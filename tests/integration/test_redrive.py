@@ -205,3 +205,22 @@ def test_the_command_prints_one_json_document(
 def test_the_command_refuses_a_bad_max(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["redrive", "--queue-url", "x", "--max", "0"]) == 2
     assert "--max must be at least 1" in capsys.readouterr().err
+
+
+def test_an_aws_error_with_json_is_still_one_document(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given clients that cannot be made (no region, say)
+    def broken(args: Any) -> Any:
+        raise RuntimeError("no way to AWS")
+
+    monkeypatch.setattr(command, "clients", broken)
+    # When redrive runs with --json, Then stdout is one document saying so, stderr is empty
+    assert main(["redrive", "--queue-url", "x", "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"status": "error", "error": "RuntimeError: no way to AWS"}
+    assert err == ""
+    # And without --json, the message goes to stderr
+    assert main(["redrive", "--queue-url", "x"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "no way to AWS" in err

@@ -23,9 +23,9 @@ def test_validate_ok(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_validate_reports_each_error_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", EXAMPLE, INVALID]) == 1
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"{EXAMPLE}: ok"
-    assert lines[1].startswith(f"{INVALID}: spec.additionalPolicies.node[0].Effect: ")
+    out, err = capsys.readouterr()
+    assert out == f"{EXAMPLE}: ok\n"
+    assert err.startswith(f"{INVALID}: spec.additionalPolicies.node[0].Effect: ")
 
 
 def test_validate_prints_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -36,9 +36,9 @@ def test_validate_prints_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[
     path = tmp_path / "c.yaml"
     path.write_text(spec)
     assert main(["validate", str(path)]) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith(f"{path}: warning: spec.etcdClusters[0].etcdMembers[0].kmsKeyId: ")
-    assert out[-1] == f"{path}: ok"
+    out, err = capsys.readouterr()
+    assert err.startswith(f"{path}: warning: spec.etcdClusters[0].etcdMembers[0].kmsKeyId: ")
+    assert out == f"{path}: ok\n"
 
 
 def test_render_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
@@ -66,9 +66,10 @@ def test_render_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_render_invalid_same_as_validate(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", INVALID]) == 1
-    validated = capsys.readouterr().out
+    validated = capsys.readouterr().err
     assert main(["render", INVALID]) == 1
-    assert capsys.readouterr().out == validated
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", validated)
 
 
 def test_allow_action_is_an_operator_flag(capsys: pytest.CaptureFixture[str]) -> None:
@@ -86,7 +87,7 @@ def test_allow_action_is_an_operator_flag(capsys: pytest.CaptureFixture[str]) ->
 def test_account_id_flag(capsys: pytest.CaptureFixture[str]) -> None:
     china = str(SPECS / "china-region.yaml")
     assert main(["render", china]) == 1
-    assert "--account-id" in capsys.readouterr().out
+    assert "--account-id" in capsys.readouterr().err
     assert main(["render", china, "--account-id", "123456789012"]) == 0
 
 
@@ -102,7 +103,7 @@ def test_usage_errors_exit_2(argv: list[str]) -> None:
 
 def test_missing_file_is_an_error_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "/nonexistent/spec.yaml"]) == 1
-    assert capsys.readouterr().out.startswith("/nonexistent/spec.yaml: cannot read")
+    assert capsys.readouterr().err.startswith("/nonexistent/spec.yaml: cannot read")
 
 
 @settings(
@@ -120,13 +121,13 @@ def test_arbitrary_bytes_never_traceback(
         assert code in (0, 1)
         assert "Traceback" not in out + err
         if code == 1:
-            assert out.startswith(f"{path}: ")
+            assert out == "" and err.startswith(f"{path}: ")
 
 
 def test_validate_checks_policy_size_offline(capsys: pytest.CaptureFixture[str]) -> None:
     spec = str(SPECS / "invalid" / "policy-too-large.yaml")
     assert main(["validate", spec]) == 1
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     # (these statements alone exceed the limit: reported with any other error there is)
     assert out.startswith(f"{spec}: spec.additionalPolicies.node: these statements alone take ")
     assert "over IAM's 10,240 limit" in out
@@ -157,7 +158,7 @@ def test_lone_surrogates_print_without_traceback(tmp_path: Path) -> None:
     # Then it exits 1 with the field named, and no traceback
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
-    assert "spec.cloudLabels." in result.stdout
+    assert "spec.cloudLabels." in result.stderr
 
 
 def test_closed_pipe_ends_quietly() -> None:
@@ -211,7 +212,7 @@ def test_the_cli_allows_a_managed_policy_only_when_told(
     capsys.readouterr()
     # Then a list that does not hold it refuses it, naming the flag to use
     assert main(["validate", str(path), "--allow-managed-policy", arn + "2"]) == 1
-    assert f"--allow-managed-policy {arn}" in capsys.readouterr().out
+    assert f"--allow-managed-policy {arn}" in capsys.readouterr().err
 
 
 def test_names_newer_than_the_catalogue_follow_the_operators_flags(
@@ -223,12 +224,12 @@ def test_names_newer_than_the_catalogue_follow_the_operators_flags(
     path.write_text(text)
     # When validated with the defaults: accepted, with a warning naming the way on
     assert main(["validate", str(path)]) == 0
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert f"{path}: warning: spec.additionalPolicies.node[1].Action[1]: " in out
     assert "--known-action aidevops:GetAsset" in out
     # With --unknown-actions error: refused, naming the flags
     assert main(["validate", str(path), "--unknown-actions", "error"]) == 1
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert "(--unknown-actions error)" in out and "--known-action aidevops:GetAsset" in out
     # With the action declared known: accepted without a warning, even when strict
     known = ["--known-action", "aidevops:GetAsset"]
@@ -258,7 +259,7 @@ def test_render_says_which_lookup_a_strict_spec_needs(
     path.write_text(text)
     # Then render says what it needs, at the fields (validate needs nothing)
     assert main(["render", str(path)]) == 1
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert f"{path}: documents[0].spec.dnsZone: " in out and "--hosted-zone-id" in out
     assert f"{path}: documents[0].spec.configBase: " in out and "--config-base" in out
     assert main(["validate", str(path)]) == 0
@@ -272,4 +273,4 @@ def test_render_says_which_lookup_a_strict_spec_needs(
     assert {"arn:aws:route53:::hostedzone/ZONE1", "arn:aws:s3:::bkt"} <= resources
     # And a state store that cannot become an ARN is refused
     assert main([*argv[:-1], "s3://b/c"]) == 1
-    assert "spec.configBase: 's3://b/c/' is not an s3://bucket/path URL" in capsys.readouterr().out
+    assert "spec.configBase: 's3://b/c/' is not an s3://bucket/path URL" in capsys.readouterr().err

@@ -45,15 +45,29 @@ def test_colliding_clusters_are_an_error_of_both_files(
     b = _write(tmp_path, "b.json", SECOND)
     # When both are checked together
     assert main([command, a, b]) == 1
-    out = capsys.readouterr().out
-    # Then each file gets the error at roles.node, naming the shared name and the other
-    # cluster, and the way out; nothing is rendered
-    lines = [line for line in out.splitlines() if line]
-    assert len(lines) == 2, out
+    captured = capsys.readouterr()
+    # Then each file gets the error at roles.node (on stderr), naming the shared name and
+    # the other cluster, and the way out; nothing is rendered, no file is ok
+    lines = [line for line in captured.err.splitlines() if line]
+    assert len(lines) == 2, captured.err
     for path, other in ((a, SECOND), (b, FIRST)):
         [line] = [x for x in lines if x.startswith(f"{path}: roles.node: ")]
         assert SHARED in line and repr(other) in line and "rename one of the clusters" in line
-    assert "{" not in out
+    assert captured.out == ""
+
+
+@pytest.mark.parametrize("command", ["validate", "render"])
+def test_a_collision_has_its_own_finding_code_in_json(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = _write(tmp_path, "a.json", FIRST)
+    b = _write(tmp_path, "b.json", SECOND)
+    assert main([command, "--json", a, b]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["ok"] is False
+    for record in document["files"]:
+        [error] = record["errors"]
+        assert (error["path"], error["code"]) == ("roles.node", "name-collision")
 
 
 @pytest.mark.parametrize("command", ["validate", "render"])
@@ -87,15 +101,15 @@ def test_render_of_several_files_prints_a_list_in_file_order(
     assert [plan["cluster"] for plan in rendered] == ["a.k8s.example.com", "b.k8s.example.com"]
 
 
-def test_validate_keeps_each_files_lines_in_order(
+def test_validate_reports_each_file_in_order(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     good = _write(tmp_path, "good.json", "a.k8s.example.com")
     bad = _write(tmp_path, "bad.json", "b.k8s.example.com", cloudProvider="gce")
     assert main(["validate", good, bad, good]) == 1
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"{good}: ok" and lines[-1] == f"{good}: ok"
-    assert lines[1].startswith(f"{bad}: spec.cloudProvider")
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [f"{good}: ok", f"{good}: ok"]
+    assert captured.err.startswith(f"{bad}: spec.cloudProvider")
 
 
 def test_the_same_cluster_in_two_files_is_no_collision(

@@ -53,7 +53,7 @@ class Deviation:
         return (modes is None or mode in modes) and (role is None or roles is None or role in roles)
 
 
-_BLOCK = re.compile(r"^```yaml deviation\n(.*?)^```", re.MULTILINE | re.DOTALL)
+_BLOCK = re.compile(r"^```yaml {\.deviation}\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
 @functools.cache

@@ -1,6 +1,11 @@
 """``kops-iam`` command line: a stable contract other tools call.
 
-Exit codes: 0 success, 1 an invalid spec (or a failed apply), 2 usage errors.
+Streams and exit codes are the same in every command (docs/cli.md,
+:mod:`kops_iam_tools.commands.findings`): stdout carries only the command's result, errors
+and warnings go to stderr; ``--json`` makes stdout one JSON document whatever happens.
+Exit codes: 0 success, 1 errors (invalid or rejected spec, AWS, failed or declined apply),
+2 usage errors (and ``plan --detailed-exitcode``: changes; a usage error then exits 1),
+130 interrupted, 141 stdout closed by its reader.
 Each subcommand lives in its own module under :mod:`kops_iam_tools.commands`, exposing
 ``add_arguments(parser)`` and ``run(args) -> int``; heavy imports stay inside ``run``.
 """
@@ -59,7 +64,14 @@ def _tolerant_output() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     _tolerant_output()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(arguments)
+    except SystemExit as exc:
+        # With --detailed-exitcode, 2 means "changes": a usage error must not look like one.
+        if exc.code == 2 and "--detailed-exitcode" in arguments:
+            return 1
+        raise
     module = _module(COMMANDS[args.command][0])
     try:
         code: int = module.run(args)

@@ -583,7 +583,7 @@ def outro(steps: Sequence[Step], seconds: float, ok: bool) -> RenderableType:
     after = Text.assemble(
         "Everything the demo started is stopped. Next: ",
         ("kops-iam local", "command"),
-        " to try your own specs (README, section Demo); ",
+        " to try your own specs (docs/demo.md); ",
         ("kops-iam demo --json", "command"),
         " for scripts.",
     )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Final
 
 
 @dataclass(frozen=True, order=True)
@@ -17,13 +18,44 @@ class Issue:
         An empty path means the document as a whole.
     message
         Why the field is wrong, in words a user can act on.
+    code
+        What kind of finding it is, for machines (``kops-iam validate --json``): one of
+        :data:`CODES`, or the error type pydantic names for a field of the wrong shape
+        (``missing``, ``extra_forbidden``, ``string_type``, ...). Not part of equality.
     """
 
     path: str
     message: str
+    code: str = field(default="spec", compare=False)
+
+    def under(self, base: str) -> Issue:
+        """The same finding with its path under ``base`` (``documents[1]``, ``spec``)."""
+        return replace(self, path=join_path(base, self.path) if self.path else base)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
+
+
+#: The codes kops-iam gives its own findings (besides pydantic's error types).
+CODES: Final[dict[str, str]] = {
+    "parse": "the file cannot be read as a spec: size, encoding, YAML/JSON syntax, tags, "
+    "duplicate keys, nesting, aliases",
+    "documents": "the file's documents: kinds, API versions, InstanceGroups, one Cluster",
+    "spec": "a field of the Cluster spec (names, network, labels, etcd, stores, "
+    "externalPolicies, ...)",
+    "policy": "an additionalPolicies value: its JSON, statements, actions, resources, conditions",
+    "escalation": "an action the privilege-escalation guardrail refuses unless the operator "
+    "allows it",
+    "policy-size": "a role's inline policies over IAM's 10,240-character limit",
+    "lookup": "something render needs given by hand (account id, hosted zone, state store, "
+    "KMS alias)",
+    "name-collision": "two clusters whose kops role names coincide",
+}
+
+
+def with_code(issues: Iterable[Issue], code: str) -> list[Issue]:
+    """``issues`` with ``code``."""
+    return [replace(issue, code=code) for issue in issues]
 
 
 class SpecInvalid(Exception):

@@ -35,7 +35,7 @@ from yaml.reader import Reader
 from yaml.resolver import BaseResolver, Resolver
 from yaml.scanner import Scanner
 
-from kops_iam.domain.errors import Issue, SpecInvalid, join_path
+from kops_iam.domain.errors import Issue, SpecInvalid, join_path, with_code
 
 __all__ = [
     "MAX_ALIAS_NODES",
@@ -712,18 +712,15 @@ def parse_documents(
             return [(path, _parse_json(text, start, MAX_DEPTH))]
         return _parse_yaml_stream(text, path, YAML_BACKEND)
     except SpecInvalid as exc:
-        raise SpecInvalid(_under(path, exc.errors)) from None
+        raise SpecInvalid(with_code(_under(path, exc.errors), "parse")) from None
     except UnicodeError as exc:  # lone surrogates in a str the C parser must encode
-        raise SpecInvalid([Issue(path, f"not valid Unicode text: {exc}")]) from None
+        raise SpecInvalid([Issue(path, f"not valid Unicode text: {exc}", "parse")]) from None
 
 
 def _under(base: str, issues: tuple[Issue, ...]) -> list[Issue]:
     if not base:
         return list(issues)
-    return [
-        Issue(join_path(base, issue.path) if issue.path else base, issue.message)
-        for issue in issues
-    ]
+    return [issue.under(base) for issue in issues]
 
 
 def _parse_yaml_stream(text: str, path: str, backend: str) -> list[Parsed]:

@@ -137,6 +137,7 @@ def _key_arn(
                     spec.at(ref.path),
                     "a bare key id needs the account id to form its ARN; "
                     "pass --account-id (the Lambda uses its own account)",
+                    "lookup",
                 )
             )
             return None
@@ -148,13 +149,16 @@ def _key_arn(
                 f"alias {ref.value!r} can only be resolved through KMS when "
                 "applying (kops-iam plan/apply or the Lambda); give the key ARN to "
                 "render offline",
+                "lookup",
             )
         )
         return None
     try:
         return resolve_alias(ref.value, spec.region)
     except LookupError as exc:
-        issues.append(Issue(spec.at(ref.path), f"alias {ref.value!r} could not be resolved: {exc}"))
+        issues.append(
+            Issue(spec.at(ref.path), f"alias {ref.value!r} could not be resolved: {exc}", "lookup")
+        )
         return None
 
 
@@ -263,6 +267,7 @@ def build_plan(
                     f"role {name}: inline policies total {size:,} characters "
                     f"(whitespace not counted), over IAM's {MAX_INLINE_POLICY_CHARS:,} "
                     "limit",
+                    "policy-size",
                 )
             )
         roles[kind] = RolePlan(
@@ -326,13 +331,14 @@ def _hosted_zone(spec: ClusterSpec, lookups: Lookups, issues: list[Issue]) -> st
                 f"strict IAM scopes Route53 to the cluster's hosted zone, the "
                 f"{query.describe()}: give its id (render --hosted-zone-id ID, or "
                 "spec.dnsZone: ID); kops-iam plan/apply and the Lambda look it up in Route53",
+                "lookup",
             )
         )
         return None
     try:
         return lookups.hosted_zone(query)
     except LookupError as exc:
-        issues.append(Issue(spec.at(query.path), f"hosted zone not found: {exc}"))
+        issues.append(Issue(spec.at(query.path), f"hosted zone not found: {exc}", "lookup"))
         return None
 
 
@@ -349,6 +355,7 @@ def _strict_roots(
                 "strict IAM grants the state store under configBase (kops always knew it): "
                 "set spec.configBase, or give it (render --config-base s3://BUCKET/CLUSTER); "
                 "the Lambda uses the bucket it read the spec from",
+                "lookup",
             )
         )
         return ()
@@ -366,6 +373,8 @@ def _strict_roots(
             found.append(StoreRoot(path.bucket, path.path))
         elif root.startswith("s3://"):  # only a looked-up configBase is unchecked so far
             issues.append(
-                Issue(spec.at("spec.configBase"), f"{root!r} is not an s3://bucket/path URL")
+                Issue(
+                    spec.at("spec.configBase"), f"{root!r} is not an s3://bucket/path URL", "lookup"
+                )
             )
     return tuple(found)

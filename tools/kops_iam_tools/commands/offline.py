@@ -1,30 +1,38 @@
 """``kops-iam validate`` and ``kops-iam render``: offline, no AWS needed.
 
-Both take several files. Besides each file's own errors, they report clusters whose kops
+Streams and exit codes as every command (:mod:`kops_iam_tools.commands.findings`):
+``validate`` prints ``FILE: ok`` per valid file on stdout, findings on stderr; with
+``--json`` one document on stdout (every file, every finding with its line and column);
+with ``--format github`` annotations on stdout. ``render`` prints the plan as JSON on
+stdout and nothing else (``render bad.yaml > out.json`` leaves ``out.json`` empty); with
+``--json`` a failure is ``validate --json``'s document instead.
+
+Both take several files. Besides each file's own findings, they report clusters whose kops
 role names coincide (names over 64 characters are truncated, so two different clusters can
 share one; docs/adr/0060): kops-iam would give the role to the first one applied and
-reject the other, so this is an error of both files.
+reject the other, so this is an error of both files (code ``name-collision``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from kops_iam.domain.errors import Issue, SpecInvalid
-from kops_iam.domain.model import ClusterPlan, RoleKind
+from kops_iam.domain.model import ClusterPlan
 from kops_iam.domain.options import Options
+from kops_iam_tools.commands import findings
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from kops_iam.domain.lookups import Lookups
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
-    """``validate`` and ``render``: one or more files; ``render`` also takes the lookups."""
+    """``validate`` and ``render``: one or more files (checked for role-name collisions
+    among them); ``render`` also takes the lookups."""
     parser.add_argument(
         "files",
         nargs="+",
@@ -32,8 +40,25 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         help="cluster spec (YAML or JSON), optionally followed by its InstanceGroups; "
         "several files are also checked for role-name collisions among them",
     )
-    if name == "render":
+    if name == "validate":
+        parser.add_argument(
+            "--format",
+            choices=("text", "json", "github"),
+            default="text",
+            help="text: FILE: ok on stdout, findings on stderr (default); json: one JSON "
+            "document on stdout, each finding with path, message, code, line and column; "
+            "github: GitHub Actions ::error annotations on stdout",
+        )
+        parser.add_argument(
+            "--json", dest="format", action="store_const", const="json", help="--format json"
+        )
+    else:
         add_lookup_arguments(parser)
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help="on failure too, print one JSON document on stdout (validate --json's)",
+        )
     add_option_arguments(parser)
 
 
@@ -136,7 +161,7 @@ def read_spec(path: str) -> bytes:
             with Path(path).open("rb") as handle:
                 data = handle.read(MAX_SPEC_BYTES + 1)
     except OSError as exc:
-        raise SpecInvalid([Issue("", f"cannot read: {exc.strerror or exc}")]) from None
+        raise SpecInvalid([Issue("", f"cannot read: {exc.strerror or exc}", "parse")]) from None
     return data
 
 
@@ -145,14 +170,45 @@ def report(path: str, issues: tuple[Issue, ...], prefix: str, out: TextIO) -> No
         print(f"{path}: {prefix}{issue}", file=out)
 
 
-def _lookups(args: argparse.Namespace) -> Lookups:
-    """What the operator gave by hand for a strict spec (``render``'s lookup arguments)."""
-    from kops_iam.domain.lookups import Lookups, fixed_zone
+@dataclass
+class Checked:
+    """One file's verdict: its bytes (when read), errors and warnings, its plan, and (when
+    valid) its cluster and role names."""
 
-    return Lookups(
-        hosted_zone=fixed_zone(args.hosted_zone_id) if args.hosted_zone_id else None,
-        config_base=args.config_base,
-    )
+    path: str
+    data: bytes | None = None
+    errors: tuple[Issue, ...] = ()
+    warnings: tuple[Issue, ...] = ()
+    plan: ClusterPlan | None = None
+    cluster: str | None = None
+    roles: dict[str, str] = field(default_factory=dict)
+
+    def record(self) -> dict[str, Any]:
+        """The verdict as ``validate --json`` prints it."""
+        return findings.file_record(self.path, self.errors, self.warnings, self.data)
+
+
+def check_file(path: str, options: Options, lookups: Lookups | None = None) -> Checked:
+    """Validate ``path`` (and plan it, given ``lookups``): never raises for a bad spec."""
+    from kops_iam.domain.naming import role_name
+    from kops_iam.domain.pipeline import plan_spec, validate_spec
+
+    checked = Checked(path)
+    try:
+        checked.data = read_spec(path)
+        if lookups is None:
+            spec = validate_spec(checked.data, options)
+            checked.warnings = tuple(spec.warnings)
+            checked.cluster, kinds = spec.name, tuple(spec.roles)
+        else:
+            checked.plan = plan_spec(checked.data, options, lookups=lookups)
+            checked.warnings = tuple(_as_issue(w) for w in checked.plan.warnings)
+            checked.cluster, kinds = checked.plan.cluster, tuple(checked.plan.roles)
+    except SpecInvalid as exc:
+        checked.errors, checked.warnings = exc.errors, exc.warnings
+        return checked
+    checked.roles = {kind: role_name(kind, checked.cluster) for kind in kinds}
+    return checked
 
 
 def collision_issues(roles: dict[str, dict[str, str]]) -> dict[str, list[Issue]]:
@@ -164,68 +220,70 @@ def collision_issues(roles: dict[str, dict[str, str]]) -> dict[str, list[Issue]]
     for collision in name_collisions(roles):
         for cluster, kind in collision.holders:
             issues.setdefault(cluster, []).append(
-                Issue(f"roles.{kind}", collision.message(cluster))
+                Issue(f"roles.{kind}", collision.message(cluster), "name-collision")
             )
     return issues
 
 
-@dataclass
-class _Checked:
-    """One file's verdict: its errors and warnings, or its cluster and role names."""
+def check_files(
+    paths: list[str], options: Options, lookups: Lookups | None = None
+) -> list[Checked]:
+    """:func:`check_file` for each path, then role-name collisions among the valid ones (an
+    error of each file involved)."""
+    checked = [check_file(path, options, lookups) for path in paths]
+    roles: dict[str, dict[str, str]] = {}
+    for item in checked:
+        if item.cluster is not None:
+            roles.setdefault(item.cluster, {}).update(item.roles)
+    collisions = collision_issues(roles)
+    for item in checked:
+        if item.cluster in collisions:
+            item.errors += tuple(collisions[item.cluster])
+    return checked
 
-    errors: tuple[Issue, ...] = ()
-    warnings: tuple[object, ...] = ()
-    cluster: str | None = None
-    roles: dict[str, str] = field(default_factory=dict)
-    plan: ClusterPlan | None = None
+
+def _as_issue(warning: object) -> Issue:
+    return warning if isinstance(warning, Issue) else Issue("", str(warning))
 
 
-def _check(path: str, command: str, options: Options, lookups: Lookups | None) -> _Checked:
-    from kops_iam.domain.naming import role_name
-    from kops_iam.domain.pipeline import plan_spec, validate_spec
-
-    kinds: list[RoleKind]
-    warnings: tuple[object, ...]
-    plan: ClusterPlan | None = None
-    try:
-        if command == "validate":
-            spec = validate_spec(read_spec(path), options)
-            kinds, cluster, warnings = list(spec.roles), spec.name, tuple(spec.warnings)
-        else:
-            plan = plan_spec(read_spec(path), options, lookups=lookups)
-            kinds, cluster, warnings = list(plan.roles), plan.cluster, plan.warnings
-    except SpecInvalid as exc:
-        return _Checked(errors=exc.errors, warnings=exc.warnings)
-    roles: dict[str, str] = {kind: role_name(kind, cluster) for kind in kinds}
-    return _Checked(warnings=warnings, cluster=cluster, roles=roles, plan=plan)
+def print_verdicts(checked: list[Checked], form: str) -> int:
+    """Print every file's verdict in ``form`` (text, json, github); the exit code."""
+    failed = any(c.errors for c in checked)
+    if form == "json":
+        findings.dump({"ok": not failed, "files": [c.record() for c in checked]})
+    elif form == "github":
+        for item in checked:
+            for line in findings.github_annotations(item.record()):
+                print(line)
+    else:
+        for item in checked:
+            findings.report_text(item.path, item.errors, item.warnings)
+            if not item.errors:
+                print(f"{item.path}: ok")
+    return findings.FAILED if failed else findings.OK
 
 
 def run(args: argparse.Namespace) -> int:
+    from kops_iam.domain.lookups import Lookups, fixed_zone
+
     options = options_from_args(args)
-    lookups = _lookups(args) if args.command == "render" else None
-    checked = [(path, _check(path, args.command, options, lookups)) for path in args.files]
-    roles: dict[str, dict[str, str]] = {}
-    for _, result in checked:
-        if result.cluster is not None:
-            roles.setdefault(result.cluster, {}).update(result.roles)
-    collisions = collision_issues(roles)
-    failed = False
-    for path, result in checked:
-        errors = result.errors + tuple(collisions.get(result.cluster or "", ()))
-        failed = failed or bool(errors)
-        report(path, errors, "", sys.stdout)
-        if args.command == "render":
-            warnings_out = sys.stdout if result.cluster is None else sys.stderr
-            for warning in result.warnings:
-                print(f"{path}: warning: {warning}", file=warnings_out)
-            continue
-        for warning in result.warnings:
-            print(f"{path}: warning: {warning}")
-        if not errors:
-            print(f"{path}: ok")
-    if args.command == "validate" or failed:
-        return 1 if failed else 0
-    rendered = [r.plan.to_dict() for _, r in checked if r.plan is not None]
-    json.dump(rendered[0] if len(rendered) == 1 else rendered, sys.stdout, indent=2)
-    sys.stdout.write("\n")
-    return 0
+    if args.command == "validate":
+        return print_verdicts(check_files(args.files, options), args.format)
+
+    lookups = Lookups(
+        hosted_zone=fixed_zone(args.hosted_zone_id) if args.hosted_zone_id else None,
+        config_base=args.config_base,
+    )
+    checked = check_files(args.files, options, lookups)
+    if any(item.errors for item in checked):
+        if args.json:
+            return print_verdicts(checked, "json")
+        for item in checked:  # findings on stderr; stdout stays empty
+            findings.report_text(item.path, item.errors, item.warnings)
+        return findings.FAILED
+    if not args.json:
+        for item in checked:
+            findings.report_text(item.path, (), item.warnings)
+    plans = [item.plan.to_dict() for item in checked if item.plan is not None]
+    findings.dump(plans[0] if len(plans) == 1 else plans)
+    return findings.OK

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from kops_iam.application.settings import Defaults
+from kops_iam_tools.commands import findings
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from mypy_boto3_sqs import SQSClient
@@ -217,8 +218,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _run(args, sys.stdout)
     except Exception as exc:  # noqa: BLE001 - the CLI contract: a message, never a traceback
-        print(f"kops-iam redrive: {_explain(exc)}", file=sys.stderr)
-        return 1
+        if args.json:  # --json: one document on stdout, whatever happens (docs/cli.md)
+            findings.dump({"status": "error", "error": _explain(exc)})
+        else:
+            print(f"kops-iam redrive: {_explain(exc)}", file=sys.stderr)
+        return findings.FAILED
 
 
 def clients(args: argparse.Namespace) -> tuple[Any, Any, Any]:

@@ -34,6 +34,12 @@ from kops_iam.domain.options import Options
 from kops_iam.domain.parsing import check_json_depth
 from kops_iam.domain.policy import MAX_INLINE_POLICY_CHARS, policy_document, policy_size
 
+
+def _issue(path: str, message: str) -> Issue:
+    """A finding of this module (code ``policy``)."""
+    return Issue(path, message, "policy")
+
+
 __all__ = ["MAX_STATEMENTS", "MAX_SUGGESTIONS", "STATEMENT_KEYS", "check_additional_policy"]
 
 #: Most statements checked in one value. A role's inline policies share 10,240 characters,
@@ -112,7 +118,7 @@ def check_additional_policy(
     )
     if len(parsed) > MAX_STATEMENTS:
         errors.append(
-            Issue(
+            _issue(
                 path,
                 f"holds {len(parsed)} statements; kops-iam checks at most {MAX_STATEMENTS} "
                 "(a role's inline policies share 10,240 characters, room for about 220 "
@@ -151,7 +157,7 @@ def _parse(raw: object, path: str) -> tuple[list[Any] | None, list[Issue]]:
     if isinstance(raw, list | dict):
         found = "a YAML list" if isinstance(raw, list) else "a YAML mapping"
         return None, [
-            Issue(
+            _issue(
                 path,
                 f"must be a string holding a JSON array of IAM statements, found {found}; "
                 f"kops reads this field as a string: quote it as a JSON string, e.g. "
@@ -161,16 +167,16 @@ def _parse(raw: object, path: str) -> tuple[list[Any] | None, list[Issue]]:
         ]
     if not isinstance(raw, str):
         return None, [
-            Issue(
+            _issue(
                 path, f"must be a string holding a JSON array of IAM statements, found {kind(raw)}"
             )
         ]
     if not raw.strip():
-        return None, [Issue(path, "is empty; it must hold a JSON array of IAM statements")]
+        return None, [_issue(path, "is empty; it must hold a JSON array of IAM statements")]
     try:
         check_json_depth(raw, path=path)
     except SpecInvalid as exc:
-        return None, [Issue(path, f"is not valid JSON for IAM: {exc.errors[0].message}")]
+        return None, [_issue(path, f"is not valid JSON for IAM: {exc.errors[0].message}")]
     try:
         value = json.loads(raw, object_pairs_hook=_object_pairs, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
@@ -181,23 +187,23 @@ def _parse(raw: object, path: str) -> tuple[list[Any] | None, list[Issue]]:
         elif near and (not near.isascii() or not near.isprintable()):
             found = f" (found {describe_char(near)})"
         return None, [
-            Issue(
+            _issue(
                 path,
                 f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{found}",
             )
         ]
     except RecursionError:
-        return None, [Issue(path, "is not valid JSON: nested too deeply")]
+        return None, [_issue(path, "is not valid JSON: nested too deeply")]
     except ValueError as exc:
-        return None, [Issue(path, f"is not valid JSON: {exc}")]
+        return None, [_issue(path, f"is not valid JSON: {exc}")]
     if not isinstance(value, list):
         hint = "; wrap the statement in [ ]" if isinstance(value, dict) else ""
         return None, [
-            Issue(path, f"must hold a JSON array of IAM statements, found {kind(value)}{hint}")
+            _issue(path, f"must hold a JSON array of IAM statements, found {kind(value)}{hint}")
         ]
     if not value:
         return None, [
-            Issue(
+            _issue(
                 path,
                 "holds an empty array; IAM rejects a policy without statements, "
                 "so remove the entry or add a statement",

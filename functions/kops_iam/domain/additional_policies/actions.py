@@ -44,7 +44,9 @@ def check_actions(checks: Checks, value: Any, path: str, *, allow: bool, negated
             covered = escalations((action,), not_action=False, catalogue=checks.catalogue)
             blocked = disallowed(covered, checks.allowed)
             if blocked:
-                checks.error(item_path, explain(shorten(action), blocked, checks.approval))
+                checks.error(
+                    item_path, explain(shorten(action), blocked, checks.approval), "escalation"
+                )
     if allow and negated:
         covered = escalations(strings, not_action=True, catalogue=checks.catalogue)
         blocked = disallowed(covered, checks.allowed)
@@ -56,6 +58,7 @@ def check_actions(checks: Checks, value: Any, path: str, *, allow: bool, negated
                     blocked,
                     checks.approval,
                 ),
+                "escalation",
             )
 
 

@@ -71,15 +71,15 @@ class Checks:
         self._warnings_left = MAX_WARNINGS
         self._warnings_held = 0
 
-    def error(self, path: str, message: str) -> None:
+    def error(self, path: str, message: str, code: str = "policy") -> None:
         """Record one error at ``path``."""
-        self.errors.append(Issue(path, message))
+        self.errors.append(Issue(path, message, code))
 
     def warn(self, path: str, message: str) -> None:
         """Record one warning at ``path`` (past :data:`MAX_WARNINGS`, only count it)."""
         if self._warnings_left > 0:
             self._warnings_left -= 1
-            self.warnings.append(Issue(path, message))
+            self.warnings.append(Issue(path, message, "policy"))
         else:
             self._warnings_held += 1
 
@@ -91,6 +91,7 @@ class Checks:
                     path,
                     f"{self._warnings_held} more warnings like the {MAX_WARNINGS} above "
                     "are not listed",
+                    "policy",
                 )
             )
             self._warnings_held = 0

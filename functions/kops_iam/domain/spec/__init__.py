@@ -118,7 +118,7 @@ def validate(
 def _under(source: str, issues: Sequence[Issue]) -> list[Issue]:
     if not source:
         return list(issues)
-    return [Issue(f"{source}.{i.path}" if i.path else source, i.message) for i in issues]
+    return [dataclasses.replace(i, path=f"{source}.{i.path}" if i.path else source) for i in issues]
 
 
 def _validate(

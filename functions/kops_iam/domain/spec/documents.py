@@ -31,6 +31,12 @@ from typing import Any, Final
 from kops_iam.domain.errors import Issue, join_path
 from kops_iam.domain.model import RoleKind
 
+
+def _issue(path: str, message: str) -> Issue:
+    """A finding of this module (code ``documents``)."""
+    return Issue(path, message, "documents")
+
+
 #: API groups and versions kops wrote (``kops`` was renamed ``kops.k8s.io`` in kops 1.15).
 API_GROUPS: Final[dict[str, tuple[str, ...]]] = {
     "kops": ("v1alpha1", "v1alpha2"),
@@ -98,7 +104,7 @@ def sort_documents(documents: Sequence[SourceDocument]) -> Sorted:
     if lone and documents[0].body.get("kind", "Cluster") != "Cluster":
         kind = documents[0].body.get("kind")
         result.errors.append(
-            Issue(
+            _issue(
                 documents[0].at("kind"),
                 f"{kind!r}: the input holds no Cluster; kops-iam reads kind: Cluster (a file may "
                 "add the cluster's InstanceGroups after it)",
@@ -117,7 +123,7 @@ def sort_documents(documents: Sequence[SourceDocument]) -> Sorted:
             if result.cluster is not None:
                 where = result.cluster.path or "the first document"
                 result.errors.append(
-                    Issue(
+                    _issue(
                         doc.at("kind"),
                         f"a second Cluster (the first is {where}); an input describes exactly "
                         "one cluster",
@@ -129,19 +135,19 @@ def sort_documents(documents: Sequence[SourceDocument]) -> Sorted:
             igs.append((doc, _instance_group(doc, result)))
         elif kind is None:
             result.errors.append(
-                Issue(
+                _issue(
                     doc.at("kind"),
                     "required when a file holds several documents: Cluster or InstanceGroup",
                 )
             )
         elif isinstance(kind, str) and kind in ACCEPTED_KINDS:
             result.warnings.append(
-                Issue(doc.at("kind"), f"{kind}: {ACCEPTED_KINDS[kind]}; no effect on IAM, ignored")
+                _issue(doc.at("kind"), f"{kind}: {ACCEPTED_KINDS[kind]}; no effect on IAM, ignored")
             )
         else:
             shown = kind if isinstance(kind, str) else repr(kind)
             result.errors.append(
-                Issue(
+                _issue(
                     doc.at("kind"),
                     f'{shown}: kops create -f fails on this kind ("Unhandled kind"); an input '
                     "holds one Cluster and its InstanceGroups (SSHCredential is accepted)",
@@ -149,7 +155,7 @@ def sort_documents(documents: Sequence[SourceDocument]) -> Sorted:
             )
     if result.cluster is None:
         result.errors.append(
-            Issue("", "no kind: Cluster document; an input describes exactly one cluster")
+            _issue("", "no kind: Cluster document; an input describes exactly one cluster")
         )
     _check_instance_groups(igs, result)
     return result
@@ -161,13 +167,13 @@ def _api_version(doc: SourceDocument, result: Sorted) -> bool:
     if api is None:
         return True  # kops 1.5 to 1.17 read a document without apiVersion as v1alpha1
     if not isinstance(api, str):
-        result.errors.append(Issue(doc.at("apiVersion"), f"{api!r} is not an API version"))
+        result.errors.append(_issue(doc.at("apiVersion"), f"{api!r} is not an API version"))
         return False
     group, _, version = api.rpartition("/")
     if group in API_GROUPS:
         if version not in API_GROUPS[group]:
             result.errors.append(
-                Issue(
+                _issue(
                     doc.at("apiVersion"),
                     f"{api!r}: kops wrote {group}/" + ", ".join(API_GROUPS[group]) + " only",
                 )
@@ -176,14 +182,14 @@ def _api_version(doc: SourceDocument, result: Sorted) -> bool:
         return True
     if doc.body.get("kind") in (None, "Cluster", "InstanceGroup"):
         result.errors.append(
-            Issue(
+            _issue(
                 doc.at("apiVersion"),
                 f"{api!r} is not a kops API version; expected one of " + ", ".join(api_versions()),
             )
         )
         return False
     result.warnings.append(
-        Issue(
+        _issue(
             doc.path,
             f"{api} {doc.body.get('kind')!s} is not a kops object (kops 1.25+ keeps such "
             "documents as additional objects of the cluster); no effect on IAM, ignored",
@@ -203,7 +209,7 @@ def _instance_group(doc: SourceDocument, result: Sorted) -> InstanceGroup | None
     ok = True
     if not isinstance(name, str) or not name:
         result.errors.append(
-            Issue(doc.at("metadata", "name"), "required: the InstanceGroup's name")
+            _issue(doc.at("metadata", "name"), "required: the InstanceGroup's name")
         )
         ok = False
     spec = doc.body.get("spec")
@@ -211,11 +217,11 @@ def _instance_group(doc: SourceDocument, result: Sorted) -> InstanceGroup | None
     kind: RoleKind | None = None
     if role is None:
         result.errors.append(
-            Issue(doc.at("spec", "role"), "required: Master, Node or Bastion (kops validation)")
+            _issue(doc.at("spec", "role"), "required: Master, Node or Bastion (kops validation)")
         )
     elif role == "APIServer":
         result.errors.append(
-            Issue(
+            _issue(
                 doc.at("spec", "role"),
                 "APIServer: kops-iam follows kops 1.8.0's roles (Master, Node, Bastion); "
                 "API-server nodes came later",
@@ -223,7 +229,7 @@ def _instance_group(doc: SourceDocument, result: Sorted) -> InstanceGroup | None
         )
     elif not isinstance(role, str) or role not in INSTANCE_GROUP_ROLES:
         result.errors.append(
-            Issue(
+            _issue(
                 doc.at("spec", "role"),
                 f"{role!r} is not an InstanceGroup role; expected "
                 + ", ".join(INSTANCE_GROUP_ROLES)
@@ -235,7 +241,7 @@ def _instance_group(doc: SourceDocument, result: Sorted) -> InstanceGroup | None
     iam = spec.get("iam") if isinstance(spec, Mapping) else None
     if isinstance(iam, Mapping) and iam.get("profile") is not None:
         result.warnings.append(
-            Issue(
+            _issue(
                 doc.at("spec", "iam", "profile"),
                 "kops 1.10+ runs this group with that existing instance profile; kops-iam "
                 "follows kops 1.8.0, which has no such field, and manages the "
@@ -259,7 +265,7 @@ def _check_instance_groups(
         label = labels.get(CLUSTER_LABEL) if isinstance(labels, Mapping) else None
         if label is not None and cluster is not None and label != cluster:
             result.errors.append(
-                Issue(
+                _issue(
                     doc.at("metadata", "labels", CLUSTER_LABEL),
                     f"{label!r}: this InstanceGroup belongs to another cluster than {cluster!r}",
                 )
@@ -269,7 +275,7 @@ def _check_instance_groups(
             continue
         if group.name in seen:
             result.errors.append(
-                Issue(
+                _issue(
                     doc.at("metadata", "name"),
                     f"InstanceGroup {group.name!r} is defined twice (also at "
                     f"{seen[group.name] or 'the first document'})",

@@ -117,7 +117,7 @@ def pydantic_issues(base: str, error: ValidationError) -> list[Issue]:
     issues = []
     for item in error.errors(include_url=False):
         parts = [p for p in item["loc"] if not (isinstance(p, str) and _is_union_tag(p))]
-        issues.append(Issue(join_path(base, *parts), item["msg"]))
+        issues.append(Issue(join_path(base, *parts), item["msg"], item["type"]))
     return issues
 
 
