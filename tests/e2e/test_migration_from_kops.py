@@ -133,7 +133,7 @@ def test_a_kops_cluster_moves_to_kops_iam_in_place(world: World, cli: Any) -> No
     assert code == 0  # kops-iam now owns them, at / where they were: nothing left to do
     # (without keeping roles at / managed, they are root-path: reported, never written)
     code, _, err = cli("plan", str(SPEC), "--detailed-exitcode")
-    assert code == 1 and "manageRootPathRoles" in err, err
+    assert code == 1 and "--manage-root-path-roles" in err, err  # the CLI's own flag
 
     # Step 4 - adoption off again, the adopted roles kept managed at / (docs/adr/0061); the
     # spec's edits now reach IAM through the state store

@@ -111,7 +111,8 @@ def test_roles_kops_iam_made_at_the_root_path_need_an_explicit_flag(
     world.iam.create_role(RoleName=NODES, AssumeRolePolicyDocument="{}", Tags=tags)
     # Then apply refuses it, saying how to go on, and writes nothing
     assert main(["apply", str(spec_file), "--yes"]) == 1
-    assert "manageRootPathRoles" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--manage-root-path-roles" in err and "manageRootPathRoles" not in err, err
     assert world.role_names() == {NODES}
     # And with the flag it is managed in place (and gets its cluster tag)
     assert main(["apply", str(spec_file), "--manage-root-path-roles", "--yes"]) == 0

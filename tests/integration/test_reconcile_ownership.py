@@ -172,7 +172,7 @@ def test_roles_owned_before_the_managed_path_are_rejected_with_the_way_out(world
     assert world.snapshot() == before
     assert event["detail-type"] == DetailType.SPEC_REJECTED
     assert event["detail"]["reason"] == "root-path"
-    assert "manageRootPathRoles" in event["detail"]["message"]
+    assert "manage-root-path-roles setting (true)" in event["detail"]["message"]
 
 
 def test_roles_owned_before_the_managed_path_are_kept_when_the_operator_allows(

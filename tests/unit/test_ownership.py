@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from kops_iam.application.settings import approval_for
 from kops_iam.aws.iam_diff import RoleConflict, diff_cluster, diff_role
 from kops_iam.aws.iam_read import LiveProfile, LiveRole, Observed
 from kops_iam.domain.model import ClusterPlan, RolePlan
@@ -187,7 +188,15 @@ def test_a_root_path_role_is_rejected_with_the_way_out_unless_the_operator_allow
     # Then by default it is a rejection naming the setting, and a deletion skips it
     result = diff_role(plan_for(A), seen, cluster=A)
     assert isinstance(result, RoleConflict) and result.code == "root-path"
-    assert "manageRootPathRoles" in result.reason and MANAGED_PATH in result.reason
+    assert "manage-root-path-roles setting" in result.reason and MANAGED_PATH in result.reason
+    # And the way out names what the reader sets: the CLI flag, or the stack's context key
+    for audience, way_out in (
+        ("cli", "set --manage-root-path-roles to"),
+        ("stack", "set the CDK context key kops-iam:manageRootPathRoles=true to"),
+    ):
+        rules = OwnershipRules(approval=approval_for(audience))
+        told = diff_role(plan_for(A), seen, cluster=A, rules=rules)
+        assert isinstance(told, RoleConflict) and way_out in told.reason, told
     assert diff_cluster(A, None, {"node": seen}).writes == ()
     # With the setting, it is managed in place (and gets the cluster tag)
     changes = diff_cluster(A, cluster_plan(A), {"node": seen}, manage_root_path=True)

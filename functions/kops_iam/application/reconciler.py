@@ -213,6 +213,7 @@ class Reconciler:
             retain=self.settings.retain_on_delete,
             path=self.settings.role_path,
             manage_root_path=self.settings.manage_root_path_roles,
+            approval=self.settings.options.approval,
         )
 
     def settle(self, attempt: int) -> None:

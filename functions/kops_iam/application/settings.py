@@ -280,12 +280,14 @@ def approval_for(audience: Audience) -> Approval:
     """How a refusal tells *its* reader to approve: the CLI flag, or the stack's context key."""
     actions, managed = SETTING["allowed_actions"], SETTING["allowed_managed_policy_arns"]
     known, unknown = SETTING["known_actions"], SETTING["unknown_actions"]
+    root_path = SETTING["manage_root_path_roles"]
     if audience == "cli":
         return Approval(
             action=f"{actions.flag} {{action}}",
             managed_policy=f"{managed.flag} {{arn}}",
             known_action=f"{known.flag} {{action}}",
             refuse_unknown=f"{unknown.flag} error",
+            manage_root_path=str(root_path.flag),
         )
     return Approval(
         action=f"the CDK context key {actions.context_key} (e.g. -c {actions.context_key}="
@@ -293,6 +295,7 @@ def approval_for(audience: Audience) -> Approval:
         managed_policy=f"the CDK context key {managed.context_key} (add {{arn}})",
         known_action=f"the CDK context key {known.context_key} (add {{action}})",
         refuse_unknown=f"the CDK context key {unknown.context_key}=error",
+        manage_root_path=f"the CDK context key {root_path.context_key}=true",
     )
 
 

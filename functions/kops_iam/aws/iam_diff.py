@@ -25,6 +25,7 @@ from urllib.parse import unquote
 from kops_iam.aws.iam_read import LiveProfile, LiveRole, Observed
 from kops_iam.domain.model import ROLE_KINDS, ClusterPlan, JSONDict, RoleKind, RolePlan
 from kops_iam.domain.naming import CLUSTER_TAG_KEY, MANAGED_PATH
+from kops_iam.domain.options import Approval
 from kops_iam.domain.ownership import UNTOUCHABLE, OwnershipRules, Standing
 
 #: Statement fields whose value is a string or a set of strings (order and case of the
@@ -231,6 +232,7 @@ def diff_cluster(
     retain: bool = False,
     path: str = MANAGED_PATH,
     manage_root_path: bool = False,
+    approval: Approval | None = None,
 ) -> ClusterChanges:
     """Compute the writes that make IAM match ``plan`` (``None``: the cluster is gone).
 
@@ -241,7 +243,9 @@ def diff_cluster(
     roles the plan does not want are deleted, unless the whole cluster is gone and
     ``retain`` is set. New roles and profiles are created under ``path``.
     """
-    rules = OwnershipRules(path=path, adopt=adopt, manage_root_path=manage_root_path)
+    rules = OwnershipRules(
+        path=path, adopt=adopt, manage_root_path=manage_root_path, approval=approval or Approval()
+    )
     changes: list[RoleChange] = []
     conflicts: list[RoleConflict] = []
     for kind in ROLE_KINDS:

@@ -16,7 +16,7 @@ Pure: decided from the resource's tags and IAM path alone (docs/adr/0060, 0061).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from kops_iam.domain.naming import (
@@ -27,6 +27,7 @@ from kops_iam.domain.naming import (
     OWNERSHIP_TAG_VALUE,
     ROOT_PATH,
 )
+from kops_iam.domain.options import Approval
 
 #: How a resource stands towards the cluster being reconciled.
 #:
@@ -75,11 +76,14 @@ class OwnershipRules:
     manage_root_path
         Keep managing resources kops-iam created at ``/`` before it created them under
         ``path`` (docs/adr/0061). Adoption implies it: adopted resources stay at ``/``.
+    approval
+        How a refusal names the setting *its* reader sets (wording only).
     """
 
     path: str = MANAGED_PATH
     adopt: bool = False
     manage_root_path: bool = False
+    approval: Approval = field(default_factory=Approval)
 
     @property
     def writable_paths(self) -> tuple[str, ...]:
@@ -132,9 +136,9 @@ class OwnershipRules:
             return (
                 f"{what} was created by kops-iam for {cluster!r} at IAM path / , before "
                 f"kops-iam created everything under {self.path}; the function may write "
-                "there only when the operator allows it: set kops-iam:manageRootPathRoles "
-                "(KOPS_IAM_MANAGE_ROOT_PATH_ROLES=true) to keep managing it, or delete it "
-                "so that kops-iam creates it again under " + self.path
+                f"there only when the operator allows it: set {self.approval.manage_root_path} "
+                "to keep managing it, or delete it so that kops-iam creates it again under "
+                + self.path
             )
         if standing == "other-path":
             return (
