@@ -113,6 +113,7 @@ class StackConfig(BaseModel):
     mode: Literal["apply", "plan"] = _setting("kops-iam:mode", "apply")
     adopt_existing_roles: bool = _setting("kops-iam:adoptExistingRoles", False)
     retain_on_delete: bool = _setting("kops-iam:retainOnDelete", False)
+    manage_root_path_roles: bool = _setting("kops-iam:manageRootPathRoles", False)
     drift_schedule: str = _setting("kops-iam:driftSchedule", "rate(1 hour)")
     audit_bus_name: str = _setting("kops-iam:auditBusName", Defaults.AUDIT_BUS_NAME)
     audit_archive_retention_days: Annotated[int, Field(ge=0, le=36500)] = _setting(

@@ -92,6 +92,7 @@ def test_trust_policy_and_tags() -> None:
     assert node.tags == {
         "KubernetesCluster": "c.example.com",
         "Name": "nodes.c.example.com",
+        "kops-iam/cluster": "c.example.com",
         "kops-iam/managed-by": "kops-iam",
         "kubernetes.io/cluster/c.example.com": "owned",
         "team": "platform",

@@ -23,7 +23,12 @@ from kops_iam.aws.iam_diff import (
 from kops_iam.aws.iam_read import LiveProfile, LiveRole, Observed
 from kops_iam.aws.iam_write import ConcurrentChange, WriteFailed, execute
 from kops_iam.domain.model import ClusterPlan, RolePlan
-from kops_iam.domain.naming import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE
+from kops_iam.domain.naming import (
+    CLUSTER_TAG_KEY,
+    MANAGED_PATH,
+    OWNERSHIP_TAG_KEY,
+    OWNERSHIP_TAG_VALUE,
+)
 
 CLUSTER = "u.k8s.example.com"
 NODES = f"nodes.{CLUSTER}"
@@ -37,7 +42,11 @@ TRUST = {
         }
     ],
 }
-OWNED = {OWNERSHIP_TAG_KEY: OWNERSHIP_TAG_VALUE, "KubernetesCluster": CLUSTER}
+OWNED = {
+    OWNERSHIP_TAG_KEY: OWNERSHIP_TAG_VALUE,
+    CLUSTER_TAG_KEY: CLUSTER,
+    "KubernetesCluster": CLUSTER,
+}
 
 
 def doc(*statements: dict[str, Any]) -> dict[str, Any]:
@@ -66,7 +75,7 @@ def role_plan(**changes: Any) -> RolePlan:
 def live_role(**changes: Any) -> LiveRole:
     values: dict[str, Any] = {
         "name": NODES,
-        "path": "/",
+        "path": MANAGED_PATH,
         "trust": TRUST,
         "tags": dict(OWNED),
         "boundary": None,
@@ -77,7 +86,7 @@ def live_role(**changes: Any) -> LiveRole:
     return LiveRole(**values)
 
 
-PROFILE = LiveProfile(name=NODES, roles=(NODES,), tags=dict(OWNED))
+PROFILE = LiveProfile(name=NODES, roles=(NODES,), tags=dict(OWNED), path=MANAGED_PATH)
 
 
 def ops(writes: tuple[Write, ...] | Any) -> list[str]:
@@ -237,12 +246,12 @@ def test_a_foreign_role_is_a_conflict_unless_adopted() -> None:
 
 
 def test_a_profile_holding_another_role_is_a_conflict() -> None:
-    profile = LiveProfile(name=NODES, roles=("someone-else",), tags=dict(OWNED))
+    profile = LiveProfile(name=NODES, roles=("someone-else",), tags=dict(OWNED), path=MANAGED_PATH)
     assert isinstance(diff_role(role_plan(), Observed(live_role(), profile)), RoleConflict)
 
 
 def test_a_profile_without_the_role_gets_it_back() -> None:
-    profile = LiveProfile(name=NODES, roles=(), tags=dict(OWNED))
+    profile = LiveProfile(name=NODES, roles=(), tags=dict(OWNED), path=MANAGED_PATH)
     change = diff_role(role_plan(), Observed(live_role(), profile))
     assert not isinstance(change, RoleConflict)
     assert ops(change.writes) == ["add_role_to_instance_profile"]

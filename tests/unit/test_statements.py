@@ -17,7 +17,7 @@ from kops_iam.domain.additional_policies import MAX_STATEMENTS, check_additional
 from kops_iam.domain.additional_policies.checks import MAX_UNKNOWN_NAMES, MAX_WARNINGS
 from kops_iam.domain.catalogue import ActionCatalogue, default_catalogue
 from kops_iam.domain.errors import Issue
-from kops_iam.domain.guardrail import escalations
+from kops_iam.domain.guardrail import ESCALATION_ACTIONS, escalations
 from kops_iam.domain.options import Options
 from kops_iam.domain.pipeline import validate_spec
 
@@ -735,9 +735,19 @@ def test_an_escalation_action_is_an_error_at_its_action_path() -> None:
     )
 
 
+IAM_ESCALATIONS = {a for a in ESCALATION_ACTIONS if a.startswith("iam:")}
+#: Every service with an escalation action, as a wildcard (NotAction of all of them allows none).
+ESCALATION_SERVICES = sorted({f"{a.split(':')[0]}:*" for a in ESCALATION_ACTIONS})
+
+
 @pytest.mark.parametrize(
     ("action", "count"),
-    [("*", 16), ("iam:*", 14), ("iam:Put*", 3), ("IAM:ATTACH*", 3)],
+    [
+        ("*", len(ESCALATION_ACTIONS)),
+        ("iam:*", len(IAM_ESCALATIONS)),
+        ("iam:Put*", 5),  # three policies, two boundaries
+        ("IAM:ATTACH*", 3),
+    ],
 )
 def test_a_wildcard_covering_escalations_lists_them(action: str, count: int) -> None:
     message = only(errors_of(allow(Action=action, Resource="*")))
@@ -774,10 +784,11 @@ def test_the_operator_can_allow_escalations_by_name_or_pattern(
 
 
 def test_partial_approval_reports_only_what_is_left() -> None:
-    errors = errors_of(allow(Action="iam:Put*"), allowed=frozenset({"iam:PutRolePolicy"}))
+    allowed = frozenset({"iam:PutRolePolicy", "iam:Put*PermissionsBoundary"})
+    errors = errors_of(allow(Action="iam:Put*"), allowed=allowed)
     message = only(errors)
     assert "iam:PutGroupPolicy, iam:PutUserPolicy" in message
-    assert "iam:PutRolePolicy" not in message
+    assert "iam:PutRolePolicy" not in message and "Boundary" not in message
 
 
 def test_allow_with_not_action_covers_the_complement() -> None:
@@ -786,14 +797,19 @@ def test_allow_with_not_action_covers_the_complement() -> None:
     # Then the error sits on NotAction (no index) and lists the escalation actions
     assert message.startswith(
         f"{PATH}[0].NotAction: an Allow statement with NotAction (it allows every action not "
-        "listed) covers privilege-escalation actions glue:UpdateDevEndpoint, "
-        "iam:AddUserToGroup, iam:AttachGroupPolicy and 13 more"
+        "listed) covers privilege-escalation actions apprunner:UpdateService, "
+        f"cloudformation:CreateChangeSet, cloudformation:ExecuteChangeSet and "
+        f"{len(ESCALATION_ACTIONS) - 1 - 3} more"  # all but s3:PutBucketPolicy (s3:* excluded)
     )
 
 
 def test_allow_with_not_action_excluding_every_escalation_passes() -> None:
-    statement = allow(Action=None, NotAction=["iam:*", "glue:UpdateDevEndpoint", "lambda:*"])
+    statement = allow(Action=None, NotAction=ESCALATION_SERVICES)
     assert errors_of(statement) == []
+    # and leaving out any one service makes it cover that service's escalations
+    for left_out in ESCALATION_SERVICES:
+        rest = [s for s in ESCALATION_SERVICES if s != left_out]
+        assert errors_of(allow(Action=None, NotAction=rest)), left_out
 
 
 def test_the_spec_cannot_approve_itself() -> None:
@@ -1025,7 +1041,7 @@ def _statement(draw: st.DrawFn, partition: str, index: int) -> dict[str, Any]:
     statement["Effect"] = effect
     if draw(st.booleans()):
         if effect == "Allow":
-            actions = [*actions, "iam:*", "glue:*", "lambda:*"]
+            actions = [*actions, *ESCALATION_SERVICES]
         statement["NotAction"] = actions
     else:
         statement["Action"] = actions[0] if len(actions) == 1 and draw(st.booleans()) else actions
