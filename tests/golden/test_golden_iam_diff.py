@@ -19,7 +19,12 @@ from support.golden import GOLDEN, check, stale
 from kops_iam.aws.iam_diff import diff_cluster
 from kops_iam.aws.iam_read import LiveProfile, LiveRole, Observed
 from kops_iam.domain.model import ClusterPlan, RoleKind, RolePlan
-from kops_iam.domain.naming import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE
+from kops_iam.domain.naming import (
+    CLUSTER_TAG_KEY,
+    MANAGED_PATH,
+    OWNERSHIP_TAG_KEY,
+    OWNERSHIP_TAG_VALUE,
+)
 
 OUT = GOLDEN / "iam-diff"
 CLUSTER = "c.k8s.example.com"
@@ -65,6 +70,7 @@ def _tags(kind: RoleKind, **extra: str) -> dict[str, str]:
         "Name": _name(kind),
         f"kubernetes.io/cluster/{CLUSTER}": "owned",
         OWNERSHIP_TAG_KEY: OWNERSHIP_TAG_VALUE,
+        CLUSTER_TAG_KEY: CLUSTER,
         **extra,
     }
 
@@ -93,7 +99,7 @@ def _live(kind: RoleKind, **changes: Any) -> LiveRole:
     name = _name(kind)
     values: dict[str, Any] = {
         "name": name,
-        "path": "/",
+        "path": MANAGED_PATH,
         "trust": TRUST,
         "tags": _tags(kind),
         "boundary": None,
@@ -104,9 +110,11 @@ def _live(kind: RoleKind, **changes: Any) -> LiveRole:
     return LiveRole(**values)
 
 
-def _profile(kind: RoleKind, roles: tuple[str, ...] | None = None, **tags: str) -> LiveProfile:
+def _profile(
+    kind: RoleKind, roles: tuple[str, ...] | None = None, path: str = MANAGED_PATH, **tags: str
+) -> LiveProfile:
     name = _name(kind)
-    return LiveProfile(name, (name,) if roles is None else roles, tags or _tags(kind))
+    return LiveProfile(name, (name,) if roles is None else roles, tags or _tags(kind), path)
 
 
 def _seen(role: LiveRole | None, profile: LiveProfile | None) -> Observed:
@@ -126,7 +134,57 @@ CASES: dict[str, tuple[ClusterPlan | None, dict[RoleKind, Observed], dict[str, A
         {},
         {},
     ),
-    "create-under-a-path": (_plan(_plan_role("node")), {}, {"path": "/kops-iam/"}),
+    "create-at-the-root-path": (_plan(_plan_role("node")), {}, {"path": "/"}),
+    "another-clusters-role": (
+        _plan(_plan_role("node")),
+        {
+            "node": _seen(
+                _live("node", tags=_tags("node", **{CLUSTER_TAG_KEY: "x.example.com"})), None
+            )
+        },
+        {},
+    ),
+    "another-clusters-role-when-gone": (
+        None,
+        {
+            "node": _seen(
+                _live("node", tags=_tags("node", **{CLUSTER_TAG_KEY: "x.example.com"})), None
+            )
+        },
+        {},
+    ),
+    "a-role-without-cluster-tags": (
+        _plan(_plan_role("node")),
+        {"node": _seen(_live("node", tags={OWNERSHIP_TAG_KEY: OWNERSHIP_TAG_VALUE}), None)},
+        {},
+    ),
+    "a-role-from-before-the-cluster-tag": (
+        _plan(_plan_role("node")),
+        {
+            "node": _seen(
+                _live(
+                    "node", tags={k: v for k, v in _tags("node").items() if k != CLUSTER_TAG_KEY}
+                ),
+                _profile("node"),
+            )
+        },
+        {},
+    ),
+    "a-root-path-role": (
+        _plan(_plan_role("node")),
+        {"node": _seen(_live("node", path="/"), _profile("node", path="/"))},
+        {},
+    ),
+    "a-root-path-role-managed": (
+        _plan(_plan_role("node", tags=_tags("node", team="new"))),
+        {"node": _seen(_live("node", path="/"), _profile("node", path="/"))},
+        {"manage_root_path": True},
+    ),
+    "a-role-at-another-path": (
+        _plan(_plan_role("node")),
+        {"node": _seen(_live("node", path="/elsewhere/"), None)},
+        {},
+    ),
     "unchanged": (
         _plan(_plan_role("master"), _plan_role("node")),
         {
