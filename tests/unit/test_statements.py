@@ -12,6 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from specs import cluster_doc
+from support.golden import GOLDEN
+from support.golden import check as golden_check
 
 from kops_iam.domain.additional_policies import MAX_STATEMENTS, check_additional_policy
 from kops_iam.domain.additional_policies.checks import MAX_UNKNOWN_NAMES, MAX_WARNINGS
@@ -1410,3 +1412,107 @@ def test_look_alike_suggestions_are_bounded_per_value() -> None:
     assert len(errors) == 30
     hinted = [e for e in errors if "(did you mean 'StringEquals'?)" in e]
     assert hinted == errors[:20]
+
+
+# ------------------------------------------------------------------ golden file of the messages
+# tests/golden/policy-errors/cases.txt: for each value below, the errors and warnings word for
+# word, with their codes (look-alike characters, suggestions, wildcard resource types, echoed
+# values). `make golden` rewrites it.
+
+GOLDEN_OUT = GOLDEN / "policy-errors" / "cases.txt"
+
+#: A catalogue where one misspelling is one edit from four actions.
+DEMO_CATALOGUE = ActionCatalogue({"demo": ["GetAa", "GetAb", "GetAc", "GetAd", "Put"]})
+
+
+def _golden_allow(
+    action: Any = "s3:GetObject", resource: Any = "*", **extra: Any
+) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
+
+
+def _golden_condition(operator: str) -> dict[str, Any]:
+    return _golden_allow(Condition={operator: {"aws:SourceIp": "10.0.0.0/8"}})
+
+
+#: name -> (statements, or the raw value when a string; the catalogue when not the shipped one)
+GOLDEN_CASES: dict[str, tuple[Any, ActionCatalogue | None]] = {
+    "a look-alike letter in an action": ([_golden_allow("s3:G\u0435tObject")], None),
+    "two look-alike letters": ([_golden_allow("s3:G\u0435tObj\u0435ct")], None),
+    "four different non-ASCII characters": (
+        [_golden_allow("s3:G\u0435t\u041ebj\u0441\u0442")],
+        None,
+    ),
+    "a non-ASCII character without a name": ([_golden_allow("s3:GetObject\u0378")], None),
+    "non-ASCII that reads as no action": ([_golden_allow("s3:\u0435\u0435\u0435")], None),
+    "a full-width star": ([_golden_allow("\uff0a")], None),
+    "a look-alike in a wildcard": ([_golden_allow("s3:G\u0435t*")], None),
+    "a look-alike in lower case": ([_golden_allow("s3:g\u0435tobject")], None),
+    "one edit from one action": ([_golden_allow("s3:GetObjcet")], None),
+    "one edit from two actions": ([_golden_allow("a4b:ntagResource")], None),
+    "one edit from three actions": ([_golden_allow("datasync:CreateLocationdfs")], None),
+    "one edit from four actions": ([_golden_allow("demo:GetAx")], DEMO_CATALOGUE),
+    "an operator close enough to suggest": ([_golden_condition("StrEquals")], None),
+    "an operator too far to suggest (ratio 0.71)": ([_golden_condition("ArnEq")], None),
+    "an operator too far to suggest (ratio 0.64)": ([_golden_condition("NumLess")], None),
+    "an operator too far to suggest (ratio 0.73)": ([_golden_condition("Boolean")], None),
+    "a wildcard IAM resource type": (
+        [
+            _golden_allow(
+                "iam:GetRole",
+                [
+                    "arn:aws:iam::123456789012:rol*/x",
+                    "arn:aws:iam::123456789012:ro?e/x",
+                    "arn:aws:iam::123456789012:*ole/x",
+                    "arn:aws:iam::123456789012:roo*",
+                    "arn:aws:iam::123456789012:x*/y",
+                    "arn:aws:iam::123456789012:ro*X/y",
+                    "arn:aws:iam::123456789012:/role/x",
+                ],
+            )
+        ],
+        None,
+    ),
+    "a wildcard S3 resource type with a region": (
+        [
+            _golden_allow(
+                "s3:GetObject",
+                [
+                    "arn:aws:s3:eu-west-1:123456789012:accesspoint*/x",
+                    "arn:aws:s3:eu-west-1:123456789012:bucket*/x",
+                ],
+            )
+        ],
+        None,
+    ),
+    "an action of 80 characters": ([_golden_allow("s3:" + "A" * 77)], None),
+    "an action of 81 characters": ([_golden_allow("s3:" + "A" * 78)], None),
+    "actions of odd types": ([_golden_allow([5, 2.5, None, True, {"a": 1}])], None),
+    "a statement of an odd type": ([3.5], None),
+    "a value that is a number": (7, None),
+}
+
+
+def _golden_show(issue: Issue, mark: str) -> str:
+    return f"  {mark} {issue} [{issue.code}]"
+
+
+def render_golden() -> str:
+    out = []
+    for name, (value, catalogue) in GOLDEN_CASES.items():
+        raw = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        warnings: list[Issue] = []
+        _, errors = check_additional_policy(
+            raw, PATH, partition="aws", options=Options(), catalogue=catalogue, warnings=warnings
+        )
+        out.append(f"## {name}\n{raw}")
+        out += [_golden_show(issue, "!") for issue in errors]
+        out += [_golden_show(issue, "~") for issue in warnings]
+        if not errors and not warnings:
+            out.append("  = accepted")
+        out.append("")
+    return "\n".join(out)
+
+
+def test_each_value_is_refused_or_warned_about_as_its_golden_file_says() -> None:
+    golden_check(GOLDEN_OUT, render_golden())
