@@ -485,11 +485,17 @@ def test_the_look_alike_search_is_bounded_per_value() -> None:
     # Given more distinct unknown names than any role can hold, When checked
     actions = [f"aidevops:GetAssetNumber{i}" for i in range(MAX_UNKNOWN_NAMES + 3)]
     start = time.perf_counter()
-    _, errors, _ = check_all([allow(Action=actions)])
+    _, errors, warnings = check_all([allow(Action=actions)])
     # Then the names past the bound are refused (with the policy's size), in bounded time
     assert len(errors) == 3 + 1, errors[:2]
-    assert f"already names {MAX_UNKNOWN_NAMES} others it does not list" in errors[0]
+    assert errors[0] == (
+        f"{PATH}[0].Action[1000]: 'aidevops:GetAssetNumber1000' is not in {CATALOGUE_NAME}, "
+        "and this value already names 1000 others it does not list, more than a role's inline "
+        "policies (10,240 characters) can hold; kops-iam refuses the rest"
+    )
     assert "over IAM's 10,240 limit" in errors[-1]
+    # And only the first 1,000 are warned about (20 listed, the rest counted), the refused not
+    assert warnings[-1] == f"{PATH}: 980 more warnings like the 20 above are not listed"
     assert time.perf_counter() - start < 20.0  # hang guard only
 
 
@@ -1488,9 +1494,51 @@ GOLDEN_CASES: dict[str, tuple[Any, ActionCatalogue | None]] = {
     "an action of 80 characters": ([_golden_allow("s3:" + "A" * 77)], None),
     "an action of 81 characters": ([_golden_allow("s3:" + "A" * 78)], None),
     "actions of odd types": ([_golden_allow([5, 2.5, None, True, {"a": 1}])], None),
+    "an action of 128 characters": ([_golden_allow("s3:" + "A" * 125)], None),
+    "an action of 129 characters": ([_golden_allow("s3:" + "A" * 126)], None),
+    "malformed action names": (
+        [_golden_allow(["s3", "s3:", "s3:a:b", ":x", "s3:Get Object", "s3:Get-Object"])],
+        None,
+    ),
+    "an action of a retired service": ([_golden_allow("deepracer:ListModels")], None),
+    "an action of an unknown service": ([_golden_allow("nosuchservice:Do")], None),
+    "an escalation written as a long wildcard": (
+        [_golden_allow("iam:Pa" + "*" * 80 + "ssRole")],
+        None,
+    ),
+    "duplicate operators and keys in a condition": (
+        '[{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": '
+        '{"StringEquals": {"aws:a": "1", "aws:a": "2"}, "StringEquals": {"aws:b": "3"}}}]',
+        None,
+    ),
+    "several bad operators and keys": (
+        [
+            _golden_allow(
+                Condition={
+                    "StringEqual": {"aws:a": "1"},
+                    "DateLess": {"aws:b": "x"},
+                    "Bool": {":SecureTransport": "true", "aws:x:": "yes", " aws:y": "true"},
+                    "NumericLessThan": {"aws:n": ["1", "one", "two", 3]},
+                    "NotIpAddress": {"aws:SourceIp": ["10.0.0.1/8", "10.0.0.300"]},
+                    "IpAddress": {"aws:SourceIp": "10.0.0.1/8"},
+                    "Null": {"aws:c": [True, "False", "maybe"]},
+                }
+            )
+        ],
+        None,
+    ),
+    "every IAM resource": ([_golden_allow("iam:GetRole", "arn:aws:iam::123456789012:*")], None),
     "a statement of an odd type": ([3.5], None),
     "a value that is a number": (7, None),
 }
+
+
+#: Cases checked with the operator's choices other than the defaults.
+GOLDEN_OPTIONS = {"an unknown action, refused by the operator": Options(unknown_actions="error")}
+GOLDEN_CASES["an unknown action, refused by the operator"] = (
+    [_golden_allow("s3:DoTomorrow")],
+    None,
+)
 
 
 def _golden_show(issue: Issue, mark: str) -> str:
@@ -1502,8 +1550,9 @@ def render_golden() -> str:
     for name, (value, catalogue) in GOLDEN_CASES.items():
         raw = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         warnings: list[Issue] = []
+        options = GOLDEN_OPTIONS.get(name, Options())
         _, errors = check_additional_policy(
-            raw, PATH, partition="aws", options=Options(), catalogue=catalogue, warnings=warnings
+            raw, PATH, partition="aws", options=options, catalogue=catalogue, warnings=warnings
         )
         out.append(f"## {name}\n{raw}")
         out += [_golden_show(issue, "!") for issue in errors]
