@@ -1528,6 +1528,18 @@ GOLDEN_CASES: dict[str, tuple[Any, ActionCatalogue | None]] = {
         None,
     ),
     "every IAM resource": ([_golden_allow("iam:GetRole", "arn:aws:iam::123456789012:*")], None),
+    "an IAM resource type followed by a colon": (
+        [_golden_allow("iam:GetRole", ["arn:aws:iam::123456789012:root:x", "arn:aws:s3:::b:c:d"])],
+        None,
+    ),
+    "a field IAM does not know": ([_golden_allow(Foo=1, Sid="S1")], None),
+    "characters IAM forbids": ([_golden_allow("s3:Get\x01Object", Sid="S\u0100")], None),
+    "25 actions newer than the catalogue": (
+        [_golden_allow([f"s3:DoTomorrow{i}" for i in range(25)])],
+        None,
+    ),
+    "1,000 statements": ([_golden_allow(Sid=f"S{i}") for i in range(1000)], None),
+    "1,001 statements": ([_golden_allow(Sid=f"S{i}") for i in range(1001)], None),
     "a statement of an odd type": ([3.5], None),
     "a value that is a number": (7, None),
 }
@@ -1554,7 +1566,8 @@ def render_golden() -> str:
         _, errors = check_additional_policy(
             raw, PATH, partition="aws", options=options, catalogue=catalogue, warnings=warnings
         )
-        out.append(f"## {name}\n{raw}")
+        shown = raw if len(raw) <= 400 else f"{raw[:400]} ... ({len(raw):,} characters)"
+        out.append(f"## {name}\n{shown}")
         out += [_golden_show(issue, "!") for issue in errors]
         out += [_golden_show(issue, "~") for issue in warnings]
         if not errors and not warnings:
@@ -1565,3 +1578,22 @@ def render_golden() -> str:
 
 def test_each_value_is_refused_or_warned_about_as_its_golden_file_says() -> None:
     golden_check(GOLDEN_OUT, render_golden())
+
+
+def test_statements_of_exactly_iams_size_limit_pass_one_character_more_is_refused() -> None:
+    # Given one statement padded so that the policy it makes is exactly 10,240 characters
+    from kops_iam.domain.policy import MAX_INLINE_POLICY_CHARS, policy_document, policy_size
+
+    def padded(length: int) -> list[dict[str, Any]]:
+        return [allow(Resource=["arn:aws:s3:::b/" + "k" * length])]
+
+    base = policy_size(policy_document(padded(0)))
+    exact = padded(MAX_INLINE_POLICY_CHARS - base)
+    assert policy_size(policy_document(exact)) == 10_240
+    # When checked alone, Then it passes; one character more is refused, with the size
+    assert errors_of(*exact) == []
+    assert errors_of(*padded(MAX_INLINE_POLICY_CHARS - base + 1)) == [
+        f"{PATH}: these statements alone take 10,241 characters (whitespace not counted), over "
+        "IAM's 10,240 limit for all of a role's inline policies together; shorten them or "
+        "split them across roles"
+    ]
