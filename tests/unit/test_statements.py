@@ -1545,6 +1545,27 @@ GOLDEN_CASES: dict[str, tuple[Any, ActionCatalogue | None]] = {
 }
 
 
+GOLDEN_CASES |= {
+    "an empty array": ("[]", None),
+    "an empty array for the masters": ("[]", None),
+    "JSON that breaks at a control character": ('[{"Effect": "Allow"\x01}]', None),
+    "JSON that breaks at a non-ASCII character": ('[{"Effect": "Allow"\u00e9}]', None),
+    "JSON that breaks at an invisible character": ('[{"Effect": "Allow"\u200b}]', None),
+    "JSON that breaks at an ASCII character": ('[{"Effect": "Allow" x}]', None),
+    "JSON cut short": ('[{"Effect": "Allow"', None),
+    "JSON 65 levels deep": ("[" * 65 + "]" * 65, None),
+    "a YAML list for the masters": ([{"Effect": "Allow"}], None),
+    "a YAML mapping at a path without a role": ({"Effect": "Allow"}, None),
+}
+#: Cases checked at another path than the node role's.
+GOLDEN_PATHS = {
+    "an empty array for the masters": "spec.additionalPolicies.master",
+    "a YAML list for the masters": "spec.additionalPolicies.master",
+    "a YAML mapping at a path without a role": "",
+}
+#: Values given as the parsed YAML holds them, not as JSON text.
+GOLDEN_YAML = {"a YAML list for the masters", "a YAML mapping at a path without a role"}
+
 #: Cases checked with the operator's choices other than the defaults.
 GOLDEN_OPTIONS = {"an unknown action, refused by the operator": Options(unknown_actions="error")}
 GOLDEN_CASES["an unknown action, refused by the operator"] = (
@@ -1561,10 +1582,16 @@ def render_golden() -> str:
     out = []
     for name, (value, catalogue) in GOLDEN_CASES.items():
         raw = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        given = value if name in GOLDEN_YAML else raw
         warnings: list[Issue] = []
         options = GOLDEN_OPTIONS.get(name, Options())
         _, errors = check_additional_policy(
-            raw, PATH, partition="aws", options=options, catalogue=catalogue, warnings=warnings
+            given,
+            GOLDEN_PATHS.get(name, PATH),
+            partition="aws",
+            options=options,
+            catalogue=catalogue,
+            warnings=warnings,
         )
         shown = raw if len(raw) <= 400 else f"{raw[:400]} ... ({len(raw):,} characters)"
         out.append(f"## {name}\n{shown}")
