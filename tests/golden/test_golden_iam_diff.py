@@ -180,6 +180,11 @@ CASES: dict[str, tuple[ClusterPlan | None, dict[RoleKind, Observed], dict[str, A
         {"node": _seen(_live("node", path="/"), _profile("node", path="/"))},
         {"manage_root_path": True},
     ),
+    "a-role-at-another-path-with-root-managed": (
+        _plan(_plan_role("node")),
+        {"node": _seen(_live("node", path="/elsewhere/"), None)},
+        {"manage_root_path": True},
+    ),
     "a-role-at-another-path": (
         _plan(_plan_role("node")),
         {"node": _seen(_live("node", path="/elsewhere/"), None)},

@@ -1502,6 +1502,11 @@ GOLDEN_CASES: dict[str, tuple[Any, ActionCatalogue | None]] = {
     ),
     "an action of a retired service": ([_golden_allow("deepracer:ListModels")], None),
     "an action of an unknown service": ([_golden_allow("nosuchservice:Do")], None),
+    "two escalations in one statement": (
+        [_golden_allow(["iam:AttachRolePolicy", "iam:PassRole", "s3:GetObject"])],
+        None,
+    ),
+    "a wildcard covering several escalations": ([_golden_allow("iam:Put*Policy")], None),
     "an escalation written as a long wildcard": (
         [_golden_allow("iam:Pa" + "*" * 80 + "ssRole")],
         None,
