@@ -51,6 +51,14 @@ def _zone(query: HostedZoneQuery) -> str:
     return f"{ZONE}-{'private' if query.private else 'public'}"
 
 
+def _no_alias(alias: str, region: str) -> str:
+    raise LookupError(f"KMS says: alias {alias} not found in {region}")
+
+
+def _no_zone(query: HostedZoneQuery) -> str:
+    raise LookupError(f"Route53 holds no zone named {query.name}")
+
+
 STRICT = {"legacy": False, "allowContainerRegistry": True}
 
 #: name -> (spec fields, lookups); the cluster is test.k8s.example.com in eu-west-1.
@@ -172,6 +180,56 @@ CASES: dict[str, tuple[dict[str, Any], Lookups | None]] = {
     ),
     "strict-without-lookups": ({"iam": STRICT}, None),
     "legacy-kms-offline": ({"etcdClusters": _etcd(KEY_ID, "alias/etcd")}, None),
+    "legacy-kms-without-account": (
+        {
+            "_options": Options(),
+            "etcdClusters": [
+                {"name": "main", "etcdMembers": [{"name": "a", "kmsKeyId": KEY}]},
+                {
+                    "name": "events",
+                    "etcdMembers": [{"name": "a", "encryptedVolume": True, "kmsKeyId": KEY_ID}],
+                },
+            ],
+        },
+        None,
+    ),
+    "legacy-kms-alias-not-found": (
+        {"etcdClusters": _etcd("alias/gone")},
+        Lookups(kms_alias=_no_alias),
+    ),
+    "legacy-140-kms-keys": (
+        {"etcdClusters": _etcd(*(f"{KEY[:-3]}{i:03d}" for i in range(140)))},
+        None,
+    ),
+    "strict-kms-alias": (
+        {
+            "iam": STRICT,
+            "configBase": "s3://kops-state/test.k8s.example.com",
+            "dnsZone": ZONE,
+            "etcdClusters": _etcd("alias/etcd"),
+        },
+        Lookups(kms_alias=_alias),
+    ),
+    "strict-zone-not-found": (
+        {"iam": STRICT, "configBase": "s3://kops-state/test.k8s.example.com"},
+        Lookups(hosted_zone=_no_zone),
+    ),
+    "strict-zone-name-offline": (
+        {
+            "iam": STRICT,
+            "configBase": "s3://kops-state/test.k8s.example.com",
+            "dnsZone": "example.com",
+        },
+        None,
+    ),
+    "strict-config-base-looked-up-with-a-slash": (
+        {"iam": STRICT, "dnsZone": ZONE},
+        Lookups(config_base="s3://bucket-of-the-spec/test.k8s.example.com/"),
+    ),
+    "strict-config-base-looked-up-broken": (
+        {"iam": STRICT, "dnsZone": ZONE},
+        Lookups(config_base="s3://Bad_Bucket/test.k8s.example.com"),
+    ),
     "legacy-kms-offline-with-instance-groups": (
         {"etcdClusters": _etcd(KEY_ID, "alias/etcd")},
         None,
@@ -193,6 +251,7 @@ def render(name: str) -> str:
     fields, lookups = CASES[name]
     fields = dict(fields)
     api = fields.pop("_apiVersion", None)
+    options = fields.pop("_options", Options(account_id=ACCOUNT))
     doc = cluster_doc(_NAMES.get(name, "test.k8s.example.com"), **fields)
     if api is not None:
         doc["apiVersion"] = api
@@ -200,9 +259,12 @@ def render(name: str) -> str:
     if name in _WITH_GROUPS:  # a YAML stream: the Cluster, then its InstanceGroups
         text = yaml.safe_dump_all([doc, _GROUP], sort_keys=False)
     try:
-        plan = plan_spec(text, Options(account_id=ACCOUNT), lookups=lookups)
+        plan = plan_spec(text, options, lookups=lookups)
     except SpecInvalid as exc:
-        result: Any = {"errors": [str(e) for e in exc.errors]}
+        result: Any = {
+            "errors": [f"{e} [{e.code}]" for e in exc.errors],
+            "warnings": [f"{w} [{w.code}]" for w in exc.warnings],
+        }
     else:
         result = plan.to_dict()
     return json.dumps(result, indent=2, ensure_ascii=False) + "\n"
