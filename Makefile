@@ -14,7 +14,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_HOME := $(CURDIR)/.cdk-home
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help install demo test lint typecheck docs unit golden synth bootstrap diff deploy destroy reliability reliability-long bench catalogue docs-tables clean
+.PHONY: help install demo test lint typecheck docs unit golden synth bootstrap diff deploy destroy reliability reliability-long mutation bench catalogue docs-tables clean
 
 help:
 	@echo "make demo         run the whole flow on an embedded AWS emulator"
@@ -24,6 +24,7 @@ help:
 	@echo "make synth        synthesize the CDK stack offline"
 	@echo "make diff | deploy | destroy [CONTEXT='-c kops-iam:KEY=VALUE ...']  against AWS"
 	@echo "make reliability  fuzzing, fault injection, races, privilege (fast mode)"
+	@echo "make mutation    mutation testing of the core, incremental (not part of the tests)"
 	@echo "make bench        benchmark suite (not part of the tests)"
 
 $(STAMP): pyproject.toml functions/requirements.txt tools/requirements.txt
@@ -102,6 +103,16 @@ reliability-long: $(STAMP)
 		$(BIN)/python -m pytest -n 2 --dist loadfile tests/reliability; status=$$?; \
 	$(BIN)/python tests/reliability/report.py $(RELIABILITY_OUT)/summary-long.json \
 		--update docs/reliability.md && exit $$status
+
+# Mutation testing of the core (tests/mutation, docs/adr/0120): mutmut 3, one target per
+# module with the tests that target it; incremental (build/mutation/ keeps the verdicts).
+# Not part of `make test`. MUTATION='policy spec' runs some targets; MUTATION_FLAGS=--fresh
+# starts over; MUTATION_FLAGS='--update docs/reliability.md' records the figures.
+MUTATION ?=
+MUTATION_FLAGS ?=
+
+mutation: $(STAMP)
+	nice -n 10 $(BIN)/python tests/mutation/run.py $(MUTATION_FLAGS) $(MUTATION)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

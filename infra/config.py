@@ -115,6 +115,7 @@ class StackConfig(BaseModel):
     mode: Literal["apply", "plan"] = _setting("kops-iam:mode", "apply")
     adopt_existing_roles: bool = _setting("kops-iam:adoptExistingRoles", False)
     retain_on_delete: bool = _setting("kops-iam:retainOnDelete", False)
+    manage_root_path_roles: bool = _setting("kops-iam:manageRootPathRoles", False)
     drift_schedule: str = _setting("kops-iam:driftSchedule", "rate(1 hour)")
     drift_concurrency: Annotated[int, Field(ge=MIN_DRIFT_CONCURRENCY, le=1000)] = _setting(
         "kops-iam:driftConcurrency", 5

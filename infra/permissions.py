@@ -1,24 +1,30 @@
 """The reconciler function's own IAM rights: the narrowest statements that let it work.
 
 A pure function of the stack settings and a few ARNs, so tests can read every statement.
-Each statement has a ``Sid`` saying what it is for; docs/adr/0012 explains the choices,
-docs/security.md summarises them. In short:
+Each statement has a ``Sid`` saying what it is for; docs/adr/0012 and 0061 explain the
+choices, docs/security.md summarises them. In short:
 
-* IAM writes only on roles and instance profiles named the way kops names them
-  (:data:`~kops_iam.domain.naming.ROLE_NAME_PREFIXES`), and - unless the operator enables
-  adoption - only on those carrying kops-iam's ownership tag.
-* ``iam:CreateRole`` / ``iam:CreateInstanceProfile`` only with the ownership tag in the
-  request, and ``iam:CreateRole`` only with the operator's permissions boundary when one
-  is configured (which the function can then set but never remove).
+* IAM writes only on roles and instance profiles **under kops-iam's own IAM path**
+  (:data:`~kops_iam.domain.naming.MANAGED_PATH`, where only kops-iam creates anything), and
+  - unless the operator enables adoption - only on those carrying kops-iam's ownership
+  tag. A role elsewhere (kops' own at ``/``, hand-made ones) cannot be touched whatever
+  its tags: a path never changes. Kops-named roles kops-iam created at ``/`` before 0061
+  are writable (if owned) only when the operator sets ``kops-iam:manageRootPathRoles``
+  (adoption implies it).
+* ``iam:CreateRole`` / ``iam:CreateInstanceProfile`` only under that path, only with the
+  ownership and cluster tags in the request, and ``iam:CreateRole`` only with the
+  operator's permissions boundary when one is configured (which the function can then set
+  but never remove).
 * ``iam:AttachRolePolicy`` only for operator-allowed ARNs (detaching, which only removes
   rights, for any).
-* The ownership tag can be added (on create) but never removed, nor added to a role or
-  profile kops tagged for a cluster kops-iam does not own (explicit deny).
-* ``iam:PassRole`` only for kops roles, only to EC2: ``AddRoleToInstanceProfile`` requires it.
-* No ``iam:*``, and ``"*"`` only where AWS offers no resource-level permission
-  (``route53:ListHostedZonesByName``; ``iam:GetAccountAuthorizationDetails`` when drift
-  checks read IAM in bulk, docs/adr/0111; X-Ray, added by CDK for active tracing, outside
-  this module).
+* Explicit denies: the ownership and cluster tags can never be removed, nor the cluster
+  tag changed to another cluster; with root-path writes, nothing below a kops-named path
+  segment (``role/nodes.x/Admin``) can be touched.
+* ``iam:PassRole`` only for those roles, only to EC2: ``AddRoleToInstanceProfile`` needs it.
+* No allow of ``iam:*`` (one deny uses it), and ``"*"`` only where AWS offers no
+  resource-level permission (``route53:ListHostedZonesByName``;
+  ``iam:GetAccountAuthorizationDetails`` when drift checks read IAM in bulk,
+  docs/adr/0111; X-Ray, added by CDK for active tracing, outside this module).
 * SQS: send drift checks to the drift queue and put checks off there (docs/adr/0110); the
   queue's event source mapping adds what it needs to receive and delete, outside this module.
 * S3: read ``*/config`` and ``*/instancegroup/*`` objects only, never anything under a
@@ -36,9 +42,12 @@ from aws_cdk import aws_iam as iam
 from infra.config import StackConfig
 from kops_iam.aws.audit import AUDIT_SOURCE
 from kops_iam.domain.naming import (
+    CLUSTER_TAG_KEY,
+    MANAGED_PATH,
     OWNERSHIP_TAG_KEY,
     OWNERSHIP_TAG_VALUE,
     ROLE_NAME_PREFIXES,
+    ROOT_PATH,
     ec2_service_principal,
 )
 from kops_iam.domain.state_store import (
@@ -51,8 +60,8 @@ from kops_iam.domain.state_store import (
 #: ``aws:ResourceTag`` (AWS service authorization reference).
 ROLE_TAG: Final = "iam:ResourceTag"
 PROFILE_TAG: Final = "aws:ResourceTag"
-#: The tag kops itself puts on the IAM roles and instance profiles of a cluster.
-KOPS_CLUSTER_TAG_KEY: Final = "KubernetesCluster"
+#: kops-iam's own tags: never removed, the cluster tag never changed to another cluster.
+PROTECTED_TAG_KEYS: Final = (OWNERSHIP_TAG_KEY, CLUSTER_TAG_KEY)
 
 #: Partitions whose EC2 principal a kops role may be passed to (``aws-us-gov`` = ``aws``).
 PARTITIONS: Final = ("aws", "aws-cn")
@@ -120,12 +129,35 @@ class Targets:
     drift_queue_arn: str | None = None
     url_suffix: str = "amazonaws.com"
 
-    def iam_arns(self, resource_type: str) -> list[str]:
-        """``role`` or ``instance-profile`` ARN patterns covering the kops names."""
+    def iam_arns(self, resource_type: str, path: str = ROOT_PATH) -> list[str]:
+        """ARN patterns the function may write at ``path``: under kops-iam's own path
+        everything (only kops-iam creates there), elsewhere the kops names only."""
+        base = f"arn:{self.partition}:iam::{self.account}:{resource_type}{path}"
+        if path == MANAGED_PATH:
+            return [f"{base}*"]
+        return [f"{base}{prefix}*" for prefix in ROLE_NAME_PREFIXES]
+
+    def readable_arns(self, resource_type: str) -> list[str]:
+        """Kops names at any path (to report one where the function may not write, never
+        to write it) and everything under kops-iam's own path."""
         return [
-            f"arn:{self.partition}:iam::{self.account}:{resource_type}/{prefix}*"
-            for prefix in ROLE_NAME_PREFIXES
+            *self.iam_arns(resource_type, ROOT_PATH),
+            *self.iam_arns(resource_type, "/*/"),
+            *self.iam_arns(resource_type, MANAGED_PATH),
         ]
+
+    def every_arn(self, resource_type: str) -> str:
+        """Every resource of ``resource_type`` in the account, at any path (for denies)."""
+        return f"arn:{self.partition}:iam::{self.account}:{resource_type}/*"
+
+    def nested_arns(self, resource_type: str) -> list[str]:
+        """Anything *below* a kops-named path segment at ``/`` (``role/nodes.x/Admin``).
+
+        IAM names cannot hold ``/``, so a kops role's ARN never has one after its name
+        starts; these match only what someone put at a deeper path, which the root-path
+        write patterns (``role/nodes.*``) would otherwise cover.
+        """
+        return [f"{arn}/*" for arn in self.iam_arns(resource_type, ROOT_PATH)]
 
     @property
     def spec_objects_arn(self) -> str:
@@ -184,12 +216,25 @@ class Targets:
             ),
         }
         for resource_type in ("role", "instance-profile"):
-            for arn in self.iam_arns(resource_type):
+            for arn in self.iam_arns(resource_type, MANAGED_PATH):
                 reasons[arn] = (
-                    f"kops names each cluster's {resource_type} <prefix>.<cluster name>; "
-                    "clusters come and go at run time, so the prefix is the narrowest "
-                    "stable scope. Writes also need kops-iam's ownership tag (unless the "
-                    "operator enabled adoption), creates must carry it."
+                    f"Every {resource_type} kops-iam creates lives under its own IAM path "
+                    f"{MANAGED_PATH} (docs/adr/0061), where nobody else creates any; clusters "
+                    "come and go at run time. Creates must carry kops-iam's ownership and "
+                    "cluster tags, other writes need the ownership tag (unless the operator "
+                    "enabled adoption)."
+                )
+            for arn in self.iam_arns(resource_type, ROOT_PATH):
+                reasons[arn] = (
+                    f"kops names each cluster's {resource_type} <prefix>.<cluster name>. "
+                    "Written at path / only when the operator keeps managing roles "
+                    "kops-iam created there before 0061, or enables adoption, and then only "
+                    "when owned (unless adoption): never created there."
+                )
+            for arn in self.iam_arns(resource_type, "/*/"):
+                reasons[arn] = (
+                    f"Reads only: a kops-named {resource_type} at another path is read so "
+                    "that the function can report it instead of failing with AccessDenied."
                 )
         return reasons
 
@@ -204,29 +249,34 @@ def _owned(resource_tag: str) -> Conditions:
 
 
 def _requests_ownership() -> Conditions:
+    """The request sets the ownership tag and names a cluster (tag-on-create)."""
     return {
         "StringEquals": {f"aws:RequestTag/{OWNERSHIP_TAG_KEY}": OWNERSHIP_TAG_VALUE},
         "ForAnyValue:StringEquals": {"aws:TagKeys": [OWNERSHIP_TAG_KEY]},
+        "Null": {f"aws:RequestTag/{CLUSTER_TAG_KEY}": "false"},
     }
 
 
 def _keeps_ownership() -> Conditions:
-    """The request does not remove the ownership tag."""
-    return {"ForAllValues:StringNotEquals": {"aws:TagKeys": [OWNERSHIP_TAG_KEY]}}
+    """The request removes neither the ownership nor the cluster tag."""
+    return {"ForAllValues:StringNotEquals": {"aws:TagKeys": list(PROTECTED_TAG_KEYS)}}
 
 
-def _claims_foreign_kops_resource(resource_tag: str) -> Conditions:
-    """Tagging, with the ownership tag, a resource kops tagged but kops-iam does not own.
+def _removes_ownership() -> Conditions:
+    return {"ForAnyValue:StringEquals": {"aws:TagKeys": list(PROTECTED_TAG_KEYS)}}
 
-    Safe for tag-on-create whichever way IAM fills the resource tags then: empty (the
-    ``KubernetesCluster`` key is null) or from the request (the ownership key is set).
+
+def _reassigns_cluster(resource_tag: str) -> Conditions:
+    """Tagging a resource that names its cluster with *another* cluster.
+
+    ``${...}`` is a policy variable: the resource's current cluster tag. Safe for
+    tag-on-create whichever way IAM fills resource tags then: empty (the ``Null`` block
+    fails) or from the request (request and resource values are equal).
     """
+    key = f"{resource_tag}/{CLUSTER_TAG_KEY}"
     return {
-        "Null": {
-            f"aws:RequestTag/{OWNERSHIP_TAG_KEY}": "false",
-            f"{resource_tag}/{OWNERSHIP_TAG_KEY}": "true",
-            f"{resource_tag}/{KOPS_CLUSTER_TAG_KEY}": "false",
-        }
+        "Null": {f"aws:RequestTag/{CLUSTER_TAG_KEY}": "false", key: "false"},
+        "StringNotEquals": {f"aws:RequestTag/{CLUSTER_TAG_KEY}": "${" + key + "}"},
     }
 
 
@@ -254,26 +304,40 @@ def _statement(
     )
 
 
+def writable_paths(config: StackConfig) -> tuple[str, ...]:
+    """IAM paths whose kops-named roles and profiles the function may write."""
+    if config.adopt_existing_roles or config.manage_root_path_roles:
+        return (MANAGED_PATH, ROOT_PATH)
+    return (MANAGED_PATH,)
+
+
 def reconciler_statements(config: StackConfig, targets: Targets) -> list[iam.PolicyStatement]:
     """Every statement of the reconciler function's IAM policy.
 
     Parameters
     ----------
     config
-        The stack settings (boundary, allowed managed policies, adoption, existing bucket key).
+        The stack settings (boundary, allowed managed policies, adoption, root-path roles,
+        existing bucket key).
     targets
         ARNs of the bucket, bus and log group, and where the stack is deployed.
 
     Returns
     -------
     list of aws_iam.PolicyStatement
-        Statements with a ``Sid`` each; nothing grants ``iam:*``, and ``"*"`` only for
-        ``route53:ListHostedZonesByName``. All allow, but one deny keeps a state store's
-        keys, secrets and addons unreadable, and two (without adoption) keep foreign kops
-        roles and profiles from being claimed by tagging them.
+        Statements with a ``Sid`` each; no allow of ``iam:*``, and ``"*"`` only for
+        ``route53:ListHostedZonesByName``. Allows, then the explicit denies that no allow
+        can override (a state store's keys, secrets and addons stay unreadable; kops-iam's
+        ownership and cluster tags stay as they are).
     """
-    roles = targets.iam_arns("role")
-    profiles = targets.iam_arns("instance-profile")
+    paths = writable_paths(config)
+    root = ROOT_PATH in paths
+    # Creates only ever happen under kops-iam's own path; every other write also on the
+    # root path when the operator allows it (roles made there before 0061, or adoption).
+    new_roles = targets.iam_arns("role", MANAGED_PATH)
+    new_profiles = targets.iam_arns("instance-profile", MANAGED_PATH)
+    roles = [arn for path in paths for arn in targets.iam_arns("role", path)]
+    profiles = [arn for path in paths for arn in targets.iam_arns("instance-profile", path)]
     # Unless adoption is enabled, writes on existing resources need kops-iam's ownership tag.
     adopt = config.adopt_existing_roles
     owned = None if adopt else _owned(ROLE_TAG)
@@ -322,7 +386,11 @@ def reconciler_statements(config: StackConfig, targets: Targets) -> list[iam.Pol
             ["logs:CreateLogStream", "logs:PutLogEvents"],
             [f"{targets.log_group_arn}:*"],
         ),
-        _statement("ReadKopsRoles", ROLE_READS, roles),
+        _statement(
+            "ReadKopsRolesAndInstanceProfiles",
+            [*ROLE_READS, "iam:GetInstanceProfile"],
+            [*targets.readable_arns("role"), *targets.readable_arns("instance-profile")],
+        ),
         *(
             # Drift checks read every role in a few calls; IAM cannot scope this action to
             # some roles (docs/adr/0111). Off with kops-iam:driftRead=per-role.
@@ -330,11 +398,10 @@ def reconciler_statements(config: StackConfig, targets: Targets) -> list[iam.Pol
             if config.drift_read == "bulk"
             else []
         ),
-        _statement("ReadKopsInstanceProfiles", ["iam:GetInstanceProfile"], profiles),
         _statement(
             "CreateOwnedRoles",
             ["iam:CreateRole"],
-            roles,
+            new_roles,
             _merge(
                 _requests_ownership(),
                 {"StringEquals": {"iam:PermissionsBoundary": boundary}} if boundary else None,
@@ -342,8 +409,8 @@ def reconciler_statements(config: StackConfig, targets: Targets) -> list[iam.Pol
         ),
         # CreateRole with tags is also authorised as iam:TagRole; IAM cannot tell that
         # apart from tagging an existing role, so this is limited to requests that carry
-        # the ownership tag (see docs/adr/0012).
-        _statement("TagRolesOnCreate", ["iam:TagRole"], roles, _requests_ownership()),
+        # the ownership tag, under kops-iam's own path (see docs/adr/0012, 0061).
+        _statement("TagRolesOnCreate", ["iam:TagRole"], new_roles, _requests_ownership()),
         _statement("ManageKopsRoles", ROLE_WRITES, roles, owned),
         _statement(
             "UntagKopsRolesButNotOwnership",
@@ -392,13 +459,13 @@ def reconciler_statements(config: StackConfig, targets: Targets) -> list[iam.Pol
         _statement(
             "CreateOwnedInstanceProfiles",
             ["iam:CreateInstanceProfile"],
-            profiles,
+            new_profiles,
             _requests_ownership(),
         ),
         _statement(
             "TagInstanceProfilesOnCreate",
             ["iam:TagInstanceProfile"],
-            profiles,
+            new_profiles,
             _requests_ownership(),
         ),
         _statement("ManageKopsInstanceProfiles", PROFILE_WRITES, profiles, owned_profile),
@@ -409,27 +476,39 @@ def reconciler_statements(config: StackConfig, targets: Targets) -> list[iam.Pol
             _merge(owned_profile, _keeps_ownership()),
         ),
     ]
-    if not adopt:
-        # IAM also authorises CreateRole/CreateInstanceProfile with tags as TagRole /
-        # TagInstanceProfile, so those must be allowed with the ownership tag on any kops
-        # name (above). These denies stop that from claiming what kops made for a cluster
-        # kops-iam does not manage (docs/adr/0012).
-        statements += [
+    # -- explicit denies: no allow above (or added later) can override them ----------------
+    # They name every role and profile, whatever its path: shorter than the writable
+    # patterns, and the function never does these anywhere.
+    everything = [targets.every_arn("role"), targets.every_arn("instance-profile")]
+    statements += [
+        _statement(
+            "NeverRemoveOwnershipTags",
+            ["iam:UntagRole", "iam:UntagInstanceProfile"],
+            everything,
+            _removes_ownership(),
+            iam.Effect.DENY,
+        ),
+        # A role or profile belongs to one cluster for life (docs/adr/0060). Roles document
+        # aws:ResourceTag as well as iam:ResourceTag; instance profiles only aws:.
+        _statement(
+            "NeverReassignToAnotherCluster",
+            ["iam:TagRole", "iam:TagInstanceProfile"],
+            everything,
+            _reassigns_cluster(PROFILE_TAG),
+            iam.Effect.DENY,
+        ),
+    ]
+    if root:
+        # IAM names hold no "/", so role/nodes.* also matches a role "Admin" at path
+        # /nodes.x/: never touch anything below a kops-named path segment.
+        statements.append(
             _statement(
-                "NeverClaimForeignKopsRoles",
-                ["iam:TagRole"],
-                roles,
-                _claims_foreign_kops_resource(ROLE_TAG),
-                iam.Effect.DENY,
-            ),
-            _statement(
-                "NeverClaimForeignKopsInstanceProfiles",
-                ["iam:TagInstanceProfile"],
-                profiles,
-                _claims_foreign_kops_resource(PROFILE_TAG),
-                iam.Effect.DENY,
-            ),
-        ]
+                "NeverTouchAnythingBelowAKopsNamedPath",
+                ["iam:*"],
+                [*targets.nested_arns("role"), *targets.nested_arns("instance-profile")],
+                effect=iam.Effect.DENY,
+            )
+        )
     if targets.drift_queue_arn:
         # The schedule's run sends one check per cluster (SendMessageBatch is authorised as
         # SendMessage); a throttled worker puts checks off (ChangeMessageVisibility[Batch]).

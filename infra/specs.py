@@ -9,17 +9,24 @@ Nested keys (``a/b/config``) still match; the function ignores them.
 
 * **Own bucket** (default): versioned, SSE-S3, public access blocked, TLS 1.2+ only, server
   access logs to a second bucket, old versions expired, its EventBridge notifications on.
+  Its policy denies writing or deleting what the function reads (``*/config`` and
+  ``*/instancegroup/*``) to every role a kops cluster runs with (docs/security.md):
+  otherwise a node could rewrite its own spec (kops' state-store grant is ``s3:*`` on
+  ``<cluster>/``) or, through ``additionalPolicies``, another cluster's, and kops-iam would
+  apply it.
 * **Existing bucket** (a kops state store, ``kops-iam:existingBucketName``): the stack never
-  touches it; the bucket owner must turn on its EventBridge notifications, and the stack
-  must live in the bucket's region.
+  touches it (docs/security.md gives the same policy statement to add); the bucket owner
+  must turn on its EventBridge notifications, and the stack must live in the bucket's
+  region.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
@@ -29,12 +36,34 @@ from infra.config import StackConfig
 from infra.eventing import function_target, to_event_pattern
 from infra.nag import acknowledge
 from kops_iam.aws.events import s3_spec_event_pattern
+from kops_iam.domain.naming import kops_role_arn_patterns
+from kops_iam.domain.state_store import INSTANCE_GROUP_DIRECTORY, SPEC_KEY_SUFFIX
 
 ACCESS_LOG_EXPIRATION: Final = Duration.days(365)
 #: The buckets outlive the stack, but a create that rolls back leaves no orphan (docs/adr/0070).
 KEPT: Final = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
 #: Construct id prefix of CDK's singleton custom resource writing bucket notifications.
 NOTIFICATIONS_HANDLER: Final = "BucketNotificationsHandler"
+#: What no role of a kops cluster may do to an object the function reads (rewrite it,
+#: delete it, or bring back an older version by deleting the current one).
+SPEC_WRITES: Final = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion")
+#: The keys the function reads: a cluster's spec and its InstanceGroups.
+SPEC_OBJECT_PATTERNS: Final = (f"*{SPEC_KEY_SUFFIX}", f"*/{INSTANCE_GROUP_DIRECTORY}/*")
+
+
+def kops_roles_never_write_specs(bucket: s3.IBucket) -> iam.PolicyStatement:
+    """The bucket-policy statement denying spec and InstanceGroup writes to every kops
+    cluster role."""
+    return iam.PolicyStatement(
+        sid="KopsClusterRolesNeverWriteSpecs",
+        effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()],
+        actions=list(SPEC_WRITES),
+        resources=[bucket.arn_for_objects(pattern) for pattern in SPEC_OBJECT_PATTERNS],
+        conditions={
+            "ArnLike": {"aws:PrincipalArn": kops_role_arn_patterns(Aws.PARTITION, Aws.ACCOUNT_ID)}
+        },
+    )
 
 
 class SpecsBucket(Construct):
@@ -81,6 +110,7 @@ class SpecsBucket(Construct):
             ],
             removal_policy=KEPT,  # the specs outlive the stack
         )
+        self.bucket.add_to_resource_policy(kops_roles_never_write_specs(self.bucket))
 
     def trigger(self, function: lambda_.IFunction, dead_letters: sqs.IQueue) -> None:
         """Deliver created/deleted events of spec and InstanceGroup keys to ``function``.

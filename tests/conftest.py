@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "events" / "specs"
@@ -25,6 +26,13 @@ for _key, _value in {
 }.items():
     os.environ.setdefault(_key, _value)
 os.environ.pop("AWS_PROFILE", None)
+
+# `make mutation` (tests/mutation/run.py) sets KOPS_IAM_MUTATION: each mutant's verdict must
+# not depend on chance or on the machine's load, so property-based tests draw the same
+# examples every time, keep no example database, and have no deadline (unless a test says).
+settings.register_profile("mutation", derandomize=True, database=None, deadline=None)
+if os.environ.get("KOPS_IAM_MUTATION"):
+    settings.load_profile("mutation")
 
 
 @pytest.fixture(scope="session")

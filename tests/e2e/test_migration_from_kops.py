@@ -129,11 +129,15 @@ def test_a_kops_cluster_moves_to_kops_iam_in_place(world: World, cli: Any) -> No
         profile = iam.get_instance_profile(InstanceProfileName=role)["InstanceProfile"]
         assert [r["RoleName"] for r in profile["Roles"]] == [role]
         assert world.inline(role) == before[role]["inline"]
-    code, _, _ = cli("plan", str(SPEC), "--detailed-exitcode")
-    assert code == 0  # kops-iam now owns them: nothing left to do
+    code, _, _ = cli("plan", str(SPEC), "--manage-root-path-roles", "--detailed-exitcode")
+    assert code == 0  # kops-iam now owns them, at / where they were: nothing left to do
+    # (without keeping roles at / managed, they are root-path: reported, never written)
+    code, _, err = cli("plan", str(SPEC), "--detailed-exitcode")
+    assert code == 1 and "--manage-root-path-roles" in err, err  # the CLI's own flag
 
-    # Step 4 - adoption off again; the spec's edits now reach IAM through the state store
-    redeploy(world, FunctionConfig())
+    # Step 4 - adoption off again, the adopted roles kept managed at / (docs/adr/0061); the
+    # spec's edits now reach IAM through the state store
+    redeploy(world, FunctionConfig(manage_root_path_roles=True))
     edited = spec.replace(b'"es:*"', b'"sqs:SendMessage"')
     assert edited != spec
     _, invocation = world.upload(CLUSTER, edited)

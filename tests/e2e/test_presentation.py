@@ -256,6 +256,24 @@ def test_audit_lines_leave_the_object_version_out_when_room_is_short() -> None:
     assert all(len(line) <= 62 for line in narrow)
 
 
+def test_the_cluster_note_shows_only_the_specs_own_labels() -> None:
+    from kops_iam_tools.render import cluster_note
+
+    # Given a role carrying kops' tags, kops-iam's own tags and one cloudLabel
+    tags = {
+        "Name": "nodes.c.example.com",
+        "KubernetesCluster": "c.example.com",
+        "kubernetes.io/cluster/c.example.com": "owned",
+        "kops-iam/managed-by": "kops-iam",
+        "kops-iam/cluster": "c.example.com",
+        "team": "platform",
+    }
+    role = RoleView("node", "nodes.c.example.com", (), tags, True, ("ec2.amazonaws.com",))
+    # Then the note lists the label only
+    note = cluster_note(ClusterView("c.example.com", (role,)))
+    assert note.endswith("cloudLabels team=platform"), note
+
+
 def _invocation(**fields: object) -> Invocation:
     event = {"Records": [{"eventName": "ObjectCreated:Put"}]}
     return Invocation(

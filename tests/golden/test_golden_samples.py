@@ -4,7 +4,8 @@
 stdout) and ``tests/golden/samples/invalid/<name>.txt`` the errors of
 ``events/specs/invalid/<name>.yaml`` (its stderr; its stdout is then empty), exactly as
 ``kops-iam render --account-id 123456789012 events/specs/...`` prints them from the
-repository's root. ``make golden`` rewrites them; a changed policy shows as their diff.
+repository's root (with the operator's approvals of :data:`APPROVED`). ``make golden``
+rewrites them; a changed policy shows as their diff.
 """
 
 from __future__ import annotations
@@ -23,10 +24,17 @@ INVALID = sorted((SPECS / "invalid").glob("*.yaml"))
 OUT = GOLDEN / "samples"
 
 
+#: What an operator approved for a sample, as the demo does (``--allow-action``):
+#: ``bastion-all-roles.yaml``'s bastion may start SSM sessions (docs/adr/0062).
+APPROVED = {"bastion-all-roles.yaml": ["--allow-action", "ssm:StartSession"]}
+
+
 def render(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    """``kops-iam render --account-id ACCOUNT <path>`` from the repository's root."""
+    """``kops-iam render --account-id ACCOUNT [approvals] <path>`` from the repository's
+    root."""
     capsys.readouterr()
-    code = main(["render", "--account-id", ACCOUNT, str(path.relative_to(ROOT))])
+    approvals = APPROVED.get(path.name, []) if path.parent == SPECS else []
+    code = main(["render", "--account-id", ACCOUNT, *approvals, str(path.relative_to(ROOT))])
     out, err = capsys.readouterr()
     if code != 0:  # stdout holds the plan and nothing else; the errors go to stderr
         assert out == "", out

@@ -26,7 +26,9 @@ from readiness_support import (
     strings,
 )
 
+from kops_iam.application.settings import Env
 from kops_iam.aws.events import ParsedEvent, parse_event
+from kops_iam.domain.naming import MANAGED_PATH
 from kops_iam_tools.world.events import dead_letter, on_failure_record, queue_message, sqs_event_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -460,7 +462,8 @@ def test_pass_role_admits_add_role_to_instance_profile_in_every_partition(
             resolved.resolve(policy["Properties"]["PolicyDocument"])["Statement"]
         )
     ]
-    role = f"arn:{env.partition}:iam::{env.account}:role/nodes.c1.k8s.example.com"
+    # kops-iam's roles live under its own IAM path (docs/adr/0061)
+    role = f"arn:{env.partition}:iam::{env.account}:role{MANAGED_PATH}nodes.c1.k8s.example.com"
     for passed_to in ("ec2.amazonaws.com", "ec2.amazonaws.com.cn"):
         context = {
             "iam:PassedToService": passed_to,
@@ -470,3 +473,9 @@ def test_pass_role_admits_add_role_to_instance_profile_in_every_partition(
         assert identity_may(statements, action="iam:PassRole", resource=role, context=context)
     elsewhere = {"iam:PassedToService": "lambda.amazonaws.com"}
     assert not identity_may(statements, action="iam:PassRole", resource=role, context=elsewhere)
+    # and a role at / only when the operator lets the function write there (adoption)
+    at_root = f"arn:{env.partition}:iam::{env.account}:role/nodes.c1.k8s.example.com"
+    adopting = function["Environment"]["Variables"][Env.ADOPT_EXISTING_ROLES] == "true"
+    assert identity_may(statements, action="iam:PassRole", resource=at_root, context=context) is (
+        adopting
+    )

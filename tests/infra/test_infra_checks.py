@@ -21,10 +21,16 @@ COMMON = {
     "AwsSolutions-L1",
     "AwsSolutions-IAM5[Resource::*]",
     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:*:<AWS::AccountId>:key/*]",
+    # kops names, read at any path (written at / only when the operator allows it)
     *(
         f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:{kind}/{p}.*]"
         for kind in ("role", "instance-profile")
-        for p in ("masters", "nodes", "bastions")
+        for p in ("masters", "nodes", "bastions", "*/masters", "*/nodes", "*/bastions")
+    ),
+    # everything under kops-iam's own path (docs/adr/0061)
+    *(
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:{kind}/kops-iam/*]"
+        for kind in ("role", "instance-profile")
     ),
 }
 OWN_ONLY = {

@@ -16,7 +16,12 @@ from infra_support import EXISTING_CONTEXT
 from infra.config import StackConfig
 from infra.permissions import Targets, reconciler_statements
 from kops_iam.aws.audit import AUDIT_SOURCE
-from kops_iam.domain.naming import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE, ROLE_NAME_PREFIXES
+from kops_iam.domain.naming import (
+    CLUSTER_TAG_KEY,
+    OWNERSHIP_TAG_KEY,
+    OWNERSHIP_TAG_VALUE,
+    ROLE_NAME_PREFIXES,
+)
 
 ACCOUNT = "111122223333"
 TARGETS = Targets(
@@ -28,14 +33,28 @@ TARGETS = Targets(
     log_group_arn=f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/lambda/kops-iam-reconciler",
     drift_queue_arn=f"arn:aws:sqs:eu-west-1:{ACCOUNT}:KopsIam-DriftChecks",
 )
-ROLES = [f"arn:aws:iam::{ACCOUNT}:role/{p}*" for p in ROLE_NAME_PREFIXES]
-PROFILES = [f"arn:aws:iam::{ACCOUNT}:instance-profile/{p}*" for p in ROLE_NAME_PREFIXES]
+
+
+def arns(resource_type: str, path: str) -> list[str]:
+    return [f"arn:aws:iam::{ACCOUNT}:{resource_type}{path}{p}*" for p in ROLE_NAME_PREFIXES]
+
+
+# Written: everything under kops-iam's own path (docs/adr/0061); kops names at / only when
+# the operator allows it.
+ROLES = [f"arn:aws:iam::{ACCOUNT}:role/kops-iam/*"]
+PROFILES = [f"arn:aws:iam::{ACCOUNT}:instance-profile/kops-iam/*"]
+ROOT_ROLES, ROOT_PROFILES = arns("role", "/"), arns("instance-profile", "/")
+# Read: kops names at any path (one elsewhere is reported, not an AccessDenied).
+READS = ROOT_ROLES + arns("role", "/*/") + ROLES + ROOT_PROFILES
+READS += arns("instance-profile", "/*/") + PROFILES
+NESTED = [f"{arn}/*" for arn in ROOT_ROLES + ROOT_PROFILES]
 OWNED = {"StringEquals": {f"iam:ResourceTag/{OWNERSHIP_TAG_KEY}": OWNERSHIP_TAG_VALUE}}
 # Instance profiles document only the aws: form of the resource-tag key.
 OWNED_PROFILE = {"StringEquals": {f"aws:ResourceTag/{OWNERSHIP_TAG_KEY}": OWNERSHIP_TAG_VALUE}}
 DENIES = {
-    "NeverClaimForeignKopsRoles",
-    "NeverClaimForeignKopsInstanceProfiles",
+    "NeverRemoveOwnershipTags",
+    "NeverReassignToAnotherCluster",
+    "NeverTouchAnythingBelowAKopsNamedPath",
     "NeverReadStateStoreSecrets",
 }
 BOUNDARY = "arn:aws:iam::111122223333:policy/kops-boundary"
@@ -63,16 +82,18 @@ HARDENED = statements(
     }
 )
 ADOPTING = statements(**{"kops-iam:adoptExistingRoles": True})
+ROOT_PATH_KEPT = statements(**{"kops-iam:manageRootPathRoles": True})
 EVERYTHING = statements(**EXISTING_CONTEXT)
-ALL = [DEFAULT, HARDENED, ADOPTING, EVERYTHING]
+ALL = [DEFAULT, HARDENED, ADOPTING, ROOT_PATH_KEPT, EVERYTHING]
 
 
 @pytest.mark.parametrize("policy", ALL)
 def test_no_statement_grants_iam_star_or_any_action_wildcard(policy: dict[str, Any]) -> None:
     for sid, statement in policy.items():
-        for action in as_list(statement["Action"]):
-            assert "*" not in action, (sid, action)
         assert statement["Effect"] == ("Deny" if sid in DENIES else "Allow")
+        if statement["Effect"] == "Allow":  # a deny may deny iam:*: that only takes away
+            for action in as_list(statement["Action"]):
+                assert "*" not in action, (sid, action)
         assert "NotAction" not in statement
         assert "NotResource" not in statement
 
@@ -128,10 +149,42 @@ def test_drift_checks_are_queued_and_put_off_only_on_the_drift_queue() -> None:
 def test_iam_actions_only_touch_kops_named_roles_and_profiles(policy: dict[str, Any]) -> None:
     # (but the read-only bulk read, which IAM cannot scope: see the test on "*" above)
     for sid, statement in policy.items():
+        if statement["Effect"] == "Deny" or not as_list(statement["Action"])[0].startswith("iam:"):
+            continue
         if sid == "ReadAccountRolesInBulk":
             continue
-        if any(a.startswith("iam:") for a in as_list(statement["Action"])):
+        resources = set(as_list(statement["Resource"]))
+        if sid.startswith("Read"):
+            assert resources <= set(READS), sid
+        else:
+            assert resources <= set(ROLES + PROFILES + ROOT_ROLES + ROOT_PROFILES), sid
+
+
+@pytest.mark.parametrize("policy", [DEFAULT, HARDENED])
+def test_by_default_iam_writes_name_only_kops_iams_own_path(policy: dict[str, Any]) -> None:
+    # Given the shipped configuration (no adoption, no root-path roles)
+    for sid, statement in policy.items():
+        writes_iam = as_list(statement["Action"])[0].startswith("iam:")
+        if statement["Effect"] == "Allow" and writes_iam and not sid.startswith("Read"):
+            # Then every IAM write names only roles and profiles under /kops-iam/
             assert set(as_list(statement["Resource"])) <= set(ROLES + PROFILES), sid
+
+
+@pytest.mark.parametrize("policy", [ADOPTING, ROOT_PATH_KEPT])
+def test_root_path_writes_only_when_the_operator_allows_and_never_creates(
+    policy: dict[str, Any],
+) -> None:
+    # Given adoption, or roles kept at / (kops-iam:manageRootPathRoles)
+    assert set(ROOT_ROLES) <= set(as_list(policy["ManageKopsRoles"]["Resource"]))
+    assert set(ROOT_PROFILES) <= set(as_list(policy["ManageKopsInstanceProfiles"]["Resource"]))
+    # Then creating (and tagging on create) is still only under /kops-iam/
+    for sid in ("CreateOwnedRoles", "TagRolesOnCreate"):
+        assert as_list(policy[sid]["Resource"]) == ROLES, sid
+    for sid in ("CreateOwnedInstanceProfiles", "TagInstanceProfilesOnCreate"):
+        assert as_list(policy[sid]["Resource"]) == PROFILES, sid
+    # And without adoption, writes at / still need the ownership tag
+    if policy is ROOT_PATH_KEPT:
+        assert policy["ManageKopsRoles"]["Condition"] == OWNED
 
 
 @pytest.mark.parametrize("policy", ALL)
@@ -141,7 +194,7 @@ def test_pass_role_is_only_for_kops_roles_and_only_to_ec2(policy: dict[str, Any]
     assert passing == ["PassKopsRolesToEc2"]
     statement = policy["PassKopsRolesToEc2"]
     assert as_list(statement["Action"]) == ["iam:PassRole"]
-    assert as_list(statement["Resource"]) == ROLES
+    assert as_list(statement["Resource"]) in (ROLES, ROLES + ROOT_ROLES)
     assert statement["Condition"]["StringEquals"]["iam:PassedToService"] == [
         "ec2.amazonaws.com",
         "ec2.amazonaws.com.cn",
@@ -173,13 +226,15 @@ def test_adoption_drops_only_the_ownership_conditions() -> None:
     # Then writes on existing kops roles no longer need the tag
     assert "Condition" not in ADOPTING["ManageKopsRoles"]
     assert "Condition" not in ADOPTING["ManageKopsInstanceProfiles"]
-    assert "ResourceTag" not in json.dumps(ADOPTING)
-    assert DENIES & set(ADOPTING) == {"NeverReadStateStoreSecrets"}  # not about roles
-    # But creating still requires the tag, and the tag still cannot be removed
+    allows = [s for s in ADOPTING.values() if s["Effect"] == "Allow"]
+    assert "ResourceTag" not in json.dumps(allows)
+    # But creating still requires the tags, and the tags still cannot be removed or changed
     assert ADOPTING["CreateOwnedRoles"]["Condition"] == DEFAULT["CreateOwnedRoles"]["Condition"]
     assert ADOPTING["UntagKopsRolesButNotOwnership"]["Condition"] == {
-        "ForAllValues:StringNotEquals": {"aws:TagKeys": [OWNERSHIP_TAG_KEY]}
+        "ForAllValues:StringNotEquals": {"aws:TagKeys": [OWNERSHIP_TAG_KEY, CLUSTER_TAG_KEY]}
     }
+    for sid in ("NeverRemoveOwnershipTags", "NeverReassignToAnotherCluster"):
+        assert ADOPTING[sid] == {**DEFAULT[sid], "Resource": ADOPTING[sid]["Resource"]}
 
 
 @pytest.mark.parametrize(
@@ -195,6 +250,8 @@ def test_creates_must_carry_the_ownership_tag(sid: str) -> None:
     condition = DEFAULT[sid]["Condition"]
     assert condition["StringEquals"][f"aws:RequestTag/{OWNERSHIP_TAG_KEY}"] == OWNERSHIP_TAG_VALUE
     assert condition["ForAnyValue:StringEquals"]["aws:TagKeys"] == [OWNERSHIP_TAG_KEY]
+    # and the cluster the resource belongs to (docs/adr/0060)
+    assert condition["Null"] == {f"aws:RequestTag/{CLUSTER_TAG_KEY}": "false"}
 
 
 @pytest.mark.parametrize(
@@ -204,38 +261,50 @@ def test_the_ownership_tag_can_never_be_removed(sid: str) -> None:
     owned = OWNED if "Roles" in sid else OWNED_PROFILE
     assert DEFAULT[sid]["Condition"] == {
         **owned,
-        "ForAllValues:StringNotEquals": {"aws:TagKeys": [OWNERSHIP_TAG_KEY]},
+        "ForAllValues:StringNotEquals": {"aws:TagKeys": [OWNERSHIP_TAG_KEY, CLUSTER_TAG_KEY]},
+    }
+    # and an explicit deny says the same, whatever an allow may say
+    deny = DEFAULT["NeverRemoveOwnershipTags"]
+    assert deny["Effect"] == "Deny"
+    assert set(as_list(deny["Action"])) == {"iam:UntagRole", "iam:UntagInstanceProfile"}
+    assert deny["Resource"] == DEFAULT["NeverReassignToAnotherCluster"]["Resource"]
+    assert deny["Condition"] == {
+        "ForAnyValue:StringEquals": {"aws:TagKeys": [OWNERSHIP_TAG_KEY, CLUSTER_TAG_KEY]}
     }
 
 
-@pytest.mark.parametrize(
-    ("sid", "action", "resources", "key"),
-    [
-        ("NeverClaimForeignKopsRoles", "iam:TagRole", ROLES, "iam:ResourceTag"),
-        (
-            "NeverClaimForeignKopsInstanceProfiles",
-            "iam:TagInstanceProfile",
-            PROFILES,
-            "aws:ResourceTag",
-        ),
-    ],
-)
-def test_a_foreign_kops_resource_cannot_be_claimed_by_tagging_it(
-    sid: str, action: str, resources: list[str], key: str
-) -> None:
-    # Tag-on-create needs TagRole/TagInstanceProfile allowed with the ownership tag on any
-    # kops name; this deny stops it for what kops tagged (KubernetesCluster) and we do not own.
-    statement = DEFAULT[sid]
+def test_a_role_can_never_be_tagged_as_another_clusters() -> None:
+    statement = DEFAULT["NeverReassignToAnotherCluster"]
     assert statement["Effect"] == "Deny"
-    assert statement["Action"] == action
-    assert as_list(statement["Resource"]) == resources
+    assert set(as_list(statement["Action"])) == {"iam:TagRole", "iam:TagInstanceProfile"}
+    # every role and profile, at any path: the function never does this anywhere
+    assert as_list(statement["Resource"]) == [
+        f"arn:aws:iam::{ACCOUNT}:role/*",
+        f"arn:aws:iam::{ACCOUNT}:instance-profile/*",
+    ]
+    key = f"aws:ResourceTag/{CLUSTER_TAG_KEY}"  # roles document it too, profiles only it
     assert statement["Condition"] == {
-        "Null": {
-            f"aws:RequestTag/{OWNERSHIP_TAG_KEY}": "false",
-            f"{key}/{OWNERSHIP_TAG_KEY}": "true",
-            f"{key}/KubernetesCluster": "false",
-        }
+        "Null": {f"aws:RequestTag/{CLUSTER_TAG_KEY}": "false", key: "false"},
+        "StringNotEquals": {f"aws:RequestTag/{CLUSTER_TAG_KEY}": f"${{{key}}}"},
     }
+
+
+@pytest.mark.parametrize("policy", ALL)
+def test_nothing_below_a_kops_named_path_segment_can_be_touched(policy: dict[str, Any]) -> None:
+    # role/nodes.* would also match role "Admin" at path /nodes.x/
+    writable = {
+        a
+        for sid, s in policy.items()
+        if s["Effect"] == "Allow" and not sid.startswith("Read")
+        for a in as_list(s["Resource"])
+        if ":iam::" in a and "/kops-iam/" not in a
+    }
+    if not writable:  # nothing written at /: nothing to deny
+        assert "NeverTouchAnythingBelowAKopsNamedPath" not in policy
+        return
+    statement = policy["NeverTouchAnythingBelowAKopsNamedPath"]
+    assert as_list(statement["Action"]) == ["iam:*"]
+    assert set(as_list(statement["Resource"])) == {f"{arn}/*" for arn in writable} == set(NESTED)
 
 
 def test_create_role_requires_the_operator_boundary_when_one_is_set() -> None:
@@ -358,6 +427,8 @@ def test_every_wildcard_resource_has_a_documented_reason() -> None:
     reasons = TARGETS.wildcard_reasons()
     for policy in ALL:
         for sid, statement in policy.items():
+            if statement["Effect"] == "Deny":  # a wider deny only takes away more
+                continue
             for resource in as_list(statement["Resource"]):
                 if "*" in resource:
                     assert reasons.get(resource, "").strip(), (sid, resource)

@@ -218,6 +218,7 @@ def test_default_configuration_reaches_the_function(own_bucket: Synthesized) -> 
         Env.ALLOWED_MANAGED_POLICIES: "",
         Env.ADOPT_EXISTING_ROLES: "false",
         Env.RETAIN_ON_DELETE: "false",
+        Env.MANAGE_ROOT_PATH_ROLES: "false",
         Env.DRIFT_READ: "bulk",
         Env.DRIFT_QUEUE_URL: ref(own_bucket.logical_id("AWS::SQS::Queue", "DriftChecks")),
         Env.DRIFT_MAX_RECEIVES: str(Defaults.DRIFT_MAX_RECEIVES),
@@ -442,6 +443,8 @@ def _actions(statement: dict[str, Any]) -> list[str]:
 
 def test_no_role_statement_grants_iam_star(deployment: Synthesized) -> None:
     for statement in _role_statements(deployment):
+        if statement["Effect"] == "Deny":  # denying iam:* only takes away
+            continue
         for action in _actions(statement):
             assert action.lower() not in {"*", "iam:*"} and not action.endswith(":*"), statement
 
@@ -508,9 +511,8 @@ def test_own_bucket_policy_statements(
             "ResolveKmsKeyAliases",
             "FindHostedZones",
             "WriteOwnLogs",
-            "ReadKopsRoles",
+            "ReadKopsRolesAndInstanceProfiles",
             "ReadAccountRolesInBulk",
-            "ReadKopsInstanceProfiles",
             "CreateOwnedRoles",
             "TagRolesOnCreate",
             "ManageKopsRoles",
@@ -521,8 +523,8 @@ def test_own_bucket_policy_statements(
             "TagInstanceProfilesOnCreate",
             "ManageKopsInstanceProfiles",
             "UntagKopsInstanceProfilesButNotOwnership",
-            "NeverClaimForeignKopsRoles",
-            "NeverClaimForeignKopsInstanceProfiles",
+            "NeverRemoveOwnershipTags",
+            "NeverReassignToAnotherCluster",
             "QueueDriftChecks",
         ]
     )
@@ -545,8 +547,8 @@ def test_existing_bucket_policy_statements(
     statements_of: Callable[[Synthesized], dict[str | None, dict[str, Any]]],
 ) -> None:
     policy = statements_of(existing_bucket)
-    # Adoption enabled: no deny against claiming foreign kops roles
-    assert "NeverClaimForeignKopsRoles" not in policy
+    # Adoption enabled: writes also at / (kops' own roles), never below a kops-named segment
+    assert "NeverTouchAnythingBelowAKopsNamedPath" in policy
     # Boundary set: no boundary removal; managed policies allowed: attach limited to them
     assert "ManageSpecBoundaries" not in policy
     assert "SetOperatorBoundaryOnly" in policy
@@ -557,4 +559,40 @@ def test_existing_bucket_policy_statements(
     assert policy["ReadClusterSpecs"]["Resource"] == [
         {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":s3:::{EXISTING_BUCKET}/{p}"]]}
         for p in (f"*{SPEC_KEY_SUFFIX}", "*/instancegroup/*")
+    ]
+
+
+def test_own_bucket_denies_spec_writes_to_every_kops_cluster_role(own_bucket: Synthesized) -> None:
+    # A node could otherwise rewrite its own spec (kops' s3:* on <cluster>/) or another
+    # cluster's (additionalPolicies may grant s3:PutObject), and kops-iam would apply it.
+    # InstanceGroups decide a cluster's roles too: they are covered alike.
+    specs_id = own_bucket.logical_id("AWS::S3::Bucket", "SpecsBucket")
+    [policy] = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in own_bucket.resources("AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == ref(specs_id)
+    ]
+    [statement] = [s for s in policy if s.get("Sid") == "KopsClusterRolesNeverWriteSpecs"]
+    assert statement["Effect"] == "Deny" and statement["Principal"] == {"AWS": "*"}
+    assert sorted(statement["Action"]) == [
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:PutObject",
+    ]
+    assert statement["Resource"] == [
+        {"Fn::Join": ["", [arn_of(specs_id), "/*/config"]]},
+        {"Fn::Join": ["", [arn_of(specs_id), "/*/instancegroup/*"]]},
+    ]
+    patterns = [
+        "".join(
+            p if isinstance(p, str) else "<" + next(iter(p.values())) + ">"
+            for p in arn["Fn::Join"][1]
+        )
+        for arn in statement["Condition"]["ArnLike"]["aws:PrincipalArn"]
+    ]
+    role = "arn:<AWS::Partition>:iam::<AWS::AccountId>:role"
+    assert patterns == [
+        f"{role}/kops-iam/*",
+        *(f"{role}/{p}.*" for p in ("masters", "nodes", "bastions")),
+        *(f"{role}/*/{p}.*" for p in ("masters", "nodes", "bastions")),
     ]

@@ -97,3 +97,26 @@ def test_a_rejection_with_thousands_of_errors_is_truncated_to_fit(world: World) 
     assert any("truncated" in str(e) for e in event["detail"]["errors"])
     assert 50 < len(event["detail"]["errors"]) < 3000
     assert_valid(event)
+
+
+def test_every_rejection_reason_is_in_the_schema() -> None:
+    # Given the reasons a conflict with IAM's state can be rejected for (docs/adr/0060, 0061)
+    from kops_iam.aws.iam_diff import CONFLICT_PRECEDENCE
+
+    schema = schema_for(DetailType.SPEC_REJECTED)
+    reasons = schema["properties"]["detail"]["properties"]["reason"]["enum"]
+    # Then the schema lists each of them, besides the spec's own
+    assert set(reasons) == {"invalid-spec", "cluster-mismatch", "too-large", *CONFLICT_PRECEDENCE}
+
+
+def test_a_name_collision_rejection_matches_its_schema(world: World) -> None:
+    from collisions import colliding_pair
+
+    owner, other = colliding_pair("node")
+    for cluster in (owner, other):
+        world.upload(cluster, spec(cluster))
+        world.deliver()
+    events = world.audit()
+    assert [e["detail"].get("reason") for e in events] == [None, "name-collision"]
+    for event in events:
+        assert_valid(event)

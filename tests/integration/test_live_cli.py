@@ -100,6 +100,26 @@ def test_adoption_is_an_explicit_flag(
     assert world.tags(NODES)["kops-iam/managed-by"] == "kops-iam"
 
 
+def test_roles_kops_iam_made_at_the_root_path_need_an_explicit_flag(
+    world: World, spec_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a node role kops-iam created at path / before it used /kops-iam/ (ADR 61)
+    tags = [
+        {"Key": "kops-iam/managed-by", "Value": "kops-iam"},
+        {"Key": "KubernetesCluster", "Value": CLUSTER},
+    ]
+    world.iam.create_role(RoleName=NODES, AssumeRolePolicyDocument="{}", Tags=tags)
+    # Then apply refuses it, saying how to go on, and writes nothing
+    assert main(["apply", str(spec_file), "--yes"]) == 1
+    err = capsys.readouterr().err
+    assert "--manage-root-path-roles" in err and "manageRootPathRoles" not in err, err
+    assert world.role_names() == {NODES}
+    # And with the flag it is managed in place (and gets its cluster tag)
+    assert main(["apply", str(spec_file), "--manage-root-path-roles", "--yes"]) == 0
+    assert world.iam.get_role(RoleName=NODES)["Role"]["Path"] == "/"
+    assert world.tags(NODES)["kops-iam/cluster"] == CLUSTER
+
+
 def test_missing_credentials_are_a_message_not_a_traceback(
     spec_file: Path,
     monkeypatch: pytest.MonkeyPatch,

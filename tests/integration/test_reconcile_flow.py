@@ -36,8 +36,8 @@ def test_first_upload_creates_roles_profiles_policies_and_reports_them(world: Wo
     world.upload(cluster, spec_text("bastion-all-roles.yaml"))
     world.calls.clear()
 
-    # When its notification reaches the handler
-    [summary] = world.deliver()
+    # When its notification reaches the handler (the operator approved its SSM sessions)
+    [summary] = world.deliver(world.runtime(world.staging_settings()))
 
     # Then every role exists with its trust, tags, boundary, inline and managed policies
     roles = {f"{p}.{cluster}" for p in ("masters", "nodes", "bastions")}

@@ -197,14 +197,21 @@ class IamState(Protocol):
 
     def role_boundary(self, name: str) -> str | None: ...
 
+    def role_path(self, name: str) -> str: ...
+
+    def profile_path(self, name: str) -> str: ...
+
 
 @dataclass
 class StaticState:
-    """A hand-written IAM state (roles and profiles with their tags)."""
+    """A hand-written IAM state (roles and profiles with their tags and paths; ``/`` when
+    not given)."""
 
     roles: dict[str, dict[str, str]] = field(default_factory=dict)
     profiles: dict[str, dict[str, str]] = field(default_factory=dict)
     boundaries: dict[str, str] = field(default_factory=dict)
+    paths: dict[str, str] = field(default_factory=dict)
+    profile_paths: dict[str, str] = field(default_factory=dict)
 
     def role_tags(self, name: str) -> Mapping[str, str] | None:
         return self.roles.get(name)
@@ -214,6 +221,12 @@ class StaticState:
 
     def role_boundary(self, name: str) -> str | None:
         return self.boundaries.get(name)
+
+    def role_path(self, name: str) -> str:
+        return self.paths.get(name, "/")
+
+    def profile_path(self, name: str) -> str:
+        return self.profile_paths.get(name, "/")
 
 
 class MotoState:
@@ -244,6 +257,19 @@ class MotoState:
             return None
         boundary = role.get("PermissionsBoundary", {})
         return boundary.get("PermissionsBoundaryArn")
+
+    def role_path(self, name: str) -> str:
+        try:
+            return str(self.iam.get_role(RoleName=name)["Role"].get("Path", "/"))
+        except self.iam.exceptions.NoSuchEntityException:
+            return "/"
+
+    def profile_path(self, name: str) -> str:
+        try:
+            profile = self.iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
+        except self.iam.exceptions.NoSuchEntityException:
+            return "/"
+        return str(profile.get("Path", "/"))
 
 
 def role_arn(name: str, path: str = "/") -> str:
@@ -376,13 +402,15 @@ def _requests(
             context |= _request_tag_context(params.get("Tags"))
         if operation == "UntagInstanceProfile":
             context["aws:TagKeys"] = list(params.get("TagKeys", []))
-        yield Request(action, profile_arn(profile), context, label)
+        yield Request(action, profile_arn(profile, state.profile_path(profile)), context, label)
         for dependent in dependent_actions("iam", operation):
             if dependent == "iam:PassRole" and role is not None:
                 role_context = _resource_tag_context("role", state.role_tags(role)) | {
                     "iam:PassedToService": INSTANCE_PROFILE_PASSED_TO
                 }
-                yield Request("iam:PassRole", role_arn(role), role_context, label)
+                yield Request(
+                    "iam:PassRole", role_arn(role, state.role_path(role)), role_context, label
+                )
         return
     if role is None:
         raise ValueError(f"iam:{operation} without RoleName not modelled")
@@ -411,4 +439,4 @@ def _requests(
         current = state.role_boundary(role)
         if current:
             context["iam:PermissionsBoundary"] = current
-    yield Request(action, role_arn(role), context, label)
+    yield Request(action, role_arn(role, state.role_path(role)), context, label)

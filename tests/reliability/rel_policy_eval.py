@@ -22,7 +22,12 @@ evaluation logic that identity policies of one principal need, and nothing more:
   operator false and a negated one true; ``...IfExists`` makes it true;
   ``ForAllValues`` is true for a missing or empty key, ``ForAnyValue`` false
   (all as the IAM User Guide's "Condition operators" and "Single-valued vs. multivalued
-  context keys" pages describe). Condition keys are case-insensitive, values are not.
+  context keys" pages describe). Condition keys are case-insensitive, values are not;
+* policy variables in string condition values (``"${aws:ResourceTag/k}"``, the whole
+  value), replaced by the request's value of that key (IAM User Guide, "Policy variables").
+  A variable whose key the request does not have has no value, so nothing equals it (a
+  positive operator is false for it, a negated one true); a default (``${k, 'd'}``) is not
+  implemented and raises.
 
 An operator it does not know raises :class:`UnsupportedPolicy`, so a template using one
 cannot silently pass.
@@ -120,9 +125,35 @@ def condition_holds(condition: Mapping[str, Any], context: Mapping[str, ContextV
         if if_exists:
             base = base[: -len("IfExists")]
         for key, expected in entries.items():
-            if not _key_holds(base, set_op, if_exists, _lookup(context, key), _as_list(expected)):
+            wanted = _resolve(_as_list(expected), context)
+            if not _key_holds(base, set_op, if_exists, _lookup(context, key), wanted):
                 return False
     return True
+
+
+_VARIABLE = re.compile(r"^\$\{([^}]+)\}$")
+#: Stands for a policy variable without a value: equal to (or like) nothing.
+_NO_VALUE = object()
+
+
+def _resolve(expected: list[Any], context: Mapping[str, ContextValue]) -> list[Any]:
+    resolved: list[Any] = []
+    for value in expected:
+        match = _VARIABLE.match(value) if isinstance(value, str) else None
+        if match is None:
+            resolved.append(value)
+            continue
+        key = match.group(1)
+        if "," in key or "$" in key:
+            raise UnsupportedPolicy(f"policy variable {value}")
+        found = _lookup(context, key)
+        if found is None or len(found) != 1:
+            if found is not None:
+                raise UnsupportedPolicy(f"multivalued policy variable {value}")
+            resolved.append(_NO_VALUE)
+        else:
+            resolved.append(found[0])
+    return resolved
 
 
 def _key_holds(
@@ -138,7 +169,7 @@ def _key_holds(
     compare, negated = _STRING_OPS[base]
 
     def one(value: str) -> bool:
-        hit = any(compare(value, str(e)) for e in expected)
+        hit = any(compare(value, str(e)) for e in expected if e is not _NO_VALUE)
         return not hit if negated else hit
 
     if set_op == "ForAllValues":

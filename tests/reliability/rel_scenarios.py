@@ -57,7 +57,8 @@ def spec(
         body["additionalPolicies"] = {
             "master": json.dumps([allow("secretsmanager:GetSecretValue", sid="Secrets")]),
             "node": json.dumps([allow("s3:GetObject", resource=f"{node_bucket}/*")]),
-            "bastion": json.dumps([allow("ssm:StartSession")]),
+            # ssm:StartSession is an escalation action now (docs/adr/0062)
+            "bastion": json.dumps([allow("ssm:DescribeSessions")]),
         }
         body["externalPolicies"] = {"node": [EXTRA] if external is None else external}
         if boundary:

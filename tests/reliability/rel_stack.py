@@ -20,14 +20,16 @@ BOUNDARY = "arn:aws:iam::123456789012:policy/kops-boundary"
 SSM_CORE = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 EXTRA = "arn:aws:iam::123456789012:policy/kops-extra"
 
-#: Deployments evaluated: the defaults, and one with an operator boundary and an allow-list
-#: of managed policies (still no adoption).
+#: Deployments evaluated: the defaults, one with an operator boundary and an allow-list
+#: of managed policies, and one keeping the roles kops-iam made at path / before 0061
+#: (none with adoption, which opts into touching kops' own roles).
 DEPLOYMENTS: dict[str, dict[str, Any]] = {
     "default": {},
     "guarded": {
         "kops-iam:permissionsBoundaryArn": BOUNDARY,
         "kops-iam:allowedManagedPolicyArns": [SSM_CORE, EXTRA],
     },
+    "root-path": {"kops-iam:manageRootPathRoles": True},
 }
 
 
@@ -43,6 +45,11 @@ class Deployment:
     def boundary(self) -> str | None:
         value = self.context.get("kops-iam:permissionsBoundaryArn")
         return str(value) if value else None
+
+    @property
+    def root_path(self) -> bool:
+        """Whether roles kops-iam made at path / before 0061 are still managed."""
+        return bool(self.context.get("kops-iam:manageRootPathRoles"))
 
 
 def synthesize(name: str) -> Deployment:

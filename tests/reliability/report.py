@@ -181,6 +181,29 @@ def render(summary: dict[str, Any]) -> str:
         "authorization requests of real reconciles (moto) evaluated, all allowed",
         _get(figures, "privilege", "own_policy.reconcile_requests_evaluated"),
     )
+    ownership = figures.get("ownership", {})
+    rejected = {k.split(".", 1)[1]: v for k, v in ownership.items() if k.startswith("rejected.")}
+    row(
+        "Ownership",
+        "event stories (clusters with engineered name collisions) / invocations",
+        slash("ownership", "stories", "invocations"),
+    )
+    row(
+        "Ownership",
+        "IAM writes checked against the owner before moto applied them, all the reconciled "
+        "cluster's",
+        _get(figures, "ownership", "iam_writes_checked"),
+    )
+    row(
+        "Ownership",
+        "rejections: " + ", ".join(sorted(rejected)),
+        " / ".join(f"{rejected[k]:,}" for k in sorted(rejected)) or "0",
+    )
+    row(
+        "Ownership",
+        "deletions that left another cluster's (or kops') role alone",
+        _get(figures, "ownership", "deletions_skipping_a_role_not_theirs"),
+    )
     lines += ["", "Faults injected per call site (failed attempts):", ""]
     lines += ["| Call site | Faults |", "|---|---|"]
     for site, count in sorted(injected.items()):

@@ -46,6 +46,58 @@ FACTS_ESCALATIONS = frozenset(
         "iam:PassRole",
     }
 )
+#: Issue 10's review: Rhino Security Labs' later methods, Bishop Fox's iam-vulnerable
+#: (privesc-AssumeRole, -ssmSendCommand, -ssmStartSession, -ec2InstanceConnect,
+#: -cloudFormationUpdateStack, -sageMakerCreatePresignedNotebookURL), pathfinding.cloud
+#: (apprunner-002, cloudformation-002/005, codebuild-002/003, ec2-002/004, lambda-003,
+#: sagemaker-004, ssm-001/002, sts-001), and what a role needs to undo its own limits
+#: (boundaries, its own Deny statements), to confuse ABAC or kops-iam's ownership (tags),
+#: to be trusted through an identity provider, or to grant itself access by a resource
+#: policy (the specs bucket's included).
+REVIEW_ESCALATIONS = frozenset(
+    {
+        "iam:DeleteRolePermissionsBoundary",
+        "iam:PutRolePermissionsBoundary",
+        "iam:DeleteUserPermissionsBoundary",
+        "iam:PutUserPermissionsBoundary",
+        "iam:DeleteRolePolicy",
+        "iam:DetachRolePolicy",
+        "iam:UpdateSAMLProvider",
+        "iam:TagRole",
+        "iam:UntagRole",
+        "iam:TagInstanceProfile",
+        "iam:UntagInstanceProfile",
+        "iam:TagUser",
+        "iam:UntagUser",
+        "sts:TagSession",
+        "sts:AssumeRole",
+        "lambda:UpdateFunctionConfiguration",
+        "ssm:SendCommand",
+        "ssm:StartSession",
+        "ssm:CreateAssociation",
+        "ec2-instance-connect:SendSSHPublicKey",
+        "ec2-instance-connect:SendSerialConsoleSSHPublicKey",
+        "ec2:ModifyInstanceAttribute",
+        "ec2:CreateLaunchTemplateVersion",
+        "ec2:ModifyLaunchTemplate",
+        "codebuild:StartBuild",
+        "codebuild:StartBuildBatch",
+        "codebuild:UpdateProject",
+        "cloudformation:UpdateStack",
+        "cloudformation:CreateChangeSet",
+        "cloudformation:ExecuteChangeSet",
+        "sagemaker:CreatePresignedNotebookInstanceUrl",
+        "sagemaker:CreatePresignedDomainUrl",
+        "apprunner:UpdateService",
+        "ecs:ExecuteCommand",
+        "eks:CreateAccessEntry",
+        "eks:UpdateAccessEntry",
+        "eks:AssociateAccessPolicy",
+        "s3:PutBucketPolicy",
+        "kms:PutKeyPolicy",
+    }
+)
+ALL_ESCALATIONS = FACTS_ESCALATIONS | REVIEW_ESCALATIONS
 
 
 def _wildcards(action: str) -> list[str]:
@@ -68,8 +120,8 @@ def _wildcards(action: str) -> list[str]:
 
 GLOBAL_WILDCARDS = ["*", "*:*", "iam:*", "iam:Put*", "iam:*Policy", "iam:Attach*", "*Policy"]
 PATTERNS = sorted(
-    {(a, a) for a in FACTS_ESCALATIONS}
-    | {(a, w) for a in FACTS_ESCALATIONS for w in _wildcards(a)}
+    {(a, a) for a in ALL_ESCALATIONS}
+    | {(a, w) for a in ALL_ESCALATIONS for w in _wildcards(a)}
     | {("*", w) for w in GLOBAL_WILDCARDS}
 )
 ROLES = ["node", "control-plane", "bastion"]
@@ -87,7 +139,7 @@ def _allow(actions: list[str], key: str = "Action") -> dict[str, Any]:
 
 
 def _covered(pattern: str) -> set[str]:
-    return {a for a in FACTS_ESCALATIONS if rel_oracle.covers(pattern, a)}
+    return {a for a in ALL_ESCALATIONS if rel_oracle.covers(pattern, a)}
 
 
 def _verdict(data: bytes, allowed: frozenset[str]) -> tuple[bool, list[str]]:
@@ -99,7 +151,7 @@ def _verdict(data: bytes, allowed: frozenset[str]) -> tuple[bool, list[str]]:
 
 
 def test_the_guardrail_list_matches_the_published_research() -> None:
-    assert frozenset(ESCALATION_ACTIONS) == FACTS_ESCALATIONS
+    assert frozenset(ESCALATION_ACTIONS) == ALL_ESCALATIONS
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -138,7 +190,8 @@ def test_an_escalation_pattern_is_refused_unless_the_operator_allows_what_it_cov
         ["s3:*"],
         ["iam:Get*", "iam:List*"],
         ["iam:PassRole"],
-        sorted(FACTS_ESCALATIONS - {"iam:PassRole"}),
+        sorted(ALL_ESCALATIONS - {"iam:PassRole"}),
+        sorted(ALL_ESCALATIONS - {"ssm:StartSession"}),
     ],
 )
 def test_allow_with_notaction_covering_an_escalation_is_refused(
@@ -153,7 +206,7 @@ def test_allow_with_notaction_covering_an_escalation_is_refused(
 @pytest.mark.parametrize("role", ROLES)
 def test_deny_statements_and_harmless_wildcards_pass_the_guardrail(role: str) -> None:
     # Given a Deny of every escalation wildcard and an Allow of harmless wildcards
-    deny = {"Effect": "Deny", "Action": ["*", "iam:*", *sorted(FACTS_ESCALATIONS)], "Resource": "*"}
+    deny = {"Effect": "Deny", "Action": ["*", "iam:*", *sorted(ALL_ESCALATIONS)], "Resource": "*"}
     allow = _allow(["s3:Get*", "ec2:Describe*", "dynamodb:*", "iam:Get*", "iam:List*"])
     doc = json.loads(json.dumps(BASE))
     doc["spec"]["additionalPolicies"] = {role: json.dumps([deny, allow])}

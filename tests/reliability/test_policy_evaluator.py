@@ -104,3 +104,27 @@ def test_what_it_does_not_model_is_refused_not_guessed() -> None:
             [{"Effect": "Allow", "Action": "*", "Resource": "*", "Principal": "*"}],
             Request("a:b", "r"),
         )
+
+
+@pytest.mark.parametrize(
+    ("context", "holds"),
+    [
+        ({"aws:RequestTag/c": "a", "aws:ResourceTag/c": "a"}, False),  # equal: not "not equal"
+        ({"aws:RequestTag/c": "b", "aws:ResourceTag/c": "a"}, True),
+        ({"aws:RequestTag/c": "b"}, True),  # the variable has no value: nothing equals it
+        ({"aws:ResourceTag/c": "a"}, True),  # the key is missing: a negated operator holds
+    ],
+)
+def test_a_policy_variable_stands_for_the_requests_value_of_its_key(
+    context: dict[str, str], holds: bool
+) -> None:
+    condition = {"StringNotEquals": {"aws:RequestTag/c": "${aws:ResourceTag/c}"}}
+    assert condition_holds(condition, context) is holds
+    positive = {"StringEquals": {"aws:RequestTag/c": "${aws:ResourceTag/c}"}}
+    equal = context.get("aws:ResourceTag/c", object()) == context.get("aws:RequestTag/c")
+    assert condition_holds(positive, context) is equal
+
+
+def test_a_policy_variable_with_a_default_is_refused() -> None:
+    with pytest.raises(UnsupportedPolicy):
+        condition_holds({"StringEquals": {"a:b": "${a:c, 'x'}"}}, {"a:b": "x"})

@@ -1,11 +1,13 @@
 """Privilege: the function's own policy, read from the synthesized template, evaluated
 against requests (``rel_policy_eval``, a documented evaluator of AWS's policy logic).
 
-It can manage the ``nodes.<cluster>`` (and masters/bastions) roles it owns, and cannot
-modify or delete a foreign role, attach an AWS managed admin policy, create a role without
-the configured boundary, pass a role anywhere but to EC2 (kops roles it owns only), remove
-its ownership tag, or touch roles outside the kops name prefixes, nor reach beyond spec
-objects, its bus and its own logs.
+It can manage the ``nodes.<cluster>`` (and masters/bastions) roles it owns under its own
+IAM path ``/kops-iam/`` (and, when the operator keeps them, those it made at ``/`` before
+docs/adr/0061), and cannot modify or delete a foreign role, claim one by tagging it (the
+tagging residual of docs/adr/0012, closed by the path), create anything outside its path,
+reassign a role to another cluster, remove its ownership tags, attach an AWS managed admin
+policy, create a role without the configured boundary, pass a role anywhere but to EC2,
+or touch roles outside the kops names, nor reach beyond spec objects, its bus and its logs.
 """
 
 from __future__ import annotations
@@ -21,14 +23,23 @@ from rel_authz import StaticState, requests_for_call
 from rel_policy_eval import Request, evaluate
 
 from kops_iam.domain.guardrail import ESCALATION_ACTIONS
-from kops_iam.domain.naming import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE
+from kops_iam.domain.naming import (
+    CLUSTER_TAG_KEY,
+    MANAGED_PATH,
+    OWNERSHIP_TAG_KEY,
+    OWNERSHIP_TAG_VALUE,
+)
 
 PART = "privilege"
 CLUSTER = "c1.k8s.example.com"
-OWNED = f"nodes.{CLUSTER}"
-FOREIGN = "nodes.foreign.k8s.example.com"  # made by kops itself, not by kops-iam
+OWNED = f"nodes.{CLUSTER}"  # made by kops-iam, under /kops-iam/
+FOREIGN = "nodes.foreign.k8s.example.com"  # made by kops itself, at /
+UNTAGGED_FOREIGN = "nodes.handmade.k8s.example.com"  # kops-named, made by hand, no tags, at /
+LEGACY_CLUSTER = "legacy.k8s.example.com"
+LEGACY = f"nodes.{LEGACY_CLUSTER}"  # made by kops-iam at / before docs/adr/0061
+NESTED = "Admin"  # at path /nodes.x/: its ARN role/nodes.x/Admin matches role/nodes.*
 KOPS_TAGS = {"KubernetesCluster": CLUSTER, f"kubernetes.io/cluster/{CLUSTER}": "owned"}
-OWNERSHIP = {OWNERSHIP_TAG_KEY: OWNERSHIP_TAG_VALUE}
+OWNERSHIP = {OWNERSHIP_TAG_KEY: OWNERSHIP_TAG_VALUE, CLUSTER_TAG_KEY: CLUSTER}
 ADMIN_POLICIES = [
     "arn:aws:iam::aws:policy/AdministratorAccess",
     "arn:aws:iam::aws:policy/IAMFullAccess",
@@ -45,15 +56,25 @@ def deployment(request: pytest.FixtureRequest) -> rel_stack.Deployment:
 
 def _state(deployment: rel_stack.Deployment) -> StaticState:
     own_role = deployment.template.ref(deployment.role_id)
+    legacy_tags = {
+        OWNERSHIP_TAG_KEY: OWNERSHIP_TAG_VALUE,
+        "KubernetesCluster": LEGACY_CLUSTER,
+        f"kubernetes.io/cluster/{LEGACY_CLUSTER}": "owned",
+    }
     return StaticState(
         roles={
             OWNED: {**KOPS_TAGS, "Name": OWNED, **OWNERSHIP},
             FOREIGN: {"KubernetesCluster": "foreign.k8s.example.com"},
+            UNTAGGED_FOREIGN: {},
+            LEGACY: legacy_tags,
+            NESTED: dict(OWNERSHIP),  # even carrying kops-iam's tags
             own_role: {},
-            **{name: {} for name in OUTSIDE},
+            **{name: {} for name in OUTSIDE if name != NESTED},
         },
-        profiles={OWNED: dict(OWNERSHIP), FOREIGN: {}},
+        profiles={OWNED: dict(OWNERSHIP), FOREIGN: {}, LEGACY: legacy_tags},
         boundaries={OWNED: deployment.boundary} if deployment.boundary else {},
+        paths={OWNED: MANAGED_PATH, NESTED: "/nodes.x/"},
+        profile_paths={OWNED: MANAGED_PATH},
     )
 
 
@@ -63,15 +84,32 @@ class Case:
     service: str
     operation: str
     params: dict[str, Any]
+    #: The state the call is evaluated in (default: :func:`_state`).
+    state: StaticState | None = None
 
 
 def _decide(deployment: rel_stack.Deployment, case: Case) -> list[tuple[Request, bool]]:
-    requests = requests_for_call(case.service, case.operation, case.params, _state(deployment))
+    state = case.state or _state(deployment)
+    requests = requests_for_call(case.service, case.operation, case.params, state)
     return [(r, evaluate(deployment.statements, r).allowed) for r in requests]
 
 
 def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+ROLE_WRITES = [
+    ("PutRolePolicy", {"PolicyName": "pwn"}),
+    ("DeleteRolePolicy", {"PolicyName": "x"}),
+    ("DeleteRole", {}),
+    ("UpdateAssumeRolePolicy", {}),
+    ("AttachRolePolicy", {"PolicyArn": ADMIN_POLICIES[0]}),
+    ("TagRole", {"Tags": _tags({"team": "x"})}),
+    ("UntagRole", {"TagKeys": ["KubernetesCluster"]}),
+    ("PutRolePermissionsBoundary", {"PermissionsBoundary": "arn:aws:iam::aws:policy/x"}),
+    ("DeleteRolePermissionsBoundary", {}),
+    ("PassRole", {"PassedToService": "ec2.amazonaws.com"}),
+]
 
 
 # -- what it must be able to do -------------------------------------------------------------
@@ -81,10 +119,11 @@ def needed(deployment: rel_stack.Deployment) -> Iterator[Case]:
     boundary = {"PermissionsBoundary": deployment.boundary} if deployment.boundary else {}
     new = f"masters.{CLUSTER}"
     yield Case(
-        "create an owned kops role (with the operator boundary when one is configured)",
+        "create an owned kops role under /kops-iam/ (with the operator boundary when set)",
         "iam",
         "CreateRole",
-        {"RoleName": new, "Tags": _tags({**KOPS_TAGS, **OWNERSHIP}), **boundary},
+        {"RoleName": new, "Path": MANAGED_PATH, "Tags": _tags({**KOPS_TAGS, **OWNERSHIP})}
+        | boundary,
     )
     for op, extra in [
         ("GetRole", {}),
@@ -92,16 +131,28 @@ def needed(deployment: rel_stack.Deployment) -> Iterator[Case]:
         ("DeleteRolePolicy", {"PolicyName": f"additional.{OWNED}"}),
         ("UpdateAssumeRolePolicy", {}),
         ("TagRole", {"Tags": _tags({"team": "a"})}),
+        ("TagRole", {"Tags": _tags({CLUSTER_TAG_KEY: CLUSTER})}),  # the same cluster again
         ("UntagRole", {"TagKeys": ["team"]}),
         ("DetachRolePolicy", {"PolicyArn": ADMIN_POLICIES[0]}),
         ("DeleteRole", {}),
     ]:
         yield Case(f"{op} on its own {OWNED}", "iam", op, {"RoleName": OWNED, **extra})
+    for name in (FOREIGN, UNTAGGED_FOREIGN):
+        yield Case(
+            f"read the kops-named role {name} to report it", "iam", "GetRole", {"RoleName": name}
+        )
     yield Case(
-        "create an owned instance profile",
+        "read a kops-named role at another path to report it",
+        "iam",
+        "GetRole",
+        {"RoleName": OWNED},
+        StaticState(roles={OWNED: {}}, paths={OWNED: "/elsewhere/"}),
+    )
+    yield Case(
+        "create an owned instance profile under /kops-iam/",
         "iam",
         "CreateInstanceProfile",
-        {"InstanceProfileName": new, "Tags": _tags(dict(OWNERSHIP))},
+        {"InstanceProfileName": new, "Path": MANAGED_PATH, "Tags": _tags(dict(OWNERSHIP))},
     )
     yield Case(
         "add its own role to its own instance profile",
@@ -123,6 +174,21 @@ def needed(deployment: rel_stack.Deployment) -> Iterator[Case]:
             "AttachRolePolicy",
             {"RoleName": OWNED, "PolicyArn": rel_stack.SSM_CORE},
         )
+    if deployment.root_path:
+        yield Case(
+            "tag a role it made at / before 0061 with its cluster",
+            "iam",
+            "TagRole",
+            {"RoleName": LEGACY, "Tags": _tags({CLUSTER_TAG_KEY: LEGACY_CLUSTER})},
+        )
+        for op, extra in [("PutRolePolicy", {"PolicyName": LEGACY}), ("DeleteRole", {})]:
+            yield Case(f"{op} on its own {LEGACY} at /", "iam", op, {"RoleName": LEGACY, **extra})
+        yield Case(
+            "delete its own profile at /",
+            "iam",
+            "DeleteInstanceProfile",
+            {"InstanceProfileName": LEGACY},
+        )
 
 
 # -- what it must never be able to do -------------------------------------------------------
@@ -130,25 +196,27 @@ def needed(deployment: rel_stack.Deployment) -> Iterator[Case]:
 
 def forbidden(deployment: rel_stack.Deployment) -> Iterator[Case]:
     own_role = deployment.template.ref(deployment.role_id)
-    writes = [
-        ("PutRolePolicy", {"PolicyName": "pwn"}),
-        ("DeleteRolePolicy", {"PolicyName": "x"}),
-        ("DeleteRole", {}),
-        ("UpdateAssumeRolePolicy", {}),
-        ("AttachRolePolicy", {"PolicyArn": ADMIN_POLICIES[0]}),
-        ("TagRole", {"Tags": _tags({"team": "x"})}),
-        ("UntagRole", {"TagKeys": ["KubernetesCluster"]}),
-        ("PutRolePermissionsBoundary", {"PermissionsBoundary": "arn:aws:iam::aws:policy/x"}),
-        ("DeleteRolePermissionsBoundary", {}),
-        ("PassRole", {"PassedToService": "ec2.amazonaws.com"}),
-    ]
-    for target, why in [
-        (FOREIGN, "a foreign kops role (no ownership tag)"),
+    targets = [
+        (FOREIGN, "a foreign kops role (kops' own, at /)"),
+        (UNTAGGED_FOREIGN, "a hand-made kops-named role without tags, at /"),
         (own_role, "the function's own role"),
         *((name, "a role outside the kops name prefixes") for name in OUTSIDE),
-    ]:
-        for op, extra in writes:
+    ]
+    if deployment.root_path:
+        targets.append((NESTED, "a role at path /nodes.x/ carrying kops-iam's tags"))
+    else:
+        targets.append((LEGACY, "a role kops-iam made at / before 0061 (not kept)"))
+    for target, why in targets:
+        for op, extra in ROLE_WRITES:
             yield Case(f"{op} on {why} {target}", "iam", op, {"RoleName": target, **extra})
+    for target in (FOREIGN, UNTAGGED_FOREIGN):
+        # the tagging residual of docs/adr/0012: claim a kops-named role by tagging it
+        yield Case(
+            f"claim {target} by tagging it with kops-iam's tags",
+            "iam",
+            "TagRole",
+            {"RoleName": target, "Tags": _tags(dict(OWNERSHIP))},
+        )
     for policy in ADMIN_POLICIES:
         yield Case(
             f"attach AWS managed {policy.rsplit('/', 1)[-1]} to its own role",
@@ -167,20 +235,69 @@ def forbidden(deployment: rel_stack.Deployment) -> Iterator[Case]:
             "PassRole",
             {"RoleName": OWNED, "PassedToService": service},
         )
+    for key in (OWNERSHIP_TAG_KEY, CLUSTER_TAG_KEY):
+        yield Case(
+            f"remove {key} from its own role",
+            "iam",
+            "UntagRole",
+            {"RoleName": OWNED, "TagKeys": [key]},
+        )
+        yield Case(
+            f"remove {key} from its own instance profile",
+            "iam",
+            "UntagInstanceProfile",
+            {"InstanceProfileName": OWNED, "TagKeys": ["team", key]},
+        )
     yield Case(
-        "remove the ownership tag from its own role",
+        "reassign its own role to another cluster",
         "iam",
-        "UntagRole",
-        {"RoleName": OWNED, "TagKeys": [OWNERSHIP_TAG_KEY]},
+        "TagRole",
+        {"RoleName": OWNED, "Tags": _tags({CLUSTER_TAG_KEY: "other.k8s.example.com"})},
+    )
+    yield Case(
+        "reassign its own instance profile to another cluster",
+        "iam",
+        "TagInstanceProfile",
+        {
+            "InstanceProfileName": OWNED,
+            "Tags": _tags({CLUSTER_TAG_KEY: "other.k8s.example.com"}),
+        },
     )
     yield Case(
         "create a kops role without the ownership tag",
         "iam",
         "CreateRole",
-        {"RoleName": f"bastions.{CLUSTER}", "Tags": _tags(KOPS_TAGS)},
+        {"RoleName": f"bastions.{CLUSTER}", "Path": MANAGED_PATH, "Tags": _tags(KOPS_TAGS)},
     )
     yield Case(
-        "create a role outside the kops prefixes",
+        "create a kops role naming no cluster",
+        "iam",
+        "CreateRole",
+        {
+            "RoleName": f"bastions.{CLUSTER}",
+            "Path": MANAGED_PATH,
+            "Tags": _tags({OWNERSHIP_TAG_KEY: OWNERSHIP_TAG_VALUE}),
+        },
+    )
+    for path in ("/", "/elsewhere/", "/nodes.x/"):
+        yield Case(
+            f"create an owned kops role at path {path}",
+            "iam",
+            "CreateRole",
+            {"RoleName": f"bastions.{CLUSTER}", "Path": path, "Tags": _tags(dict(OWNERSHIP))},
+        )
+        yield Case(
+            f"create an owned instance profile at path {path}",
+            "iam",
+            "CreateInstanceProfile",
+            {
+                "InstanceProfileName": f"bastions.{CLUSTER}",
+                "Path": path,
+                "Tags": _tags(dict(OWNERSHIP)),
+            },
+        )
+    yield Case(
+        "create a role outside the kops prefixes at /",
         "iam",
         "CreateRole",
         {"RoleName": "Admin2", "Tags": _tags(dict(OWNERSHIP))},
@@ -190,7 +307,11 @@ def forbidden(deployment: rel_stack.Deployment) -> Iterator[Case]:
             "create a kops role without the configured boundary",
             "iam",
             "CreateRole",
-            {"RoleName": f"bastions.{CLUSTER}", "Tags": _tags({**KOPS_TAGS, **OWNERSHIP})},
+            {
+                "RoleName": f"bastions.{CLUSTER}",
+                "Path": MANAGED_PATH,
+                "Tags": _tags({**KOPS_TAGS, **OWNERSHIP}),
+            },
         )
         yield Case(
             "create a kops role with another boundary",
@@ -198,6 +319,7 @@ def forbidden(deployment: rel_stack.Deployment) -> Iterator[Case]:
             "CreateRole",
             {
                 "RoleName": f"bastions.{CLUSTER}",
+                "Path": MANAGED_PATH,
                 "Tags": _tags({**KOPS_TAGS, **OWNERSHIP}),
                 "PermissionsBoundary": "arn:aws:iam::aws:policy/AdministratorAccess",
             },
@@ -220,6 +342,7 @@ def forbidden(deployment: rel_stack.Deployment) -> Iterator[Case]:
     for op, extra in [
         ("CreateInstanceProfile", {"Tags": _tags({"x": "y"})}),
         ("AddRoleToInstanceProfile", {"RoleName": FOREIGN}),
+        ("TagInstanceProfile", {"Tags": _tags(dict(OWNERSHIP))}),
         ("DeleteInstanceProfile", {}),
     ]:
         yield Case(
@@ -343,6 +466,8 @@ def test_the_policy_has_no_admin_shaped_statement(deployment: rel_stack.Deployme
     # Given every Allow statement, Then none grants iam:* or "*" actions, and the only
     # "*" resource is for actions AWS offers no resource scope for (X-Ray)
     for statement in deployment.statements:
+        if statement["Effect"] == "Deny":  # a deny only takes away (one denies iam:*)
+            continue
         actions = statement.get("Action", [])
         actions = [actions] if isinstance(actions, str) else actions
         assert "NotAction" not in statement and "NotResource" not in statement, statement
@@ -369,30 +494,19 @@ def test_profile_writes_are_authorized_by_a_tag_key_instance_profiles_carry() ->
     assert "iam:ResourceTag/${TagKey}" in resource_condition_keys("iam", "role")
 
 
-UNTAGGED_FOREIGN = "nodes.handmade.k8s.example.com"  # kops-named, made by hand, no tags
-
-
-@pytest.mark.parametrize(
-    "target",
-    [
-        FOREIGN,
-        pytest.param(
-            UNTAGGED_FOREIGN,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="accepted residual risk (docs/adr/0012): IAM cannot tell tag-on-create "
-                "from tagging an existing role, and the deny only covers roles kops tagged "
-                "(KubernetesCluster); a kops-named role without kops' tags can be claimed",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("target", [FOREIGN, UNTAGGED_FOREIGN])
 def test_it_cannot_adopt_a_foreign_role_by_tagging_it_first(
     deployment: rel_stack.Deployment, target: str
 ) -> None:
-    # Given a foreign kops-named role, When the function first tags it with the ownership tag
+    """The tagging residual of docs/adr/0012, closed by the IAM path (docs/adr/0061).
+
+    IAM cannot tell tag-on-create from tagging an existing role, so tagging with the
+    ownership tag must be allowed where the function creates. It creates only under
+    ``/kops-iam/``, where nobody else creates anything; a kops-named role at ``/`` (kops'
+    own, or made by hand without tags) cannot be tagged at all, whatever its tags.
+    """
+    # Given a foreign kops-named role at /, When the function first tags it as its own
     state = _state(deployment)
-    state.roles[UNTAGGED_FOREIGN] = {}
     tag = requests_for_call(
         "iam", "TagRole", {"RoleName": target, "Tags": _tags(dict(OWNERSHIP))}, state
     )
@@ -400,6 +514,14 @@ def test_it_cannot_adopt_a_foreign_role_by_tagging_it_first(
     # Then that is denied (else its next call could rewrite the role: adoption by the back door)
     assert not tagged, f"TagRole with the ownership tag is allowed on {target}"
     rel_support.record(PART, "own_policy.hostile_calls_checked")
+    if deployment.root_path:
+        return  # kept roles at / are writable once owned; only an IAM admin can tag them
+    # And in the shipped configuration no later write could follow, whatever its tags
+    state.roles[target] = {**state.roles[target], **OWNERSHIP}
+    for op, extra in ROLE_WRITES:
+        for request in requests_for_call("iam", op, {"RoleName": target, **extra}, state):
+            assert not evaluate(deployment.statements, request).allowed, (op, request)
+            rel_support.record(PART, "own_policy.hostile_calls_checked")
 
 
 # -- every call a real reconcile makes is allowed -------------------------------------------
@@ -496,3 +618,49 @@ def _tamper(world: Any, cluster: str) -> dict[str, Any]:
     iam.attach_role_policy(RoleName=f"masters.{cluster}", PolicyArn=rel_scenarios.TAMPER)
     iam.untag_role(RoleName=f"nodes.{cluster}", TagKeys=["team"])
     return W.scheduled_event()
+
+
+# -- the specs bucket: no kops cluster role may write a spec ---------------------------------
+
+
+def test_no_kops_cluster_role_can_write_or_delete_a_spec(
+    deployment: rel_stack.Deployment,
+) -> None:
+    """A node could otherwise rewrite its own spec or InstanceGroups (kops grants s3:* on
+    <cluster>/) or, through additionalPolicies, another cluster's; kops-iam would apply it."""
+    template = deployment.template
+    [deny] = [
+        {k: v for k, v in statement.items() if k != "Principal"}
+        for policy_id in template.logical_ids("AWS::S3::BucketPolicy")
+        for statement in template.resolve(
+            template.resources[policy_id]["Properties"]["PolicyDocument"]
+        )["Statement"]
+        if statement.get("Sid") == "KopsClusterRolesNeverWriteSpecs"
+    ]
+    spec_objects, instance_group_objects = deny["Resource"]
+    bucket_arn = str(spec_objects).removesuffix("/*/config")
+    assert bucket_arn.startswith("arn:aws:s3:::"), deny["Resource"]
+    assert instance_group_objects == f"{bucket_arn}/*/instancegroup/*"
+    role = "arn:aws:iam::123456789012:role"
+    kops_roles = [
+        f"{role}/kops-iam/nodes.{CLUSTER}",
+        f"{role}/kops-iam/masters.other.k8s.example.com",
+        f"{role}/{FOREIGN}",  # kops' own
+        f"{role}/team/bastions.x.k8s.example.com",
+    ]
+    others = [f"{role}/{deployment.template.ref(deployment.role_id)}", f"{role}/Admin"]
+    for principal in kops_roles + others:
+        for action in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"):
+            for key in (
+                f"{CLUSTER}/config",
+                "victim.k8s.example.com/config",
+                f"{CLUSTER}/instancegroup/bastions",
+                "victim.k8s.example.com/instancegroup/nodes",
+            ):
+                request = Request(action, f"{bucket_arn}/{key}", {"aws:PrincipalArn": principal})
+                denied = evaluate([deny], request).decision == "ExplicitDeny"
+                assert denied is (principal in kops_roles), (principal, action, key)
+                rel_support.record(PART, "own_policy.hostile_calls_checked", int(denied))
+        # other objects of a kops state store (etcd backups...) stay as the bucket owner says
+        backup = Request("s3:PutObject", f"{bucket_arn}/{CLUSTER}/backups/etcd/x", {})
+        assert evaluate([deny], backup).decision != "ExplicitDeny"

@@ -317,6 +317,12 @@ class World:
     def with_settings(self, **changes: Any) -> Settings:
         return replace(self.settings, **changes)
 
+    def staging_settings(self) -> Settings:
+        """Settings of an operator who approved what ``bastion-all-roles.yaml`` asks for:
+        its bastion may start SSM sessions (an escalation action, docs/adr/0062)."""
+        options = replace(self.settings.options, allowed_actions=frozenset({"ssm:StartSession"}))
+        return self.with_settings(options=options)
+
     def reconciler(self, settings: Settings | None = None, **clients: Any) -> Reconciler:
         """A reconciler on the world's function clients (``clients`` replace some)."""
         chosen = settings or self.settings

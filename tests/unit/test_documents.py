@@ -226,7 +226,7 @@ def test_a_cluster_alone_says_whether_it_has_a_bastion(
 
 
 def test_a_bastion_policy_without_a_bastion_warns_and_is_not_applied() -> None:
-    policy = json.dumps([{"Effect": "Allow", "Action": "ssm:StartSession", "Resource": "*"}])
+    policy = json.dumps([{"Effect": "Allow", "Action": "ssm:DescribeSessions", "Resource": "*"}])
     doc = cluster_doc(additionalPolicies={"bastion": policy})
     plan = plan_spec(stream(doc, MASTER, NODES))
     assert "bastion" not in plan.roles

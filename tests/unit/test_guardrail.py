@@ -31,8 +31,53 @@ FACTS = {
     "lambda:UpdateFunctionCode",
     "iam:PassRole",
 }
-IAM_ONES = {action for action in FACTS if action.startswith("iam:")}
-ESCALATIONS = sorted(FACTS)
+#: Issue 10's review (docs/adr/0062), family by family.
+BOUNDARIES = {
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:PutRolePermissionsBoundary",
+    "iam:DeleteUserPermissionsBoundary",
+    "iam:PutUserPermissionsBoundary",
+}
+OWN_DENIES = {"iam:DeleteRolePolicy", "iam:DetachRolePolicy"}
+TAGS = {
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:TagInstanceProfile",
+    "iam:UntagInstanceProfile",
+    "iam:TagUser",
+    "iam:UntagUser",
+    "sts:TagSession",
+}
+ASSUME = {"sts:AssumeRole", "iam:UpdateSAMLProvider"}
+RUN_AS_ANOTHER = {
+    "lambda:UpdateFunctionConfiguration",
+    "ssm:SendCommand",
+    "ssm:StartSession",
+    "ssm:CreateAssociation",
+    "ec2-instance-connect:SendSSHPublicKey",
+    "ec2-instance-connect:SendSerialConsoleSSHPublicKey",
+    "ec2:ModifyInstanceAttribute",
+    "ec2:CreateLaunchTemplateVersion",
+    "ec2:ModifyLaunchTemplate",
+    "codebuild:StartBuild",
+    "codebuild:StartBuildBatch",
+    "codebuild:UpdateProject",
+    "cloudformation:UpdateStack",
+    "cloudformation:CreateChangeSet",
+    "cloudformation:ExecuteChangeSet",
+    "sagemaker:CreatePresignedNotebookInstanceUrl",
+    "sagemaker:CreatePresignedDomainUrl",
+    "apprunner:UpdateService",
+    "ecs:ExecuteCommand",
+    "eks:CreateAccessEntry",
+    "eks:UpdateAccessEntry",
+    "eks:AssociateAccessPolicy",
+}
+RESOURCE_POLICIES = {"s3:PutBucketPolicy", "kms:PutKeyPolicy"}
+ADDED = BOUNDARIES | OWN_DENIES | TAGS | ASSUME | RUN_AS_ANOTHER | RESOURCE_POLICIES
+EXPECTED = FACTS | ADDED
+IAM_ONES = {action for action in EXPECTED if action.startswith("iam:")}
+ESCALATIONS = sorted(EXPECTED)
 
 
 def covered(*actions: str, not_action: bool = False) -> frozenset[str]:
@@ -40,8 +85,14 @@ def covered(*actions: str, not_action: bool = False) -> frozenset[str]:
 
 
 def test_the_escalation_set_is_the_documented_one() -> None:
-    assert ESCALATION_ACTIONS == FACTS
-    assert set(REASONS) == FACTS
+    assert ESCALATION_ACTIONS == EXPECTED
+    assert set(REASONS) == EXPECTED
+    assert not FACTS & ADDED
+
+
+@pytest.mark.parametrize("action", ESCALATIONS)
+def test_each_escalation_action_has_a_reason(action: str) -> None:
+    assert REASONS[action].startswith("it can ") and len(REASONS[action].split()) >= 8
 
 
 @pytest.mark.parametrize("action", ESCALATIONS)
@@ -63,29 +114,53 @@ def test_each_escalation_action_is_covered_by_its_name_in_any_case(action: str) 
 def test_each_escalation_action_can_be_approved_by_the_operator(action: str) -> None:
     assert disallowed({action}, {action}) == frozenset()
     assert disallowed({action}, {action.swapcase()}) == frozenset()
-    assert disallowed({action}, {"sts:AssumeRole"}) == {action}
+    assert disallowed({action}, {"sts:GetCallerIdentity"}) == {action}
 
 
 @pytest.mark.parametrize(
     ("pattern", "expected"),
     [
-        ("*", FACTS),
-        ("*:*", FACTS),  # rejected as an action by the statement checks, but still covered
+        ("*", EXPECTED),
+        ("*:*", EXPECTED),  # rejected as an action by the statement checks, but still covered
         ("iam:*", IAM_ONES),
         ("IAM:*", IAM_ONES),
-        ("iam:Put*", {"iam:PutUserPolicy", "iam:PutGroupPolicy", "iam:PutRolePolicy"}),
+        (
+            "iam:Put*",
+            {
+                "iam:PutUserPolicy",
+                "iam:PutGroupPolicy",
+                "iam:PutRolePolicy",
+                "iam:PutRolePermissionsBoundary",
+                "iam:PutUserPermissionsBoundary",
+            },
+        ),
         (
             "iam:Attach*Policy",
             {"iam:AttachUserPolicy", "iam:AttachGroupPolicy", "iam:AttachRolePolicy"},
         ),
         ("iam:*LoginProfile", {"iam:CreateLoginProfile", "iam:UpdateLoginProfile"}),
+        ("iam:*PermissionsBoundary", BOUNDARIES),
+        ("iam:Delete*", {"iam:DeleteRolePolicy"} | {a for a in BOUNDARIES if "Delete" in a}),
+        ("iam:*Tag*", {a for a in TAGS if a.startswith("iam:")}),
         ("iam:Pass????", {"iam:PassRole"}),
-        ("lambda:Update*", {"lambda:UpdateFunctionCode"}),
+        (
+            "lambda:Update*",
+            {"lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration"},
+        ),
         ("glue:*", {"glue:UpdateDevEndpoint"}),
+        ("sts:*", {"sts:AssumeRole", "sts:TagSession"}),
+        ("sts:Assume*", {"sts:AssumeRole"}),
+        ("ssm:*", {"ssm:SendCommand", "ssm:StartSession", "ssm:CreateAssociation"}),
+        ("ssm:Start*", {"ssm:StartSession"}),
+        ("ec2-instance-connect:*", {a for a in RUN_AS_ANOTHER if "instance-connect" in a}),
+        ("codebuild:Start*", {"codebuild:StartBuild", "codebuild:StartBuildBatch"}),
+        ("cloudformation:*", {a for a in RUN_AS_ANOTHER if a.startswith("cloudformation:")}),
         ("*PassRole", {"iam:PassRole"}),
         ("iam*", IAM_ONES),
         ("iam:Get*", set()),
-        ("s3:*", set()),
+        ("s3:Get*", set()),
+        ("ssm:GetParameter*", set()),
+        ("ec2:Describe*", set()),
         ("ec2:RunInstances", set()),
         ("iam:PassRoles", set()),
     ],
@@ -100,18 +175,35 @@ def test_a_list_covers_the_union() -> None:
     assert covered("s3:GetObject", "iam:PassRole", "lambda:*") == {
         "iam:PassRole",
         "lambda:UpdateFunctionCode",
+        "lambda:UpdateFunctionConfiguration",
     }
+
+
+@pytest.mark.parametrize("action", sorted(ADDED))
+def test_each_addition_is_covered_by_its_wildcard_and_not_action_forms(action: str) -> None:
+    service, name = action.split(":")
+    # Given the service-wide and prefix wildcards, and every action at all
+    for pattern in ("*", f"{service}:*", f"{service}:{name[:3]}*", f"{service}:*{name[-4:]}"):
+        assert action in covered(pattern), pattern
+    # And a NotAction list that does not name it (it allows everything else)
+    assert action in covered("route53:*", "ec2:Describe*", not_action=True)
+    # But not a NotAction list that names it (or its service)
+    assert action not in covered(action, not_action=True)
+    assert action not in covered(f"{service}:*", not_action=True)
 
 
 @pytest.mark.parametrize(
     ("not_actions", "expected"),
     [
-        ((), FACTS),
-        (("s3:*",), FACTS),
-        (("iam:*",), {"glue:UpdateDevEndpoint", "lambda:UpdateFunctionCode"}),
-        (("iam:*", "glue:*", "lambda:*"), set()),
+        ((), EXPECTED),
+        (("s3:*",), EXPECTED - {"s3:PutBucketPolicy"}),
+        (("iam:*",), EXPECTED - IAM_ONES),
+        (
+            ("iam:*", "glue:*", "lambda:*"),
+            {a for a in EXPECTED if a.split(":")[0] not in ("iam", "glue", "lambda")},
+        ),
         (("*",), set()),
-        (("iam:PassRole",), FACTS - {"iam:PassRole"}),
+        (("iam:PassRole",), EXPECTED - {"iam:PassRole"}),
     ],
 )
 def test_not_action_allows_the_complement(not_actions: tuple[str, ...], expected: set[str]) -> None:
@@ -126,7 +218,7 @@ def test_not_action_allows_the_complement(not_actions: tuple[str, ...], expected
         (("iam:*",), set()),
         (
             ("IAM:PUT*",),
-            IAM_ONES - {"iam:PutUserPolicy", "iam:PutGroupPolicy", "iam:PutRolePolicy"},
+            {a for a in IAM_ONES if not a.startswith("iam:Put")},
         ),
         (("*",), set()),
         (
@@ -156,14 +248,14 @@ _PATTERN = st.text(_PATTERN_CHARS, min_size=1, max_size=14)
 @settings(max_examples=150, deadline=None)
 @given(st.lists(_PATTERN, max_size=4))
 def test_not_action_is_the_exact_complement(patterns: list[str]) -> None:
-    assert covered(*patterns, not_action=True) == FACTS - covered(*patterns)
+    assert covered(*patterns, not_action=True) == EXPECTED - covered(*patterns)
 
 
 @settings(max_examples=150, deadline=None)
 @given(_PATTERN)
 def test_coverage_agrees_with_the_catalogue_expansion(pattern: str) -> None:
     # The guardrail matches names directly; it must agree with the catalogue's expansion
-    assert covered(pattern) == CATALOGUE.expand(pattern) & FACTS
+    assert covered(pattern) == CATALOGUE.expand(pattern) & EXPECTED
 
 
 def test_message_for_one_named_action() -> None:
@@ -189,12 +281,13 @@ def test_message_for_a_wildcard_lists_the_first_few_and_counts_the_rest() -> Non
     message = explain("iam:*", IAM_ONES, approval_for("cli"))
     assert message.startswith(
         "iam:* covers privilege-escalation actions iam:AddUserToGroup, iam:AttachGroupPolicy, "
-        "iam:AttachRolePolicy and 11 more, which let the role escalate its own privileges"
+        f"iam:AttachRolePolicy and {len(IAM_ONES) - 3} more, which let the role escalate its "
+        "own privileges"
     )
     assert "--allow-action iam:AddUserToGroup" in message
 
 
 def test_message_for_a_wildcard_covering_one_action_names_it() -> None:
-    message = explain("lambda:Update*", {"lambda:UpdateFunctionCode"}, approval_for("cli"))
-    assert message.startswith("lambda:Update* covers lambda:UpdateFunctionCode, which lets")
+    message = explain("lambda:*Code", {"lambda:UpdateFunctionCode"}, approval_for("cli"))
+    assert message.startswith("lambda:*Code covers lambda:UpdateFunctionCode, which lets")
     assert "--allow-action lambda:UpdateFunctionCode" in message

@@ -83,3 +83,20 @@ def test_additional_policy_name() -> None:
 def test_partition_and_principal(region: str, partition: str, principal: str) -> None:
     assert partition_for_region(region) == partition
     assert ec2_service_principal(partition) == principal
+
+
+def test_the_arn_patterns_of_kops_roles_cover_the_managed_path_and_kops_names() -> None:
+    # Given a partition and an account, Then the patterns name every role under /kops-iam/
+    # and kops-named roles (masters., nodes., bastions.) at / and at any other path
+    from kops_iam.domain.naming import kops_role_arn_patterns
+
+    base = "arn:aws-cn:iam::123456789012:role"
+    assert kops_role_arn_patterns("aws-cn", "123456789012") == [
+        f"{base}/kops-iam/*",
+        f"{base}/masters.*",
+        f"{base}/nodes.*",
+        f"{base}/bastions.*",
+        f"{base}/*/masters.*",
+        f"{base}/*/nodes.*",
+        f"{base}/*/bastions.*",
+    ]

@@ -92,6 +92,7 @@ def test_trust_policy_and_tags() -> None:
     assert node.tags == {
         "KubernetesCluster": "c.example.com",
         "Name": "nodes.c.example.com",
+        "kops-iam/cluster": "c.example.com",
         "kops-iam/managed-by": "kops-iam",
         "kubernetes.io/cluster/c.example.com": "owned",
         "team": "platform",
@@ -277,6 +278,40 @@ def test_policy_size_ignores_whitespace() -> None:
     compact = json.dumps(document, separators=(",", ":"))
     assert policy_size(document) == len(compact) - 1
     assert MAX_INLINE_POLICY_CHARS == 10_240
+
+
+def _padded(length: int) -> dict[str, Any]:
+    """A node spec whose additional policy's one resource ARN is padded to ``length``."""
+    resource = "arn:aws:s3:::b/" + "k" * (length - len("arn:aws:s3:::b/"))
+    statement = {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [resource]}
+    return cluster_doc(name="c.example.com", additionalPolicies={"node": json.dumps([statement])})
+
+
+def _node_size(result: ClusterPlan) -> int:
+    return sum(policy_size(d) for d in result.roles["node"].inline_policies.values())
+
+
+def test_inline_policies_of_exactly_iams_limit_are_accepted_one_more_is_refused() -> None:
+    # Given a node role whose inline policies total exactly 10,240 characters
+    short = _node_size(plan(_padded(100)))
+    at_limit = _padded(100 + MAX_INLINE_POLICY_CHARS - short)
+    # When planned, Then it is accepted (IAM accepts it) ...
+    assert _node_size(plan(at_limit)) == 10_240
+    # ... and one character more is refused, naming the role, the size and the limit
+    with pytest.raises(SpecInvalid) as caught:
+        plan(_padded(101 + MAX_INLINE_POLICY_CHARS - short))
+    assert [str(issue) for issue in caught.value.errors] == [
+        "spec.additionalPolicies.node: role nodes.c.example.com: inline policies total 10,241 "
+        "characters (whitespace not counted), over IAM's 10,240 limit"
+    ]
+
+
+def test_policy_size_counts_non_ascii_text_as_the_characters_iam_counts() -> None:
+    # Given a policy with non-ASCII text (a condition value in another script)
+    document = {"Statement": [{"Condition": {"StringEquals": {"aws:PrincipalTag/team": "é日本"}}}]}
+    # Then each character counts once, not as the \\uXXXX escape JSON would write
+    text = '{"Statement":[{"Condition":{"StringEquals":{"aws:PrincipalTag/team":"é日本"}}}]}'
+    assert policy_size(document) == len(text) == 78
 
 
 def test_long_cluster_name_truncates_every_name() -> None:

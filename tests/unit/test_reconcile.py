@@ -23,7 +23,12 @@ from kops_iam.aws.iam_diff import (
 from kops_iam.aws.iam_read import LiveProfile, LiveRole, Observed
 from kops_iam.aws.iam_write import ConcurrentChange, WriteFailed, execute
 from kops_iam.domain.model import ClusterPlan, RolePlan
-from kops_iam.domain.naming import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE
+from kops_iam.domain.naming import (
+    CLUSTER_TAG_KEY,
+    MANAGED_PATH,
+    OWNERSHIP_TAG_KEY,
+    OWNERSHIP_TAG_VALUE,
+)
 
 CLUSTER = "u.k8s.example.com"
 NODES = f"nodes.{CLUSTER}"
@@ -37,7 +42,11 @@ TRUST = {
         }
     ],
 }
-OWNED = {OWNERSHIP_TAG_KEY: OWNERSHIP_TAG_VALUE, "KubernetesCluster": CLUSTER}
+OWNED = {
+    OWNERSHIP_TAG_KEY: OWNERSHIP_TAG_VALUE,
+    CLUSTER_TAG_KEY: CLUSTER,
+    "KubernetesCluster": CLUSTER,
+}
 
 
 def doc(*statements: dict[str, Any]) -> dict[str, Any]:
@@ -66,7 +75,7 @@ def role_plan(**changes: Any) -> RolePlan:
 def live_role(**changes: Any) -> LiveRole:
     values: dict[str, Any] = {
         "name": NODES,
-        "path": "/",
+        "path": MANAGED_PATH,
         "trust": TRUST,
         "tags": dict(OWNED),
         "boundary": None,
@@ -77,7 +86,7 @@ def live_role(**changes: Any) -> LiveRole:
     return LiveRole(**values)
 
 
-PROFILE = LiveProfile(name=NODES, roles=(NODES,), tags=dict(OWNED))
+PROFILE = LiveProfile(name=NODES, roles=(NODES,), tags=dict(OWNED), path=MANAGED_PATH)
 
 
 def ops(writes: tuple[Write, ...] | Any) -> list[str]:
@@ -237,12 +246,12 @@ def test_a_foreign_role_is_a_conflict_unless_adopted() -> None:
 
 
 def test_a_profile_holding_another_role_is_a_conflict() -> None:
-    profile = LiveProfile(name=NODES, roles=("someone-else",), tags=dict(OWNED))
+    profile = LiveProfile(name=NODES, roles=("someone-else",), tags=dict(OWNED), path=MANAGED_PATH)
     assert isinstance(diff_role(role_plan(), Observed(live_role(), profile)), RoleConflict)
 
 
 def test_a_profile_without_the_role_gets_it_back() -> None:
-    profile = LiveProfile(name=NODES, roles=(), tags=dict(OWNED))
+    profile = LiveProfile(name=NODES, roles=(), tags=dict(OWNED), path=MANAGED_PATH)
     change = diff_role(role_plan(), Observed(live_role(), profile))
     assert not isinstance(change, RoleConflict)
     assert ops(change.writes) == ["add_role_to_instance_profile"]
@@ -402,3 +411,136 @@ def test_write_descriptions_name_the_target() -> None:
         ).describe()
         == "add_role_to_instance_profile ip/r"
     )
+
+
+# ------------------------------------------------------------------ every write, every error
+
+#: Every IAM write kops-iam makes, with the parameters it sends.
+EVERY_WRITE = [
+    Write("create_role", {"RoleName": NODES, "AssumeRolePolicyDocument": "{}"}),
+    Write("update_assume_role_policy", {"RoleName": NODES, "PolicyDocument": "{}"}),
+    Write("put_role_permissions_boundary", {"RoleName": NODES, "PermissionsBoundary": "arn:b"}),
+    Write("delete_role_permissions_boundary", {"RoleName": NODES}),
+    Write("tag_role", {"RoleName": NODES, "Tags": [{"Key": "k", "Value": "v"}]}),
+    Write("untag_role", {"RoleName": NODES, "TagKeys": ["k"]}),
+    Write("put_role_policy", {"RoleName": NODES, "PolicyName": "p", "PolicyDocument": "{}"}),
+    Write("delete_role_policy", {"RoleName": NODES, "PolicyName": "p"}),
+    Write("attach_role_policy", {"RoleName": NODES, "PolicyArn": "arn:p"}),
+    Write("detach_role_policy", {"RoleName": NODES, "PolicyArn": "arn:p"}),
+    Write("create_instance_profile", {"InstanceProfileName": NODES}),
+    Write("tag_instance_profile", {"InstanceProfileName": NODES, "Tags": []}),
+    Write("untag_instance_profile", {"InstanceProfileName": NODES, "TagKeys": ["k"]}),
+    Write("add_role_to_instance_profile", {"InstanceProfileName": NODES, "RoleName": NODES}),
+    Write("remove_role_from_instance_profile", {"InstanceProfileName": NODES, "RoleName": NODES}),
+    Write("delete_instance_profile", {"InstanceProfileName": NODES}),
+    Write("delete_role", {"RoleName": NODES}),
+]
+#: The writes whose NoSuchEntity means "already gone": deleting it is then success.
+CLEANUPS = {
+    "delete_role_permissions_boundary",
+    "delete_role_policy",
+    "detach_role_policy",
+    "remove_role_from_instance_profile",
+    "delete_instance_profile",
+    "delete_role",
+}
+#: The writes whose NoSuchEntity names a missing managed policy or boundary, not the role.
+POLICY_LOOKUPS = {"create_role", "attach_role_policy", "put_role_permissions_boundary"}
+
+
+class RecordingIAM:
+    """Records each call with its parameters; raises ``error`` on the write ``failing``."""
+
+    def __init__(self, failing: Write | None = None, error: Exception | None = None) -> None:
+        self.failing, self.error = failing, error
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __getattr__(self, operation: str) -> Any:
+        def call(**params: Any) -> dict[str, Any]:
+            self.calls.append((operation, params))
+            failing = self.failing
+            if failing and (operation, params) == (failing.operation, dict(failing.params)):
+                assert self.error is not None
+                raise self.error
+            return {}
+
+        return call
+
+
+def test_each_write_is_the_iam_call_of_its_name_with_its_parameters() -> None:
+    # Given every write kops-iam makes, When executed in order
+    iam = RecordingIAM()
+    seen: list[Write] = []
+    done = execute(iam, EVERY_WRITE, on_write=seen.append)  # type: ignore[arg-type]
+    # Then IAM got exactly those calls, in order, and each was reported as done
+    assert iam.calls == [(w.operation, dict(w.params)) for w in EVERY_WRITE]
+    assert list(done) == seen == EVERY_WRITE
+
+
+def expected_outcome(operation: str, code: str) -> str:
+    """What an IAM error on a write means for the pass (docs/adr/0020, 0021)."""
+    if code == "NoSuchEntity" and operation in CLEANUPS:
+        return "done"  # already gone
+    if code in ("EntityAlreadyExists", "DeleteConflict", "ConcurrentModification"):
+        return "concurrent"
+    if code == "NoSuchEntity":
+        return "failed" if operation in POLICY_LOOKUPS else "concurrent"  # the role vanished
+    if code == "LimitExceeded" and operation == "add_role_to_instance_profile":
+        return "concurrent"  # another role took the profile's one slot meanwhile
+    return "failed"
+
+
+@pytest.mark.parametrize("write", EVERY_WRITE, ids=lambda w: w.operation)
+@pytest.mark.parametrize(
+    "code",
+    [
+        "NoSuchEntity",
+        "EntityAlreadyExists",
+        "DeleteConflict",
+        "ConcurrentModification",
+        "LimitExceeded",
+        "MalformedPolicyDocument",
+        "AccessDenied",
+        "Throttling",
+    ],
+)
+def test_each_error_on_each_write_means_done_concurrent_change_or_failure(
+    write: Write, code: str
+) -> None:
+    # Given a write that IAM answers with an error code, after a first write went through
+    error = ClientError({"Error": {"Code": code, "Message": "m"}}, write.operation)
+    first = Write("tag_role", {"RoleName": f"masters.{CLUSTER}", "Tags": []})
+    iam = RecordingIAM(write, error)
+    expected = expected_outcome(write.operation, code)
+    # When executed
+    if expected == "done":
+        # Then a cleanup of what is already gone counts as done, and the pass goes on
+        assert execute(iam, [first, write, first]) == (first, write, first)  # type: ignore[arg-type]
+        return
+    kind = ConcurrentChange if expected == "concurrent" else WriteFailed
+    with pytest.raises(kind) as info:
+        execute(iam, [first, write, first])  # type: ignore[arg-type]
+    # Then it stops there, naming the write and what was completed before it
+    assert info.value.write == write
+    assert info.value.completed == (first,)
+    assert [op for op, _ in iam.calls] == ["tag_role", write.operation]
+    assert str(info.value).startswith(write.describe())
+    if isinstance(info.value, WriteFailed):
+        assert info.value.code == code and info.value.cause is error
+
+
+def test_a_transport_error_is_a_failed_write_not_a_completed_one() -> None:
+    # Given IAM unreachable (a botocore transport error, after botocore's own retries)
+    from botocore.exceptions import EndpointConnectionError
+
+    error = EndpointConnectionError(endpoint_url="https://iam.amazonaws.com/")
+    writes = [EVERY_WRITE[4], EVERY_WRITE[6], EVERY_WRITE[16]]
+    iam = RecordingIAM(writes[1], error)
+    reported: list[Write] = []
+    # When executed, Then the write fails with the cause; nothing after it is attempted
+    with pytest.raises(WriteFailed) as info:
+        execute(iam, writes, on_write=reported.append)  # type: ignore[arg-type]
+    assert info.value.write == writes[1] and info.value.completed == (writes[0],)
+    assert info.value.cause is error and info.value.code == ""
+    assert reported == [writes[0]]
+    assert [op for op, _ in iam.calls] == ["tag_role", "put_role_policy"]

@@ -21,7 +21,9 @@ from kops_iam.domain.pipeline import plan_spec
 ROOT = Path(__file__).resolve().parents[2] / "events" / "specs"
 VALID = sorted(ROOT.glob("*.yaml"))
 INVALID = sorted((ROOT / "invalid").glob("*.yaml"))
-OPTIONS = Options(account_id="123456789012")
+#: What an operator approves for the samples: bastion-all-roles.yaml's bastion may start SSM
+#: sessions, an escalation action (docs/adr/0062) the spec cannot approve itself.
+OPTIONS = Options(account_id="123456789012", allowed_actions=frozenset({"ssm:StartSession"}))
 
 DOCUMENTED_MASTER = [
     "ec2:*",
@@ -61,6 +63,14 @@ def test_kops_page_example_renders_exactly_the_documented_policies() -> None:
     additional = node.inline_policies["additional.nodes.example.k8s.dev"]
     assert _actions(additional) == ["dynamodb:*", "es:*"]
     assert [s["Resource"] for s in additional["Statement"]] == [["*"], ["*"]]
+
+
+def test_bastion_sample_needs_the_operator_to_approve_ssm_sessions() -> None:
+    with pytest.raises(SpecInvalid) as caught:
+        plan_spec((ROOT / "bastion-all-roles.yaml").read_bytes(), Options())
+    [issue] = caught.value.errors
+    assert issue.path == "spec.additionalPolicies.bastion[0].Action[0]"
+    assert issue.message.startswith("ssm:StartSession lets the role escalate its own privileges")
 
 
 def test_bastion_sample_has_every_role_and_its_additions() -> None:

@@ -334,8 +334,17 @@ def test_cloud_labels_checked() -> None:
 
 
 def test_too_many_cloud_labels() -> None:
-    labels = {f"label{i}": "v" for i in range(47)}
+    # Five of a role's 50 tags are kops-iam's: Name, KubernetesCluster,
+    # kubernetes.io/cluster/<name>, kops-iam/managed-by and kops-iam/cluster.
+    labels = {f"label{i}": "v" for i in range(46)}
     assert "spec.cloudLabels" in errors_of(cluster_doc(cloudLabels=labels))
+    del labels["label45"]
+    assert len(check(cluster_doc(cloudLabels=labels)).cloud_labels) == 45
+
+
+def test_kops_iam_tags_are_reserved() -> None:
+    errors = errors_of(cluster_doc(cloudLabels={"kops-iam/cluster": "other.example.com"}))
+    assert "spec.cloudLabels.kops-iam/cluster" in errors
 
 
 def test_state_store_paths() -> None:

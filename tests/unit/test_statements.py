@@ -12,12 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from specs import cluster_doc
+from support.golden import GOLDEN
+from support.golden import check as golden_check
 
 from kops_iam.domain.additional_policies import MAX_STATEMENTS, check_additional_policy
 from kops_iam.domain.additional_policies.checks import MAX_UNKNOWN_NAMES, MAX_WARNINGS
 from kops_iam.domain.catalogue import ActionCatalogue, default_catalogue
 from kops_iam.domain.errors import Issue
-from kops_iam.domain.guardrail import escalations
+from kops_iam.domain.guardrail import ESCALATION_ACTIONS, escalations
 from kops_iam.domain.options import Options
 from kops_iam.domain.pipeline import validate_spec
 
@@ -483,11 +485,17 @@ def test_the_look_alike_search_is_bounded_per_value() -> None:
     # Given more distinct unknown names than any role can hold, When checked
     actions = [f"aidevops:GetAssetNumber{i}" for i in range(MAX_UNKNOWN_NAMES + 3)]
     start = time.perf_counter()
-    _, errors, _ = check_all([allow(Action=actions)])
+    _, errors, warnings = check_all([allow(Action=actions)])
     # Then the names past the bound are refused (with the policy's size), in bounded time
     assert len(errors) == 3 + 1, errors[:2]
-    assert f"already names {MAX_UNKNOWN_NAMES} others it does not list" in errors[0]
+    assert errors[0] == (
+        f"{PATH}[0].Action[1000]: 'aidevops:GetAssetNumber1000' is not in {CATALOGUE_NAME}, "
+        "and this value already names 1000 others it does not list, more than a role's inline "
+        "policies (10,240 characters) can hold; kops-iam refuses the rest"
+    )
     assert "over IAM's 10,240 limit" in errors[-1]
+    # And only the first 1,000 are warned about (20 listed, the rest counted), the refused not
+    assert warnings[-1] == f"{PATH}: 980 more warnings like the 20 above are not listed"
     assert time.perf_counter() - start < 20.0  # hang guard only
 
 
@@ -606,6 +614,8 @@ WELL_FORMED_CONDITIONS = [
     {"NumericLessThanEquals": {"s3:max-keys": "10"}},
     {"DateGreaterThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}},
     {"DateLessThan": {"aws:EpochTime": 1900000000}},
+    {"DateLessThanEquals": {"aws:EpochTime": "1900000000"}},  # epoch seconds as a string
+    {"DateGreaterThan": {"aws:EpochTime": "1.9e9"}},
     {"Bool": {"aws:SecureTransport": True}},
     {"Bool": {"aws:MultiFactorAuthPresent": "false"}},
     {"Null": {"aws:TokenIssueTime": "true"}},
@@ -733,9 +743,19 @@ def test_an_escalation_action_is_an_error_at_its_action_path() -> None:
     )
 
 
+IAM_ESCALATIONS = {a for a in ESCALATION_ACTIONS if a.startswith("iam:")}
+#: Every service with an escalation action, as a wildcard (NotAction of all of them allows none).
+ESCALATION_SERVICES = sorted({f"{a.split(':')[0]}:*" for a in ESCALATION_ACTIONS})
+
+
 @pytest.mark.parametrize(
     ("action", "count"),
-    [("*", 16), ("iam:*", 14), ("iam:Put*", 3), ("IAM:ATTACH*", 3)],
+    [
+        ("*", len(ESCALATION_ACTIONS)),
+        ("iam:*", len(IAM_ESCALATIONS)),
+        ("iam:Put*", 5),  # three policies, two boundaries
+        ("IAM:ATTACH*", 3),
+    ],
 )
 def test_a_wildcard_covering_escalations_lists_them(action: str, count: int) -> None:
     message = only(errors_of(allow(Action=action, Resource="*")))
@@ -772,10 +792,11 @@ def test_the_operator_can_allow_escalations_by_name_or_pattern(
 
 
 def test_partial_approval_reports_only_what_is_left() -> None:
-    errors = errors_of(allow(Action="iam:Put*"), allowed=frozenset({"iam:PutRolePolicy"}))
+    allowed = frozenset({"iam:PutRolePolicy", "iam:Put*PermissionsBoundary"})
+    errors = errors_of(allow(Action="iam:Put*"), allowed=allowed)
     message = only(errors)
     assert "iam:PutGroupPolicy, iam:PutUserPolicy" in message
-    assert "iam:PutRolePolicy" not in message
+    assert "iam:PutRolePolicy" not in message and "Boundary" not in message
 
 
 def test_allow_with_not_action_covers_the_complement() -> None:
@@ -784,14 +805,19 @@ def test_allow_with_not_action_covers_the_complement() -> None:
     # Then the error sits on NotAction (no index) and lists the escalation actions
     assert message.startswith(
         f"{PATH}[0].NotAction: an Allow statement with NotAction (it allows every action not "
-        "listed) covers privilege-escalation actions glue:UpdateDevEndpoint, "
-        "iam:AddUserToGroup, iam:AttachGroupPolicy and 13 more"
+        "listed) covers privilege-escalation actions apprunner:UpdateService, "
+        f"cloudformation:CreateChangeSet, cloudformation:ExecuteChangeSet and "
+        f"{len(ESCALATION_ACTIONS) - 1 - 3} more"  # all but s3:PutBucketPolicy (s3:* excluded)
     )
 
 
 def test_allow_with_not_action_excluding_every_escalation_passes() -> None:
-    statement = allow(Action=None, NotAction=["iam:*", "glue:UpdateDevEndpoint", "lambda:*"])
+    statement = allow(Action=None, NotAction=ESCALATION_SERVICES)
     assert errors_of(statement) == []
+    # and leaving out any one service makes it cover that service's escalations
+    for left_out in ESCALATION_SERVICES:
+        rest = [s for s in ESCALATION_SERVICES if s != left_out]
+        assert errors_of(allow(Action=None, NotAction=rest)), left_out
 
 
 def test_the_spec_cannot_approve_itself() -> None:
@@ -1023,7 +1049,7 @@ def _statement(draw: st.DrawFn, partition: str, index: int) -> dict[str, Any]:
     statement["Effect"] = effect
     if draw(st.booleans()):
         if effect == "Allow":
-            actions = [*actions, "iam:*", "glue:*", "lambda:*"]
+            actions = [*actions, *ESCALATION_SERVICES]
         statement["NotAction"] = actions
     else:
         statement["Action"] = actions[0] if len(actions) == 1 and draw(st.booleans()) else actions
@@ -1276,3 +1302,330 @@ def test_without_documented_types_the_region_rule_still_holds() -> None:
         errors_of(allow(Resource="arn:aws:s3:*:*:accesspoint/*"), catalogue=catalogue)
     )
     assert errors_of(allow(Resource="arn:aws:iam::*:root"), catalogue=catalogue) == []
+
+
+# ------------------------------------------------------------------ IAM's own lists, honoured
+
+#: IAM's condition operators, as AWS's IAM User Guide lists them ("IAM JSON policy elements:
+#: Condition operators"), with a value each accepts.
+IAM_GUIDE_OPERATORS = {
+    "StringEquals": "a",
+    "StringNotEquals": "a",
+    "StringEqualsIgnoreCase": "a",
+    "StringNotEqualsIgnoreCase": "a",
+    "StringLike": "a*",
+    "StringNotLike": "a*",
+    "NumericEquals": "1",
+    "NumericNotEquals": 1,
+    "NumericLessThan": 1.5,
+    "NumericLessThanEquals": "1",
+    "NumericGreaterThan": 1,
+    "NumericGreaterThanEquals": "2",
+    "DateEquals": "2030-01-01T00:00:00Z",
+    "DateNotEquals": "2030-01-01",
+    "DateLessThan": 1900000000,
+    "DateLessThanEquals": "1900000000",
+    "DateGreaterThan": "2030-01-01T00:00:00+01:00",
+    "DateGreaterThanEquals": "2030-01-01T00:00:00Z",
+    "Bool": "true",
+    "BinaryEquals": "QmluYXJ5",
+    "IpAddress": "10.0.0.0/8",
+    "NotIpAddress": "2001:db8::/32",
+    "ArnEquals": "arn:aws:sns:eu-west-1:123456789012:t",
+    "ArnLike": "arn:aws:sns:*:123456789012:t",
+    "ArnNotEquals": "arn:aws:sns:eu-west-1:123456789012:t",
+    "ArnNotLike": "arn:aws:sns:*:123456789012:t",
+    "Null": "false",
+}
+
+
+def test_every_condition_operator_iam_documents_is_accepted_with_its_prefixes_and_suffix() -> None:
+    # Given every operator of IAM's guide, alone, with ...IfExists and with a set prefix
+    refused = {}
+    for operator, value in IAM_GUIDE_OPERATORS.items():
+        suffixes = [""] if operator == "Null" else ["", "IfExists"]
+        for prefix in ("", "ForAnyValue:", "ForAllValues:"):
+            for suffix in suffixes:
+                name = f"{prefix}{operator}{suffix}"
+                # When checked in a statement, Then it is accepted as written
+                statements, errors = check([allow(Condition={name: {"aws:SomeKey": value}})])
+                if errors or statements[0]["Condition"] != {name: {"aws:SomeKey": value}}:
+                    refused[name] = errors
+    assert refused == {}
+
+
+@pytest.mark.parametrize(
+    ("operator", "value", "message"),
+    [
+        (
+            "DateNotEquals",
+            "soon",
+            "DateNotEquals takes a date (ISO 8601, e.g. 2030-01-01T00:00:00Z) or epoch seconds, found 'soon'",
+        ),
+        ("DateEquals", True, "DateEquals takes a date (ISO 8601) or epoch seconds, found True"),
+        ("NumericGreaterThanEquals", "ten", "NumericGreaterThanEquals takes a number, found 'ten'"),
+        ("NumericEquals", False, "NumericEquals takes a number, found False"),
+        ("Bool", "yes", "Bool takes true or false, found 'yes'"),
+        ("Null", 1, "Null takes true or false, found 1"),
+        ("IpAddress", "10.0.0.300", "IpAddress takes an IP address or CIDR, found '10.0.0.300'"),
+    ],
+)
+def test_a_value_the_operator_cannot_take_names_operator_and_value(
+    operator: str, value: object, message: str
+) -> None:
+    # Given a value of the wrong kind for its operator, When checked
+    error = only(errors_of(allow(Condition={operator: {"aws:SomeKey": value}})))
+    # Then the one error, at the value, names the operator, what it takes and the value
+    assert error == f"{PATH}[0].Condition.{operator}.aws:SomeKey: {message}"
+
+
+#: The ``iam`` resource types IAM names in its own refusal (PutRolePolicy,
+#: MalformedPolicyDocument): 'IAM resource path must either be "*", root, or start with
+#: user/, federated-user/, role/, group/, instance-profile/, mfa/, server-certificate/,
+#: policy/, sms-mfa/, saml-provider/, oidc-provider/, report/, access-report/'.
+IAM_ERROR_MESSAGE_TYPES = [
+    "user/",
+    "federated-user/",
+    "role/",
+    "group/",
+    "instance-profile/",
+    "mfa/",
+    "server-certificate/",
+    "policy/",
+    "sms-mfa/",
+    "saml-provider/",
+    "oidc-provider/",
+    "report/",
+    "access-report/",
+]
+
+
+def test_the_iam_resource_types_iam_lists_are_accepted_even_by_a_catalogue_without_them() -> None:
+    # Given a catalogue that documents no IAM resource type at all (an older one)
+    catalogue = ActionCatalogue({"s3": ["GetObject"]})
+    # When each type IAM lists in its own refusal (and root) is granted, Then all are accepted
+    arns = [f"arn:aws:iam::123456789012:{t}x" for t in IAM_ERROR_MESSAGE_TYPES]
+    arns.append("arn:aws:iam::123456789012:root")
+    refused = {arn: errors_of(allow(Resource=[arn]), catalogue=catalogue) for arn in arns}
+    assert {arn: errors for arn, errors in refused.items() if errors} == {}
+
+
+def test_look_alike_suggestions_are_bounded_per_value() -> None:
+    # Given one value with 30 misspelled condition operators (a hostile spec's cheap trick)
+    statements = [allow(Sid=f"S{i}", Condition={"StringEqual": {"aws:k": "v"}}) for i in range(30)]
+    # When checked, Then each is refused, and only the first 20 compute a "did you mean"
+    errors = errors_of(*statements)
+    assert len(errors) == 30
+    hinted = [e for e in errors if "(did you mean 'StringEquals'?)" in e]
+    assert hinted == errors[:20]
+
+
+# ------------------------------------------------------------------ golden file of the messages
+# tests/golden/policy-errors/cases.txt: for each value below, the errors and warnings word for
+# word, with their codes (look-alike characters, suggestions, wildcard resource types, echoed
+# values). `make golden` rewrites it.
+
+GOLDEN_OUT = GOLDEN / "policy-errors" / "cases.txt"
+
+#: A catalogue where one misspelling is one edit from four actions.
+DEMO_CATALOGUE = ActionCatalogue({"demo": ["GetAa", "GetAb", "GetAc", "GetAd", "Put"]})
+
+
+def _golden_allow(
+    action: Any = "s3:GetObject", resource: Any = "*", **extra: Any
+) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
+
+
+def _golden_condition(operator: str) -> dict[str, Any]:
+    return _golden_allow(Condition={operator: {"aws:SourceIp": "10.0.0.0/8"}})
+
+
+#: name -> (statements, or the raw value when a string; the catalogue when not the shipped one)
+GOLDEN_CASES: dict[str, tuple[Any, ActionCatalogue | None]] = {
+    "a look-alike letter in an action": ([_golden_allow("s3:G\u0435tObject")], None),
+    "two look-alike letters": ([_golden_allow("s3:G\u0435tObj\u0435ct")], None),
+    "four different non-ASCII characters": (
+        [_golden_allow("s3:G\u0435t\u041ebj\u0441\u0442")],
+        None,
+    ),
+    "a non-ASCII character without a name": ([_golden_allow("s3:GetObject\u0378")], None),
+    "non-ASCII that reads as no action": ([_golden_allow("s3:\u0435\u0435\u0435")], None),
+    "a full-width star": ([_golden_allow("\uff0a")], None),
+    "a look-alike in a wildcard": ([_golden_allow("s3:G\u0435t*")], None),
+    "a look-alike in lower case": ([_golden_allow("s3:g\u0435tobject")], None),
+    "one edit from one action": ([_golden_allow("s3:GetObjcet")], None),
+    "one edit from two actions": ([_golden_allow("a4b:ntagResource")], None),
+    "one edit from three actions": ([_golden_allow("datasync:CreateLocationdfs")], None),
+    "one edit from four actions": ([_golden_allow("demo:GetAx")], DEMO_CATALOGUE),
+    "an operator close enough to suggest": ([_golden_condition("StrEquals")], None),
+    "an operator too far to suggest (ratio 0.71)": ([_golden_condition("ArnEq")], None),
+    "an operator too far to suggest (ratio 0.64)": ([_golden_condition("NumLess")], None),
+    "an operator too far to suggest (ratio 0.73)": ([_golden_condition("Boolean")], None),
+    "a wildcard IAM resource type": (
+        [
+            _golden_allow(
+                "iam:GetRole",
+                [
+                    "arn:aws:iam::123456789012:rol*/x",
+                    "arn:aws:iam::123456789012:ro?e/x",
+                    "arn:aws:iam::123456789012:*ole/x",
+                    "arn:aws:iam::123456789012:roo*",
+                    "arn:aws:iam::123456789012:x*/y",
+                    "arn:aws:iam::123456789012:ro*X/y",
+                    "arn:aws:iam::123456789012:/role/x",
+                ],
+            )
+        ],
+        None,
+    ),
+    "a wildcard S3 resource type with a region": (
+        [
+            _golden_allow(
+                "s3:GetObject",
+                [
+                    "arn:aws:s3:eu-west-1:123456789012:accesspoint*/x",
+                    "arn:aws:s3:eu-west-1:123456789012:bucket*/x",
+                ],
+            )
+        ],
+        None,
+    ),
+    "an action of 80 characters": ([_golden_allow("s3:" + "A" * 77)], None),
+    "an action of 81 characters": ([_golden_allow("s3:" + "A" * 78)], None),
+    "actions of odd types": ([_golden_allow([5, 2.5, None, True, {"a": 1}])], None),
+    "an action of 128 characters": ([_golden_allow("s3:" + "A" * 125)], None),
+    "an action of 129 characters": ([_golden_allow("s3:" + "A" * 126)], None),
+    "malformed action names": (
+        [_golden_allow(["s3", "s3:", "s3:a:b", ":x", "s3:Get Object", "s3:Get-Object"])],
+        None,
+    ),
+    "an action of a retired service": ([_golden_allow("deepracer:ListModels")], None),
+    "an action of an unknown service": ([_golden_allow("nosuchservice:Do")], None),
+    "two escalations in one statement": (
+        [_golden_allow(["iam:AttachRolePolicy", "iam:PassRole", "s3:GetObject"])],
+        None,
+    ),
+    "a wildcard covering several escalations": ([_golden_allow("iam:Put*Policy")], None),
+    "an escalation written as a long wildcard": (
+        [_golden_allow("iam:Pa" + "*" * 80 + "ssRole")],
+        None,
+    ),
+    "duplicate operators and keys in a condition": (
+        '[{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": '
+        '{"StringEquals": {"aws:a": "1", "aws:a": "2"}, "StringEquals": {"aws:b": "3"}}}]',
+        None,
+    ),
+    "several bad operators and keys": (
+        [
+            _golden_allow(
+                Condition={
+                    "StringEqual": {"aws:a": "1"},
+                    "DateLess": {"aws:b": "x"},
+                    "Bool": {":SecureTransport": "true", "aws:x:": "yes", " aws:y": "true"},
+                    "NumericLessThan": {"aws:n": ["1", "one", "two", 3]},
+                    "NotIpAddress": {"aws:SourceIp": ["10.0.0.1/8", "10.0.0.300"]},
+                    "IpAddress": {"aws:SourceIp": "10.0.0.1/8"},
+                    "Null": {"aws:c": [True, "False", "maybe"]},
+                }
+            )
+        ],
+        None,
+    ),
+    "every IAM resource": ([_golden_allow("iam:GetRole", "arn:aws:iam::123456789012:*")], None),
+    "an IAM resource type followed by a colon": (
+        [_golden_allow("iam:GetRole", ["arn:aws:iam::123456789012:root:x", "arn:aws:s3:::b:c:d"])],
+        None,
+    ),
+    "a field IAM does not know": ([_golden_allow(Foo=1, Sid="S1")], None),
+    "characters IAM forbids": ([_golden_allow("s3:Get\x01Object", Sid="S\u0100")], None),
+    "25 actions newer than the catalogue": (
+        [_golden_allow([f"s3:DoTomorrow{i}" for i in range(25)])],
+        None,
+    ),
+    "1,000 statements": ([_golden_allow(Sid=f"S{i}") for i in range(1000)], None),
+    "1,001 statements": ([_golden_allow(Sid=f"S{i}") for i in range(1001)], None),
+    "a statement of an odd type": ([3.5], None),
+    "a value that is a number": (7, None),
+}
+
+
+GOLDEN_CASES |= {
+    "an empty array": ("[]", None),
+    "an empty array for the masters": ("[]", None),
+    "JSON that breaks at a control character": ('[{"Effect": "Allow"\x01}]', None),
+    "JSON that breaks at a non-ASCII character": ('[{"Effect": "Allow"\u00e9}]', None),
+    "JSON that breaks at an invisible character": ('[{"Effect": "Allow"\u200b}]', None),
+    "JSON that breaks at an ASCII character": ('[{"Effect": "Allow" x}]', None),
+    "JSON cut short": ('[{"Effect": "Allow"', None),
+    "JSON 65 levels deep": ("[" * 65 + "]" * 65, None),
+    "a YAML list for the masters": ([{"Effect": "Allow"}], None),
+    "a YAML mapping at a path without a role": ({"Effect": "Allow"}, None),
+}
+#: Cases checked at another path than the node role's.
+GOLDEN_PATHS = {
+    "an empty array for the masters": "spec.additionalPolicies.master",
+    "a YAML list for the masters": "spec.additionalPolicies.master",
+    "a YAML mapping at a path without a role": "",
+}
+#: Values given as the parsed YAML holds them, not as JSON text.
+GOLDEN_YAML = {"a YAML list for the masters", "a YAML mapping at a path without a role"}
+
+#: Cases checked with the operator's choices other than the defaults.
+GOLDEN_OPTIONS = {"an unknown action, refused by the operator": Options(unknown_actions="error")}
+GOLDEN_CASES["an unknown action, refused by the operator"] = (
+    [_golden_allow("s3:DoTomorrow")],
+    None,
+)
+
+
+def _golden_show(issue: Issue, mark: str) -> str:
+    return f"  {mark} {issue} [{issue.code}]"
+
+
+def render_golden() -> str:
+    out = []
+    for name, (value, catalogue) in GOLDEN_CASES.items():
+        raw = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        given = value if name in GOLDEN_YAML else raw
+        warnings: list[Issue] = []
+        options = GOLDEN_OPTIONS.get(name, Options())
+        _, errors = check_additional_policy(
+            given,
+            GOLDEN_PATHS.get(name, PATH),
+            partition="aws",
+            options=options,
+            catalogue=catalogue,
+            warnings=warnings,
+        )
+        shown = raw if len(raw) <= 400 else f"{raw[:400]} ... ({len(raw):,} characters)"
+        out.append(f"## {name}\n{shown}")
+        out += [_golden_show(issue, "!") for issue in errors]
+        out += [_golden_show(issue, "~") for issue in warnings]
+        if not errors and not warnings:
+            out.append("  = accepted")
+        out.append("")
+    return "\n".join(out)
+
+
+def test_each_value_is_refused_or_warned_about_as_its_golden_file_says() -> None:
+    golden_check(GOLDEN_OUT, render_golden())
+
+
+def test_statements_of_exactly_iams_size_limit_pass_one_character_more_is_refused() -> None:
+    # Given one statement padded so that the policy it makes is exactly 10,240 characters
+    from kops_iam.domain.policy import MAX_INLINE_POLICY_CHARS, policy_document, policy_size
+
+    def padded(length: int) -> list[dict[str, Any]]:
+        return [allow(Resource=["arn:aws:s3:::b/" + "k" * length])]
+
+    base = policy_size(policy_document(padded(0)))
+    exact = padded(MAX_INLINE_POLICY_CHARS - base)
+    assert policy_size(policy_document(exact)) == 10_240
+    # When checked alone, Then it passes; one character more is refused, with the size
+    assert errors_of(*exact) == []
+    assert errors_of(*padded(MAX_INLINE_POLICY_CHARS - base + 1)) == [
+        f"{PATH}: these statements alone take 10,241 characters (whitespace not counted), over "
+        "IAM's 10,240 limit for all of a role's inline policies together; shorten them or "
+        "split them across roles"
+    ]

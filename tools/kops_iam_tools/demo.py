@@ -388,6 +388,35 @@ def named_managed_policies(samples: Iterable[Sample]) -> tuple[list[str], list[s
     return boundaries, external
 
 
+def named_escalations(samples: Iterable[Sample]) -> list[str]:
+    """Escalation actions the samples' ``additionalPolicies`` grant by name.
+
+    An operator reviews such a request and approves exactly those actions
+    (``--allow-action``, ``kops-iam:allowedActions``); wildcards and ``NotAction`` lists are
+    never approved this way, so the invalid sample stays invalid.
+    """
+    from kops_iam.domain.guardrail import ESCALATION_ACTIONS
+
+    wanted = {action.lower(): action for action in ESCALATION_ACTIONS}
+    found: list[str] = []
+    for sample in samples:
+        spec = sample.document.get("spec") or {}
+        for text in (spec.get("additionalPolicies") or {}).values():
+            try:
+                statements = json.loads(text) if isinstance(text, str) else []
+            except ValueError:
+                continue
+            for statement in statements if isinstance(statements, list) else []:
+                if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+                    continue
+                actions = statement.get("Action", [])
+                for action in [actions] if isinstance(actions, str) else actions:
+                    name = wanted.get(str(action).lower())
+                    if name is not None and name not in found:
+                        found.append(name)
+    return found
+
+
 def edited_spec(sample: Sample) -> bytes:
     """``sample`` with its node additional policy replaced by :data:`EDITED_NODE_POLICY`."""
     import yaml
@@ -409,14 +438,19 @@ def emulator_for(
 
     Their boundaries and external policies are created in moto as customer managed policies
     (harmless placeholders), and the function is configured to allow those external
-    policies, as an operator would (``kops-iam:allowedManagedPolicyArns``).
+    policies, as an operator would (``kops-iam:allowedManagedPolicyArns``), and the
+    escalation actions the samples ask for by name (``kops-iam:allowedActions``:
+    ``bastion-all-roles.yaml``'s bastion may start SSM sessions).
     """
     boundaries, external = named_managed_policies(samples)
     names = {arn.rsplit("/", 1)[-1]: arn for arn in boundaries + external}
     return Emulator(
         port=port,
         delivery=delivery,  # type: ignore[arg-type]  # checked by Emulator
-        function=FunctionConfig(allowed_managed_policies=tuple(external)),
+        function=FunctionConfig(
+            allowed_actions=tuple(named_escalations(samples)),
+            allowed_managed_policies=tuple(external),
+        ),
         managed_policies={name: placeholder_policy(name) for name in names},
     )
 

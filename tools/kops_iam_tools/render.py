@@ -306,7 +306,7 @@ def cluster_note(view: ClusterView) -> str:
     """Trust, instance profiles and the spec's own tags (cloudLabels), in one line."""
     if not view.roles:
         return ""
-    from kops_iam.domain.naming import OWNERSHIP_TAG_KEY
+    from kops_iam.domain.naming import OWN_TAG_KEYS
 
     first = view.roles[0]
     parts = [f"trusts {', '.join(first.trusted) or '?'}"]
@@ -315,7 +315,7 @@ def cluster_note(view: ClusterView) -> str:
     labels = [
         f"{k}={v}"
         for k, v in sorted(first.tags.items())
-        if k not in _KOPS_TAGS and k != OWNERSHIP_TAG_KEY and not k.startswith("kubernetes.io/")
+        if k not in _KOPS_TAGS and k not in OWN_TAG_KEYS and not k.startswith("kubernetes.io/")
     ]
     if labels:
         parts.append("cloudLabels " + " ".join(labels))

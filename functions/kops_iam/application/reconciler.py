@@ -32,7 +32,7 @@ from kops_iam.application.audit_details import (
 from kops_iam.application.settings import Settings
 from kops_iam.aws.audit import AuditPublisher, make_event
 from kops_iam.aws.errors import is_throttling
-from kops_iam.aws.iam_diff import ClusterChanges, Write, diff_cluster
+from kops_iam.aws.iam_diff import CONFLICT_PRECEDENCE, ClusterChanges, Write, diff_cluster
 from kops_iam.aws.iam_read import Observed, observe_cluster
 from kops_iam.aws.iam_write import ConcurrentChange, PropagationRetry, execute
 from kops_iam.aws.kms import KmsAliases
@@ -223,6 +223,8 @@ class Reconciler:
             adopt=self.settings.adopt_existing_roles,
             retain=self.settings.retain_on_delete,
             path=self.settings.role_path,
+            manage_root_path=self.settings.manage_root_path_roles,
+            approval=self.settings.options.approval,
         )
 
     def settle(self, attempt: int) -> None:
@@ -425,10 +427,14 @@ class Reconciler:
 
 
 def raise_conflicts(changes: ClusterChanges) -> None:
-    """Reject the spec when a role it needs belongs to someone else (nothing is written)."""
+    """Reject the spec when a role it needs is not its cluster's to write (nothing is
+    written): the reason is the most severe conflict (a name collision first), the errors
+    name every role."""
     if changes.conflicts:
+        codes = {c.code for c in changes.conflicts}
+        reason = next(code for code in CONFLICT_PRECEDENCE if code in codes)
         raise Rejected(
-            "foreign-role",
+            reason,
             "; ".join(c.reason for c in changes.conflicts),
             [Issue(f"roles.{c.kind}", c.reason) for c in changes.conflicts],
         )

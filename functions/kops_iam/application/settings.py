@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final, Literal
 
+from kops_iam.domain.naming import MANAGED_PATH
 from kops_iam.domain.options import Approval, Options
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -157,6 +158,17 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "Keep a cluster's roles when its spec is deleted.",
     ),
     Setting(
+        "manage_root_path_roles",
+        "kops-iam:manageRootPathRoles",
+        "KOPS_IAM_MANAGE_ROOT_PATH_ROLES",
+        "--manage-root-path-roles",
+        "false",
+        "Keep managing the roles kops-iam created at IAM path `/` before it created them "
+        "under `/kops-iam/` (grants the function writes on owned kops roles at `/`); off, "
+        "such roles are `Spec Rejected` (reason `root-path`) and left as they are "
+        "(docs/adr/0061).",
+    ),
+    Setting(
         "drift_schedule",
         "kops-iam:driftSchedule",
         None,
@@ -297,6 +309,7 @@ class Env:
     KNOWN_ACTIONS: Final = _env("known_actions")
     ADOPT_EXISTING_ROLES: Final = _env("adopt_existing_roles")
     RETAIN_ON_DELETE: Final = _env("retain_on_delete")
+    MANAGE_ROOT_PATH_ROLES: Final = _env("manage_root_path_roles")
     AUDIENCE: Final = _env("audience")
     DRIFT_READ: Final = _env("drift_read")
     DRIFT_QUEUE_URL: Final = _env("drift_queue_url")
@@ -310,12 +323,14 @@ def approval_for(audience: Audience) -> Approval:
     """How a refusal tells *its* reader to approve: the CLI flag, or the stack's context key."""
     actions, managed = SETTING["allowed_actions"], SETTING["allowed_managed_policy_arns"]
     known, unknown = SETTING["known_actions"], SETTING["unknown_actions"]
+    root_path = SETTING["manage_root_path_roles"]
     if audience == "cli":
         return Approval(
             action=f"{actions.flag} {{action}}",
             managed_policy=f"{managed.flag} {{arn}}",
             known_action=f"{known.flag} {{action}}",
             refuse_unknown=f"{unknown.flag} error",
+            manage_root_path=str(root_path.flag),
         )
     return Approval(
         action=f"the CDK context key {actions.context_key} (e.g. -c {actions.context_key}="
@@ -323,6 +338,7 @@ def approval_for(audience: Audience) -> Approval:
         managed_policy=f"the CDK context key {managed.context_key} (add {{arn}})",
         known_action=f"the CDK context key {known.context_key} (add {{action}})",
         refuse_unknown=f"the CDK context key {unknown.context_key}=error",
+        manage_root_path=f"the CDK context key {root_path.context_key}=true",
     )
 
 
@@ -386,7 +402,11 @@ class Settings:
         Read-apply-verify passes per object before giving up (the invocation then fails and
         Lambda retries it).
     role_path
-        IAM path of the roles and instance profiles kops-iam creates.
+        IAM path of the roles and instance profiles kops-iam creates (the function's own
+        policy names this path: docs/adr/0061).
+    manage_root_path_roles
+        Keep managing roles and instance profiles kops-iam created at path ``/`` before it
+        created them under ``role_path``. Off: such a role is a rejection that says so.
     audit_attempts
         Attempts to put one audit event before logging it as lost.
     audit_unchanged_on_schedule
@@ -423,7 +443,8 @@ class Settings:
     retain_on_delete: bool = False
     max_object_bytes: int = MAX_SPEC_BYTES
     max_passes: int = 5
-    role_path: str = "/"
+    role_path: str = MANAGED_PATH
+    manage_root_path_roles: bool = False
     audit_attempts: int = 4
     audit_unchanged_on_schedule: bool = False
     drift_queue_url: str | None = None
@@ -524,6 +545,7 @@ class Settings:
             options=options,
             adopt_existing_roles=_flag(environ, Env.ADOPT_EXISTING_ROLES),
             retain_on_delete=_flag(environ, Env.RETAIN_ON_DELETE),
+            manage_root_path_roles=_flag(environ, Env.MANAGE_ROOT_PATH_ROLES),
             drift_queue_url=environ.get(Env.DRIFT_QUEUE_URL, "").strip() or None,
             drift_read=drift_read,  # type: ignore[arg-type]  # checked in __post_init__
             drift_max_receives=_integer(

@@ -7,6 +7,11 @@ Policies are compared in a canonical form (:func:`normalize_policy`).
 Tags: on a role kops-iam owns, the plan's tags are the whole tag set (kops' tags, the
 spec's ``cloudLabels`` and the ownership tags); any other tag is drift and is removed
 (``aws:`` tags excepted, IAM does not let anyone set them). See docs/adr/0021.
+
+Ownership: a role or instance profile is touched only when it belongs to the cluster being
+reconciled (:mod:`kops_iam.domain.ownership`; docs/adr/0060, 0061). One that belongs to
+another cluster (truncated names can coincide), or sits at a path the function may not
+write, is a :class:`RoleConflict` when the plan wants it and is skipped when it does not.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from urllib.parse import unquote
 
 from kops_iam.aws.iam_read import LiveProfile, LiveRole, Observed
 from kops_iam.domain.model import ROLE_KINDS, ClusterPlan, JSONDict, RoleKind, RolePlan
-from kops_iam.domain.naming import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE
+from kops_iam.domain.naming import CLUSTER_TAG_KEY, MANAGED_PATH
+from kops_iam.domain.options import Approval
+from kops_iam.domain.ownership import UNTOUCHABLE, OwnershipRules, Standing
 
 #: Statement fields whose value is a string or a set of strings (order and case of the
 #: list do not matter to IAM).
@@ -30,6 +37,23 @@ _DEFAULT_VERSION: Final = "2008-10-17"
 _TAG_CHUNK: Final = 50
 
 RoleAction = Literal["create", "update", "delete", "unchanged", "retain", "skip"]
+#: Why a role or profile the plan needs cannot be written (the ``Spec Rejected`` reason).
+ConflictCode = Literal["foreign-role", "name-collision", "unknown-owner", "root-path", "other-path"]
+_CONFLICT_CODES: Final[dict[Standing, ConflictCode]] = {
+    "unmanaged": "foreign-role",
+    "other-cluster": "name-collision",
+    "no-owner": "unknown-owner",
+    "root-path": "root-path",
+    "other-path": "other-path",
+}
+#: The reason a rejection reports when roles conflict in several ways (most severe first).
+CONFLICT_PRECEDENCE: Final[tuple[ConflictCode, ...]] = (
+    "name-collision",
+    "unknown-owner",
+    "root-path",
+    "other-path",
+    "foreign-role",
+)
 #: Every IAM write kops-iam makes (boto3 method names; :func:`kops_iam.aws.iam_write.send`).
 Operation = Literal[
     "create_role",
@@ -169,6 +193,7 @@ class RoleConflict:
     kind: RoleKind
     role_name: str
     reason: str
+    code: ConflictCode = "foreign-role"
 
 
 @dataclass(frozen=True)
@@ -205,22 +230,29 @@ def diff_cluster(
     *,
     adopt: bool = False,
     retain: bool = False,
-    path: str = "/",
+    path: str = MANAGED_PATH,
+    manage_root_path: bool = False,
+    approval: Approval | None = None,
 ) -> ClusterChanges:
     """Compute the writes that make IAM match ``plan`` (``None``: the cluster is gone).
 
-    Pure. A role (or instance profile) that exists without the ownership tag is a
-    :class:`RoleConflict` when the plan wants it, unless ``adopt``; when the plan does not
-    want it, it is left alone. Owned roles the plan does not want are deleted, unless the
-    whole cluster is gone and ``retain`` is set.
+    Pure. A role (or instance profile) the plan wants that is not this cluster's to write
+    (:class:`~kops_iam.domain.ownership.OwnershipRules`: created by someone else, unless
+    ``adopt``; another cluster's; at a path the function may not write) is a
+    :class:`RoleConflict`; when the plan does not want it, it is skipped. This cluster's
+    roles the plan does not want are deleted, unless the whole cluster is gone and
+    ``retain`` is set. New roles and profiles are created under ``path``.
     """
+    rules = OwnershipRules(
+        path=path, adopt=adopt, manage_root_path=manage_root_path, approval=approval or Approval()
+    )
     changes: list[RoleChange] = []
     conflicts: list[RoleConflict] = []
     for kind in ROLE_KINDS:
         seen = observed.get(kind, Observed(role=None, profile=None))
         wanted = plan.roles.get(kind) if plan is not None else None
         if wanted is not None:
-            result = diff_role(wanted, seen, adopt=adopt, path=path)
+            result = diff_role(wanted, seen, cluster=cluster, rules=rules)
             if isinstance(result, RoleConflict):
                 conflicts.append(result)
             else:
@@ -229,37 +261,89 @@ def diff_cluster(
         role = seen.role
         if role is None:
             continue
-        if not role.owned:
-            changes.append(
-                RoleChange(kind, role.name, "skip", diff={"reason": "not managed by kops-iam"})
-            )
+        left_alone = _left_alone(cluster, rules, role, seen.profile)
+        if left_alone is not None:
+            changes.append(RoleChange(kind, role.name, "skip", diff={"reason": left_alone}))
         elif plan is None and retain:
             changes.append(RoleChange(kind, role.name, "retain", diff={"reason": "retainOnDelete"}))
         else:
-            changes.append(removal(kind, role, seen.profile))
+            changes.append(removal(kind, role, seen.profile, cluster=cluster, rules=rules))
     return ClusterChanges(cluster=cluster, roles=tuple(changes), conflicts=tuple(conflicts))
 
 
+def _left_alone(
+    cluster: str, rules: OwnershipRules, role: LiveRole, profile: LiveProfile | None
+) -> str | None:
+    """Why a role the plan does not want must not be deleted (``None``: delete it)."""
+    standing = rules.standing(cluster, role.tags, role.path)
+    if standing == "unmanaged":
+        return "not managed by kops-iam"
+    if standing in UNTOUCHABLE:
+        return rules.explain(
+            standing, cluster=cluster, what=f"role {role.name}", tags=role.tags, path=role.path
+        )
+    if profile is not None and role.name in profile.roles:
+        held = rules.standing(cluster, profile.tags, profile.path)
+        if held != "mine":
+            return (
+                f"instance profile {profile.name} holds it and is not {cluster!r}'s to change: "
+                + rules.explain(
+                    held,
+                    cluster=cluster,
+                    what=f"instance profile {profile.name}",
+                    tags=profile.tags,
+                    path=profile.path,
+                )
+            )
+    return None
+
+
+def _conflict(
+    wanted: RolePlan,
+    rules: OwnershipRules,
+    cluster: str,
+    standing: Standing,
+    what: str,
+    tags: Mapping[str, str],
+    path: str,
+) -> RoleConflict:
+    return RoleConflict(
+        wanted.kind,
+        wanted.role_name,
+        rules.explain(standing, cluster=cluster, what=what, tags=tags, path=path),
+        _CONFLICT_CODES[standing],
+    )
+
+
 def diff_role(
-    wanted: RolePlan, seen: Observed, *, adopt: bool = False, path: str = "/"
+    wanted: RolePlan,
+    seen: Observed,
+    *,
+    cluster: str | None = None,
+    rules: OwnershipRules | None = None,
+    adopt: bool = False,
+    path: str = MANAGED_PATH,
 ) -> RoleChange | RoleConflict:
-    """Writes (and diff) that make one role and its instance profile match ``wanted``."""
+    """Writes (and diff) that make one role and its instance profile match ``wanted``.
+
+    ``cluster`` defaults to the plan's ``kops-iam/cluster`` tag; ``rules`` to
+    :class:`~kops_iam.domain.ownership.OwnershipRules` with ``adopt`` and ``path``.
+    """
+    rules = rules or OwnershipRules(path=path, adopt=adopt)
+    cluster = cluster or wanted.tags.get(CLUSTER_TAG_KEY)
+    if not cluster:
+        raise ValueError(f"diff_role: no cluster for {wanted.role_name}")
     role, profile = seen.role, seen.profile
     name = wanted.role_name
-    if role is not None and not role.owned and not adopt:
-        return RoleConflict(
-            wanted.kind,
-            name,
-            f"role {name} exists and is not managed by kops-iam "
-            f"(no tag {OWNERSHIP_TAG_KEY}={OWNERSHIP_TAG_VALUE}); it is left untouched",
-        )
+    if role is not None:
+        standing = rules.standing(cluster, role.tags, role.path)
+        if standing in UNTOUCHABLE or (standing == "unmanaged" and not rules.adopt):
+            return _conflict(wanted, rules, cluster, standing, f"role {name}", role.tags, role.path)
     if profile is not None:
-        if not profile.owned and not adopt and role is None:
-            return RoleConflict(
-                wanted.kind,
-                name,
-                f"instance profile {profile.name} exists and is not managed by kops-iam",
-            )
+        standing = rules.standing(cluster, profile.tags, profile.path)
+        if standing in UNTOUCHABLE or (standing == "unmanaged" and not rules.adopt):
+            what = f"instance profile {profile.name}"
+            return _conflict(wanted, rules, cluster, standing, what, profile.tags, profile.path)
         strangers = [r for r in profile.roles if r != name]
         if strangers:
             return RoleConflict(
@@ -274,7 +358,7 @@ def diff_role(
     if role is None:
         create: dict[str, Any] = {
             "RoleName": name,
-            "Path": path,
+            "Path": rules.path,
             "AssumeRolePolicyDocument": compact_json(desired_trust),
             "Description": f"kops-iam: {wanted.kind} role",
             "Tags": _tag_list(wanted.tags),
@@ -352,7 +436,11 @@ def diff_role(
         writes.append(
             Write(
                 "create_instance_profile",
-                {"InstanceProfileName": profile_name, "Path": path, "Tags": _tag_list(wanted.tags)},
+                {
+                    "InstanceProfileName": profile_name,
+                    "Path": rules.path,
+                    "Tags": _tag_list(wanted.tags),
+                },
             )
         )
         profile_diff["created"] = True
@@ -380,8 +468,21 @@ def diff_role(
     return RoleChange(wanted.kind, name, action, tuple(writes), diff)
 
 
-def removal(kind: RoleKind, role: LiveRole, profile: LiveProfile | None) -> RoleChange:
-    """Writes that delete an owned role, its policies and its instance profile."""
+def removal(
+    kind: RoleKind,
+    role: LiveRole,
+    profile: LiveProfile | None,
+    *,
+    cluster: str | None = None,
+    rules: OwnershipRules | None = None,
+) -> RoleChange:
+    """Writes that delete an owned role, its policies and its instance profile.
+
+    The instance profile is deleted only when it is empty once the role is out and it is
+    ``cluster``'s (by default: the role's owner) under ``rules``.
+    """
+    rules = rules or OwnershipRules()
+    cluster = cluster or role.owner or ""
     name = role.name
     writes: list[Write] = []
     diff: JSONDict = {}
@@ -400,7 +501,8 @@ def removal(kind: RoleKind, role: LiveRole, profile: LiveProfile | None) -> Role
                     {"InstanceProfileName": profile.name, "RoleName": name},
                 )
             )
-        if not [r for r in profile.roles if r != name]:
+        mine = rules.standing(cluster, profile.tags, profile.path) == "mine"
+        if mine and not [r for r in profile.roles if r != name]:
             writes.append(Write("delete_instance_profile", {"InstanceProfileName": profile.name}))
             diff["instanceProfile"] = {"name": profile.name, "deleted": True}
     for arn in sorted(role.managed):

@@ -16,7 +16,8 @@ from urllib.parse import unquote
 
 from kops_iam.aws.errors import error_code
 from kops_iam.domain.model import ROLE_KINDS, ClusterPlan, JSONDict, RoleKind
-from kops_iam.domain.naming import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE, role_name
+from kops_iam.domain.naming import ROOT_PATH, role_name
+from kops_iam.domain.ownership import is_managed, owner_of
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from mypy_boto3_iam import IAMClient
@@ -29,11 +30,17 @@ class LiveProfile:
     name: str
     roles: tuple[str, ...]
     tags: Mapping[str, str]
+    path: str = ROOT_PATH
 
     @property
     def owned(self) -> bool:
-        """Whether kops-iam created it (carries the ownership tag)."""
-        return self.tags.get(OWNERSHIP_TAG_KEY) == OWNERSHIP_TAG_VALUE
+        """Whether kops-iam created it (carries the ownership tag), for whichever cluster."""
+        return is_managed(self.tags)
+
+    @property
+    def owner(self) -> str | None:
+        """The cluster it belongs to (:func:`kops_iam.domain.ownership.owner_of`)."""
+        return owner_of(self.tags)
 
 
 @dataclass(frozen=True)
@@ -52,8 +59,13 @@ class LiveRole:
 
     @property
     def owned(self) -> bool:
-        """Whether kops-iam created it (carries the ownership tag)."""
-        return self.tags.get(OWNERSHIP_TAG_KEY) == OWNERSHIP_TAG_VALUE
+        """Whether kops-iam created it (carries the ownership tag), for whichever cluster."""
+        return is_managed(self.tags)
+
+    @property
+    def owner(self) -> str | None:
+        """The cluster it belongs to (:func:`kops_iam.domain.ownership.owner_of`)."""
+        return owner_of(self.tags)
 
 
 @dataclass(frozen=True)
@@ -82,9 +94,11 @@ def observe_cluster(
         role = read_role(iam, name)
         profile_name = wanted.instance_profile_name if wanted is not None else name
         profile = None
-        if wanted is not None or (role is not None and role.owned):
+        # Another cluster's role (a name collision) is never deleted: no need to read more.
+        mine = role is not None and role.owned and role.owner == cluster
+        if wanted is not None or mine:
             profile = read_profile(iam, profile_name)
-        if wanted is None and role is not None and role.owned:
+        if wanted is None and role is not None and mine:
             role = _with_other_profiles(iam, role, profile_name)
         observed[kind] = Observed(role=role, profile=profile)
     return observed
@@ -153,6 +167,7 @@ def read_profile(iam: IAMClient, name: str) -> LiveProfile | None:
         name=name,
         roles=tuple(r["RoleName"] for r in profile.get("Roles", [])),
         tags={t["Key"]: t["Value"] for t in profile.get("Tags", [])},
+        path=profile.get("Path", ROOT_PATH),
     )
 
 

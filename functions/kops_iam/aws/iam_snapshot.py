@@ -194,15 +194,17 @@ def observe_snapshot(
             continue
         held = {p.name: p for p in found.profiles}
         role = found.live()
+        # as iam_read: another cluster's role (a name collision) is never deleted
+        mine = role.owned and role.owner == cluster
         profile = None
-        if wanted is not None or role.owned:
+        if wanted is not None or mine:
             seen = held.get(profile_name)
             if seen is not None:
                 tags = dict(seen.tags) if seen.tags is not None else None
                 if tags is None:  # not in the answer: taken as planned (module docstring)
                     tags = dict(wanted.tags) if wanted is not None else {}
-                profile = LiveProfile(name=seen.name, roles=seen.roles, tags=tags)
-        if wanted is None and role.owned:
+                profile = LiveProfile(name=seen.name, roles=seen.roles, tags=tags, path=seen.path)
+        if wanted is None and mine:
             role = found.live(tuple(n for n in held if n != profile_name))
         observed[kind] = Observed(role=role, profile=profile)
     return observed

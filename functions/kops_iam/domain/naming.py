@@ -1,4 +1,9 @@
-"""kops naming: role names, truncation, ownership tags, partitions and the EC2 trust principal."""
+"""kops naming: role names, truncation, ownership tags and path, partitions, the EC2 principal.
+
+Ownership (docs/adr/0060, 0061): kops-iam creates every role and instance profile under
+:data:`MANAGED_PATH`, tagged :data:`OWNERSHIP_TAG_KEY` and :data:`CLUSTER_TAG_KEY` (the
+full name of the cluster it belongs to), in the create call itself.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,20 @@ MAX_ROLE_NAME: Final = 64
 #: Tag that marks a role or instance profile as created (and so owned) by kops-iam.
 OWNERSHIP_TAG_KEY: Final = "kops-iam/managed-by"
 OWNERSHIP_TAG_VALUE: Final = "kops-iam"
+#: Tag naming the cluster (its full, untruncated name) a role or instance profile belongs to.
+#: Role names are truncated (two clusters can share one); this tag never is.
+CLUSTER_TAG_KEY: Final = "kops-iam/cluster"
+#: kops' own tag on a cluster's IAM resources; kops-iam always wrote it too, so it names the
+#: owner of roles kops-iam created before :data:`CLUSTER_TAG_KEY` existed.
+KOPS_CLUSTER_TAG_KEY: Final = "KubernetesCluster"
+#: Tags kops-iam itself puts on every role and instance profile (besides ``Name``, kops'
+#: ``KubernetesCluster`` and ``kubernetes.io/cluster/<name>``).
+OWN_TAG_KEYS: Final = (OWNERSHIP_TAG_KEY, CLUSTER_TAG_KEY)
+#: IAM path of every role and instance profile kops-iam creates. A path never changes, and
+#: the function's write rights name only this path (docs/adr/0061).
+MANAGED_PATH: Final = "/kops-iam/"
+#: The path of roles kops itself (and kops-iam before 0061) creates.
+ROOT_PATH: Final = "/"
 
 #: Role name prefixes kops uses; the function's own IAM rights are scoped to them.
 ROLE_NAME_PREFIXES: Final = ("masters.", "nodes.", "bastions.")
@@ -48,6 +67,17 @@ def truncate_name(name: str, max_length: int = MAX_ROLE_NAME) -> str:
     digest = fnv1a_32(name.encode("utf-8")).to_bytes(4, "big")
     suffix = base64.b32hexencode(digest).decode("ascii").lower()[:_HASH_LENGTH]
     return f"{name[: max_length - _HASH_LENGTH - 1]}-{suffix}"
+
+
+def kops_role_arn_patterns(partition: str, account: str) -> list[str]:
+    """ARN patterns of every role a kops cluster may run with: everything under
+    :data:`MANAGED_PATH`, and kops-named roles at any other path (kops' own, hand-made)."""
+    base = f"arn:{partition}:iam::{account}:role"
+    return [
+        f"{base}{MANAGED_PATH}*",
+        *(f"{base}/{prefix}*" for prefix in ROLE_NAME_PREFIXES),
+        *(f"{base}/*/{prefix}*" for prefix in ROLE_NAME_PREFIXES),
+    ]
 
 
 def role_name(kind: RoleKind, cluster: str) -> str:

@@ -28,12 +28,15 @@ class Approval:
         How to declare an action newer than the catalogue known.
     refuse_unknown
         How to make unknown actions errors (the operator's strict setting).
+    manage_root_path
+        How to let the function keep managing roles it created at IAM path ``/``.
     """
 
     action: str = "the operator's allowed actions (add {action})"
     managed_policy: str = "the operator's allowed managed policies (add {arn})"
     known_action: str = "the operator's known actions (add {action})"
     refuse_unknown: str = "the operator's unknown-actions setting (error)"
+    manage_root_path: str = "the operator's manage-root-path-roles setting (true)"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from kops_iam.domain.errors import Issue, SpecInvalid
 from kops_iam.domain.lookups import AliasResolver, Lookups
 from kops_iam.domain.model import ROLE_KINDS, ClusterPlan, JSONDict, RoleKind, RolePlan
 from kops_iam.domain.naming import (
+    CLUSTER_TAG_KEY,
+    KOPS_CLUSTER_TAG_KEY,
     OWNERSHIP_TAG_KEY,
     OWNERSHIP_TAG_VALUE,
     additional_policy_name,
@@ -183,9 +185,10 @@ def role_tags(cluster: str, name: str, labels: Mapping[str, str]) -> dict[str, s
     tags.update(
         {
             "Name": name,
-            "KubernetesCluster": cluster,
+            KOPS_CLUSTER_TAG_KEY: cluster,
             f"{CLUSTER_TAG_PREFIX}{cluster}": "owned",
             OWNERSHIP_TAG_KEY: OWNERSHIP_TAG_VALUE,
+            CLUSTER_TAG_KEY: cluster,
         }
     )
     return dict(sorted(tags.items()))

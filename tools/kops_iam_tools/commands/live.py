@@ -45,6 +45,11 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         help="take over same-named roles kops-iam did not create (they get the ownership tag)",
     )
     parser.add_argument(
+        "--manage-root-path-roles",
+        action="store_true",
+        help="keep managing roles kops-iam created at IAM path / before it used /kops-iam/",
+    )
+    parser.add_argument(
         "--json",
         action="store_true",
         help="print the result as one JSON document on stdout (also when it fails)",
@@ -113,6 +118,7 @@ def _reconciler(args: argparse.Namespace) -> Reconciler:
         mode="plan" if args.command == "plan" else "apply",
         options=options_from_args(args),
         adopt_existing_roles=args.adopt_existing_roles,
+        manage_root_path_roles=args.manage_root_path_roles,
     )
     session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
     if session.region_name is None:

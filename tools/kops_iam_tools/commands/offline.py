@@ -6,13 +6,18 @@ Streams and exit codes as every command (:mod:`kops_iam_tools.commands.findings`
 with ``--format github`` annotations on stdout. ``render`` prints the plan as JSON on
 stdout and nothing else (``render bad.yaml > out.json`` leaves ``out.json`` empty); with
 ``--json`` a failure is ``validate --json``'s document instead.
+
+Both take several files. Besides each file's own findings, they report clusters whose kops
+role names coincide (names over 64 characters are truncated, so two different clusters can
+share one; docs/adr/0060): kops-iam would give the role to the first one applied and
+reject the other, so this is an error of both files (code ``name-collision``).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -26,13 +31,16 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    """``validate`` and ``render``: one or more files (checked for role-name collisions
+    among them); ``render`` also takes the lookups."""
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="cluster spec (YAML or JSON), optionally followed by its InstanceGroups; "
+        "several files are also checked for role-name collisions among them",
+    )
     if name == "validate":
-        parser.add_argument(
-            "files",
-            nargs="+",
-            metavar="FILE",
-            help="cluster spec (YAML or JSON), optionally followed by its InstanceGroups",
-        )
         parser.add_argument(
             "--format",
             choices=("text", "json", "github"),
@@ -45,11 +53,6 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
             "--json", dest="format", action="store_const", const="json", help="--format json"
         )
     else:
-        parser.add_argument(
-            "file",
-            metavar="FILE",
-            help="cluster spec (YAML or JSON), optionally followed by its InstanceGroups",
-        )
         add_lookup_arguments(parser)
         parser.add_argument(
             "--json",
@@ -169,13 +172,16 @@ def report(path: str, issues: tuple[Issue, ...], prefix: str, out: TextIO) -> No
 
 @dataclass
 class Checked:
-    """One file's verdict: its bytes (when read), errors and warnings, and its plan."""
+    """One file's verdict: its bytes (when read), errors and warnings, its plan, and (when
+    valid) its cluster and role names."""
 
     path: str
     data: bytes | None = None
     errors: tuple[Issue, ...] = ()
     warnings: tuple[Issue, ...] = ()
     plan: ClusterPlan | None = None
+    cluster: str | None = None
+    roles: dict[str, str] = field(default_factory=dict)
 
     def record(self) -> dict[str, Any]:
         """The verdict as ``validate --json`` prints it."""
@@ -184,18 +190,55 @@ class Checked:
 
 def check_file(path: str, options: Options, lookups: Lookups | None = None) -> Checked:
     """Validate ``path`` (and plan it, given ``lookups``): never raises for a bad spec."""
+    from kops_iam.domain.naming import role_name
     from kops_iam.domain.pipeline import plan_spec, validate_spec
 
     checked = Checked(path)
     try:
         checked.data = read_spec(path)
         if lookups is None:
-            checked.warnings = tuple(validate_spec(checked.data, options).warnings)
+            spec = validate_spec(checked.data, options)
+            checked.warnings = tuple(spec.warnings)
+            checked.cluster, kinds = spec.name, tuple(spec.roles)
         else:
             checked.plan = plan_spec(checked.data, options, lookups=lookups)
             checked.warnings = tuple(_as_issue(w) for w in checked.plan.warnings)
+            checked.cluster, kinds = checked.plan.cluster, tuple(checked.plan.roles)
     except SpecInvalid as exc:
         checked.errors, checked.warnings = exc.errors, exc.warnings
+        return checked
+    checked.roles = {kind: role_name(kind, checked.cluster) for kind in kinds}
+    return checked
+
+
+def collision_issues(roles: dict[str, dict[str, str]]) -> dict[str, list[Issue]]:
+    """Errors per cluster for role names other clusters share (``roles``: cluster -> kind
+    -> role name, as :func:`kops_iam.domain.ownership.name_collisions` takes)."""
+    from kops_iam.domain.ownership import name_collisions
+
+    issues: dict[str, list[Issue]] = {}
+    for collision in name_collisions(roles):
+        for cluster, kind in collision.holders:
+            issues.setdefault(cluster, []).append(
+                Issue(f"roles.{kind}", collision.message(cluster), "name-collision")
+            )
+    return issues
+
+
+def check_files(
+    paths: list[str], options: Options, lookups: Lookups | None = None
+) -> list[Checked]:
+    """:func:`check_file` for each path, then role-name collisions among the valid ones (an
+    error of each file involved)."""
+    checked = [check_file(path, options, lookups) for path in paths]
+    roles: dict[str, dict[str, str]] = {}
+    for item in checked:
+        if item.cluster is not None:
+            roles.setdefault(item.cluster, {}).update(item.roles)
+    collisions = collision_issues(roles)
+    for item in checked:
+        if item.cluster in collisions:
+            item.errors += tuple(collisions[item.cluster])
     return checked
 
 
@@ -225,16 +268,22 @@ def run(args: argparse.Namespace) -> int:
 
     options = options_from_args(args)
     if args.command == "validate":
-        return print_verdicts([check_file(path, options) for path in args.files], args.format)
+        return print_verdicts(check_files(args.files, options), args.format)
 
     lookups = Lookups(
         hosted_zone=fixed_zone(args.hosted_zone_id) if args.hosted_zone_id else None,
         config_base=args.config_base,
     )
-    checked = check_file(args.file, options, lookups)
-    if checked.plan is None:
-        return print_verdicts([checked], "json" if args.json else "text")
+    checked = check_files(args.files, options, lookups)
+    if any(item.errors for item in checked):
+        if args.json:
+            return print_verdicts(checked, "json")
+        for item in checked:  # findings on stderr; stdout stays empty
+            findings.report_text(item.path, item.errors, item.warnings)
+        return findings.FAILED
     if not args.json:
-        findings.report_text(args.file, (), checked.warnings)
-    findings.dump(checked.plan.to_dict())
+        for item in checked:
+            findings.report_text(item.path, (), item.warnings)
+    plans = [item.plan.to_dict() for item in checked if item.plan is not None]
+    findings.dump(plans[0] if len(plans) == 1 else plans)
     return findings.OK

@@ -41,6 +41,7 @@ class FunctionConfig:
     allowed_managed_policies: tuple[str, ...] = ()
     adopt_existing_roles: bool = False
     retain_on_delete: bool = False
+    manage_root_path_roles: bool = False
     drift_read: Literal["bulk", "per-role"] = "bulk"
 
 
@@ -70,6 +71,7 @@ def function_environment(
         Env.ALLOWED_MANAGED_POLICIES: ",".join(config.allowed_managed_policies),
         Env.ADOPT_EXISTING_ROLES: "true" if config.adopt_existing_roles else "false",
         Env.RETAIN_ON_DELETE: "true" if config.retain_on_delete else "false",
+        Env.MANAGE_ROOT_PATH_ROLES: "true" if config.manage_root_path_roles else "false",
         Env.AUDIENCE: "cli",  # refusals name kops-iam local's flags, not context keys
         Env.DRIFT_READ: config.drift_read,
         Env.DRIFT_QUEUE_URL: drift_queue_url,

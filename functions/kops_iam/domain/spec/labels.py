@@ -6,6 +6,7 @@ import re
 from typing import Final
 
 from kops_iam.domain.errors import join_path
+from kops_iam.domain.naming import OWN_TAG_KEYS
 from kops_iam.domain.spec.checks import SpecChecks
 from kops_iam.domain.spec.model import CLUSTER_TAG_PREFIX
 
@@ -27,7 +28,8 @@ def cloud_labels(checks: SpecChecks) -> dict[str, str]:
             checks.error(path, "reserved: kops-iam sets this tag itself (or AWS owns the prefix)")
         if len(value) > 256 or not _TAG_CHARS.match(value):
             checks.error(path, "a tag value is at most 256 letters, digits, spaces or _.:/=+-@")
-    reserved = 4  # Name, KubernetesCluster, kubernetes.io/cluster/<name>, ownership
+    # Name, KubernetesCluster, kubernetes.io/cluster/<name>, and kops-iam's own tags
+    reserved = 3 + len(OWN_TAG_KEYS)
     if len(labels) + reserved > MAX_TAGS_PER_ROLE:
         checks.error(
             "spec.cloudLabels",
