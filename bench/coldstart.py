@@ -223,7 +223,13 @@ def run(rounds: int, first_event_runs: int = 7) -> tuple[list[Row], dict[str, ob
         allowed = "arn:aws:iam::123456789012:policy/staging-node-extras"
         for _ in range(first_event_runs):
             child, _wall = _run_child_env(
-                _FIRST_EVENT, {"KOPS_IAM_ALLOWED_MANAGED_POLICIES": allowed}
+                _FIRST_EVENT,
+                # The sample spec's bastion asks for ssm:StartSession: approved, as the
+                # demo approves it (an escalation since issue 10).
+                {
+                    "KOPS_IAM_ALLOWED_MANAGED_POLICIES": allowed,
+                    "KOPS_IAM_ALLOWED_ACTIONS": "ssm:StartSession",
+                },
             )
             for name in FIRST_EVENT_STEPS:
                 steps[name].append(child[name] * 1000)
