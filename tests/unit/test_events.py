@@ -8,8 +8,22 @@ from typing import Any
 
 import pytest
 
-from kops_iam.aws.events import MAX_RECORD_DEPTH, ObjectEvent, UnsupportedEvent, parse_event
-from kops_iam_tools.world.events import dead_letter, on_failure_record, queue_message, sqs_event_of
+from kops_iam.aws.events import (
+    DRIFT_CHECK,
+    MAX_RECORD_DEPTH,
+    DriftCheck,
+    ObjectEvent,
+    UnsupportedEvent,
+    drift_message,
+    parse_event,
+)
+from kops_iam_tools.world.events import (
+    dead_letter,
+    on_failure_record,
+    queue_message,
+    sqs_event,
+    sqs_event_of,
+)
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -67,7 +81,40 @@ def test_eventbridge_s3_events_and_schedules() -> None:
     assert deleted.objects[0].event_name == "Object Deleted"
     scheduled = parse_event(sample("eventbridge/scheduled.json"))
     assert scheduled.objects == () and scheduled.scheduled is not None
-    assert scheduled.scheduled.rotation == int(scheduled.scheduled.time.timestamp() // 60)  # type: ignore[union-attr]
+    assert scheduled.scheduled.event_id == sample("eventbridge/scheduled.json")["id"]
+
+
+def test_drift_checks_from_the_drift_queue_carry_message_id_and_deliveries() -> None:
+    body = drift_message("a.example.com/config", "run-1", 1_700_000_000.5)
+    event = sqs_event(body, body | {"key": "b.example.com/config"}, queue="kops-iam-drift-checks")
+    event["Records"][1]["attributes"]["ApproximateReceiveCount"] = "3"
+    parsed = parse_event(event)
+    assert parsed.objects == () and parsed.ignored == ()
+    first, second = parsed.checks
+    assert first == DriftCheck(
+        message_id=event["Records"][0]["messageId"],
+        key="a.example.com/config",
+        run_id="run-1",
+        run_started=1_700_000_000.5,
+        receive_count=1,
+        receipt_handle="handle-0",
+    )
+    assert (second.key, second.receive_count) == ("b.example.com/config", 3)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"kind": DRIFT_CHECK, "run": "r", "runStarted": 1.0},
+        {"kind": DRIFT_CHECK, "key": "a/config", "runStarted": 1.0},
+        {"kind": DRIFT_CHECK, "key": "a/config", "run": "r", "runStarted": "soon"},
+        {"kind": DRIFT_CHECK, "key": "a/config", "run": "r", "runStarted": True},
+    ],
+)
+def test_a_malformed_drift_check_is_ignored_not_retried(body: dict[str, Any]) -> None:
+    parsed = parse_event(sqs_event(body))
+    assert parsed.checks == ()
+    assert parsed.ignored[0].startswith("SQS message")
 
 
 def test_other_s3_records_and_eventbridge_s3_events_are_ignored() -> None:
