@@ -142,9 +142,14 @@ class SnapshotCache:
         self.reads = 0
 
     def get(self, iam: IAMClient, run_started: float) -> IamSnapshot:
-        """A snapshot taken after ``run_started``: the cached one, or a new one."""
+        """A snapshot taken after ``run_started``: the cached one, or a new one.
+
+        No run starts in the future: a later ``run_started`` (a clock's skew, a forged
+        message) counts as now, so it cannot make every batch read IAM in bulk anew.
+        """
         from kops_iam.aws.iam_snapshot import read_snapshot
 
+        run_started = min(run_started, self._clock())
         with self._lock:
             snapshot = self._snapshot
             if (

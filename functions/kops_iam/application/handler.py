@@ -164,7 +164,7 @@ def handle(
 
     request_id = getattr(context, "aws_request_id", None) or "local"
     try:
-        parsed = parse_event(event)
+        parsed = parse_event(event, drift_queue=runtime.settings.drift_queue_url)
     except UnsupportedEvent as exc:
         # Retrying cannot make an unknown event known: log it, report it, do not fail.
         logger.error("unsupported event ignored", extra={"reason": str(exc)[:2000]})

@@ -150,8 +150,13 @@ class UnsupportedEvent(ValueError):
     """The event is none of the accepted shapes (or fails their validation)."""
 
 
-def parse_event(event: Any, *, depth: int = 0) -> ParsedEvent:
+def parse_event(event: Any, *, depth: int = 0, drift_queue: str | None = None) -> ParsedEvent:
     """Turn a Lambda event into a :class:`ParsedEvent`.
+
+    ``drift_queue`` is the drift queue's URL: a message from that queue is a drift check
+    or nothing. Anyone allowed to send to the queue could otherwise start a drift run or
+    stand in for an S3 event, and a body that fails would fail the whole batch with it
+    (docs/adr/0115).
 
     Raises
     ------
@@ -164,7 +169,7 @@ def parse_event(event: Any, *, depth: int = 0) -> ParsedEvent:
     if not isinstance(event, Mapping):
         raise UnsupportedEvent(f"expected a JSON object, got {type(event).__name__}")
     if "Records" in event:
-        return _records(event, depth)
+        return _records(event, depth, drift_queue)
     if "detail-type" in event:
         return _eventbridge(event)
     if event.keys() >= _INVOCATION_RECORD_KEYS:
@@ -217,7 +222,24 @@ def _invocation_record(event: Mapping[str, Any], depth: int) -> ParsedEvent:
     )
 
 
-def _records(event: Mapping[str, Any], depth: int) -> ParsedEvent:
+def queue_identity(url_or_arn: str) -> tuple[str, str] | None:
+    """``(account, name)`` of an SQS queue from its URL or its ARN; ``None`` for neither.
+
+    ``https://sqs.<region>.amazonaws.com/<account>/<name>`` and
+    ``arn:<partition>:sqs:<region>:<account>:<name>`` name the same queue.
+    """
+    if url_or_arn.startswith("arn:"):
+        parts = url_or_arn.split(":")
+        if len(parts) == 6 and parts[2] == "sqs" and parts[4] and parts[5]:
+            return parts[4], parts[5]
+        return None
+    path = url_or_arn.split("://", 1)[-1].split("/")
+    if len(path) == 3 and path[1] and path[2]:
+        return path[1], path[2]
+    return None
+
+
+def _records(event: Mapping[str, Any], depth: int, drift_queue: str | None = None) -> ParsedEvent:
     from aws_lambda_powertools.utilities.parser import parse
     from pydantic import ValidationError
 
@@ -227,6 +249,7 @@ def _records(event: Mapping[str, Any], depth: int) -> ParsedEvent:
     except ValidationError as exc:
         raise UnsupportedEvent(f"not an S3 notification: {exc}") from exc
     parts: list[ParsedEvent] = []  # one per record, in order
+    drift_identity = queue_identity(drift_queue) if drift_queue else None
     for record in parsed.Records:
         if record.eventSource == "aws:sqs" and record.body is not None:
             # A queue's message: an S3 notification, or what the failure queue holds (a
@@ -236,6 +259,10 @@ def _records(event: Mapping[str, Any], depth: int) -> ParsedEvent:
                 if isinstance(body, Mapping) and body.get("kind") == DRIFT_CHECK:
                     parts.append(ParsedEvent(checks=(_drift_check(record, body),)))
                     continue
+                if drift_identity is not None and drift_identity == queue_identity(
+                    record.eventSourceARN or ""
+                ):
+                    raise ValueError("the drift queue carries drift checks only")
                 parts.append(parse_event(body, depth=depth + 1))
             except (ValueError, UnsupportedEvent) as exc:
                 parts.append(ParsedEvent(ignored=(f"SQS message {record.messageId}: {exc}",)))
@@ -346,6 +373,7 @@ def _models() -> Any:
         messageId: str | None = None
         receiptHandle: str | None = None
         attributes: dict[str, str] | None = None
+        eventSourceARN: str | None = None
 
     class Records(_Lenient):
         Records: list[Record]
