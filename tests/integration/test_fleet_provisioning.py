@@ -4,11 +4,13 @@ nothing, on an event and in a drift period, and its IAM state is that of an appl
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
 import pytest
 from spec_builders import allow, spec, spec_text
+from support import moto_scale
 from support.fleet import BackendIam, provision_clusters
 from support.world import World, object_event
 
@@ -70,13 +72,15 @@ def test_a_fast_cluster_is_unchanged_for_the_reconciler_and_equals_an_applied_on
     assert full_state(world, FAST) == full_state(world, APPLIED)
 
 
-def test_a_fast_fleet_is_unchanged_in_a_drift_period(world: World) -> None:
-    # Given three clusters provisioned the fast way
+@pytest.mark.parametrize("scale", [False, True], ids=["moto", "moto-at-fleet-scale"])
+def test_a_fast_fleet_is_unchanged_in_a_drift_period(world: World, scale: bool) -> None:
+    # Given three clusters provisioned the fast way (on moto as the bench runs it, or not)
     clusters = [f"c{i}.k8s.example.com" for i in range(3)]
-    provision_clusters(world, [(c, body(c)) for c in clusters])
+    with moto_scale.active() if scale else contextlib.nullcontext():
+        provision_clusters(world, [(c, body(c)) for c in clusters])
 
-    # When a drift period runs
-    run = world.drift_run()
+        # When a drift period runs
+        run = world.drift_run()
 
     # Then every check is Spec Unchanged from the snapshot, nothing written
     assert run.raised is None

@@ -203,6 +203,71 @@ def test_a_write_straight_to_the_backend_is_seen_once_announced(iam_world: World
     assert fresh["RoleDetailList"] == own != first["RoleDetailList"]
 
 
+def _lookups(iam: Any, prefix: str) -> list[Any]:
+    """Lookups, creates and deletes by name, with moto's errors, as the answers say them."""
+
+    def outcome(call: Any, **params: Any) -> Any:
+        try:
+            answer = call(**params)
+        except iam.exceptions.ClientError as error:
+            return error.response["Error"]["Code"]
+        role = answer.get("Role") or answer.get("InstanceProfile") or {}
+        return (role.get("RoleName") or role.get("InstanceProfileName") or "ok").replace(
+            prefix, "<p>"
+        )
+
+    seen = [
+        outcome(iam.create_role, RoleName=f"{prefix}r{i}", AssumeRolePolicyDocument=TRUST)
+        for i in range(4)
+    ]
+    seen += [
+        outcome(iam.get_role, RoleName=f"{prefix}r2"),
+        outcome(iam.get_role, RoleName=f"{prefix}missing"),
+        outcome(iam.create_role, RoleName=f"{prefix}r1", AssumeRolePolicyDocument=TRUST),
+        outcome(iam.delete_role, RoleName=f"{prefix}r1"),
+        outcome(iam.get_role, RoleName=f"{prefix}r1"),
+        outcome(iam.put_role_policy, RoleName=f"{prefix}r1", PolicyName="p", PolicyDocument=POLICY),
+        outcome(iam.create_role, RoleName=f"{prefix}r1", AssumeRolePolicyDocument=TRUST),
+        outcome(iam.put_role_policy, RoleName=f"{prefix}r1", PolicyName="p", PolicyDocument=POLICY),
+        outcome(iam.create_instance_profile, InstanceProfileName=f"{prefix}p"),
+        outcome(
+            iam.add_role_to_instance_profile,
+            InstanceProfileName=f"{prefix}p",
+            RoleName=f"{prefix}r3",
+        ),
+        outcome(iam.get_instance_profile, InstanceProfileName=f"{prefix}p"),
+        outcome(iam.get_instance_profile, InstanceProfileName=f"{prefix}none"),
+        outcome(
+            iam.add_role_to_instance_profile,
+            InstanceProfileName=f"{prefix}none",
+            RoleName=f"{prefix}r3",
+        ),
+        outcome(iam.delete_role, RoleName=f"{prefix}missing"),
+    ]
+    return seen
+
+
+def test_iam_lookups_by_name_answer_as_moto_s(iam_world: World) -> None:
+    iam = iam_world.inspect_iam
+    own = _lookups(iam, "own-")
+    with moto_scale.active():
+        indexed = _lookups(iam, "indexed-")
+    assert indexed == own
+    assert "NoSuchEntity" in own and "EntityAlreadyExists" in own
+
+
+def test_a_role_made_outside_the_block_is_found_inside_it(iam_world: World) -> None:
+    iam = iam_world.inspect_iam
+    with moto_scale.active():
+        iam.get_role(RoleName="ci-deployer")  # the index is built
+    iam.create_role(RoleName="made-outside", AssumeRolePolicyDocument=TRUST)
+    iam.delete_role(RoleName="ci-deployer")
+    with moto_scale.active():
+        assert iam.get_role(RoleName="made-outside")["Role"]["RoleName"] == "made-outside"
+        with pytest.raises(iam.exceptions.NoSuchEntityException):
+            iam.get_role(RoleName="ci-deployer")
+
+
 # -- SQS -------------------------------------------------------------------------------
 
 

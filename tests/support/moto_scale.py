@@ -33,6 +33,13 @@ nothing outside it, so other tests in the same process see moto as it is):
    (any IAM request other than ``Get*``/``List*``, or :func:`iam_changed` after a write
    straight to the backend) and handed out again, byte for byte what moto answered.
 
+5. **IAM finds a role or instance profile by name without scanning.** moto looks each one
+   up by scanning every role (``GetRole``, ``PutRolePolicy``, ``AddRoleToInstanceProfile``,
+   ... and ``CreateRole``'s own existence check) or every profile, though it keeps profiles
+   by name: a first apply is 9 scans, 10,000 of them quadratic. Here roles are found in a
+   name index kept as moto's own ``create_role``/``delete_role`` change them (rebuilt
+   whenever the number of roles says something else changed them), profiles by their key.
+
 And :data:`MOTO_CPU` meters moto's own CPU time per request, so a benchmark can say how much
 of a period was the emulator's and how much the function's.
 
@@ -94,6 +101,7 @@ def install() -> None:
         _indexed_s3_prefix_listing()
         _metered_dispatch()
         _repeated_bulk_answers()
+        _indexed_iam_lookups()
         _installed = True
 
 
@@ -498,3 +506,73 @@ def _repeated_bulk_answers() -> None:
         return answer
 
     setattr(BotocoreStubber, "process_request", process_request)  # noqa: B010 - a patch
+
+
+# -- 5. IAM lookups by name -----------------------------------------------------------------
+
+_ROLE_INDEX: Final = "_fleet_scale_role_index"
+
+
+def _role_index(backend: Any) -> dict[str, Any]:
+    """Role by name, rebuilt when the number of roles no longer matches the index."""
+    held = backend.__dict__.get(_ROLE_INDEX)
+    if held is None or held[0] != len(backend.roles):
+        held = [len(backend.roles), {role.name: role for role in backend.roles.values()}]
+        backend.__dict__[_ROLE_INDEX] = held
+    index: dict[str, Any] = held[1]
+    return index
+
+
+def _indexed_iam_lookups() -> None:
+    from moto.iam.exceptions import EntityAlreadyExists
+    from moto.iam.models import IAMBackend
+
+    get_role = IAMBackend.get_role
+
+    def indexed_get_role(self: Any, role_name: str) -> Any:
+        if is_active():
+            role = _role_index(self).get(role_name)
+            if role is not None and self.roles.get(role.id) is role and role.name == role_name:
+                return role
+        return get_role(self, role_name)  # moto's own (the NoSuchEntity included)
+
+    create_role = IAMBackend.create_role
+
+    def indexed_create_role(self: Any, role_name: str, *args: Any, **kwargs: Any) -> Any:
+        if not is_active():
+            return create_role(self, role_name, *args, **kwargs)
+        index = _role_index(self)
+        if role_name in index:
+            raise EntityAlreadyExists(f"Role with name {role_name} already exists.")
+        # moto's own existence check scans every role: the index answered it already
+        self.get_roles = tuple
+        try:
+            role = create_role(self, role_name, *args, **kwargs)
+        finally:
+            del self.get_roles
+        held = self.__dict__[_ROLE_INDEX]
+        held[0] += 1
+        held[1][role_name] = role
+        return role
+
+    delete_role = IAMBackend.delete_role
+
+    def indexed_delete_role(self: Any, role_name: str) -> None:
+        delete_role(self, role_name)
+        held = self.__dict__.get(_ROLE_INDEX)
+        if held is not None and held[1].pop(role_name, None) is not None:
+            held[0] -= 1
+
+    get_profile = IAMBackend.get_instance_profile
+
+    def indexed_get_instance_profile(self: Any, profile_name: str) -> Any:
+        if is_active():
+            profile = self.instance_profiles.get(profile_name)
+            if profile is not None and profile.name == profile_name:
+                return profile
+        return get_profile(self, profile_name)
+
+    setattr(IAMBackend, "get_role", indexed_get_role)  # noqa: B010 - a patch
+    setattr(IAMBackend, "create_role", indexed_create_role)  # noqa: B010 - a patch
+    setattr(IAMBackend, "delete_role", indexed_delete_role)  # noqa: B010 - a patch
+    setattr(IAMBackend, "get_instance_profile", indexed_get_instance_profile)  # noqa: B010
