@@ -35,9 +35,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import math
 import os
 import random
+import sys
 import threading
 import time
 import tracemalloc
@@ -379,6 +381,11 @@ def period(
     )
 
 
+def _progress(what: str, data: object) -> None:
+    """One line on stderr per step as it ends (a long run's figures survive its end)."""
+    print(f"fleet {what}: {json.dumps(data, default=str)}", file=sys.stderr, flush=True)
+
+
 def _merged(a: Calls, b: Calls) -> Calls:
     return dataclasses.replace(a, counts=dict(Counter(a.counts) + Counter(b.counts)))
 
@@ -449,17 +456,23 @@ def run(
         done = 0
         for size in sizes:
             applies[size] = grow(world, text, done, size)
+            step = dataclasses.asdict(applies[size])
+            _progress(f"grew to {size}", {**step, "per_cluster_ms": None})
             done = size
             slow[size] = period(world, latency, size, seed=size * 100 + 50, seconds=SLOW_LATENCY_S)
+            _progress(f"period {size} at 100 ms", _raw(slow[size]))
             periods[size] = []
             wanted = max(1, reps.get(size, 1)) if size != big else 0
             for rep in range(wanted):
                 if rep and deadline is not None and time.monotonic() > deadline:
                     break
                 periods[size].append(period(world, latency, size, seed=size * 100 + rep))
+                _progress(f"period {size} at 25 ms", _raw(periods[size][-1]))
         memory = worker_memory(world, big)
+        _progress("memory", dataclasses.asdict(memory))
         if deadline is None or time.monotonic() <= deadline or len(sizes) == 1:
             periods[big].append(period(world, latency, big, seed=big * 100))
+            _progress(f"period {big} at 25 ms", _raw(periods[big][-1]))
         bulk = {
             "served": moto_scale.BULK_ANSWERS.served,
             "computed": moto_scale.BULK_ANSWERS.computed,

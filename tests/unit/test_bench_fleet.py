@@ -92,3 +92,31 @@ def test_a_bulk_page_waits_its_own_latency() -> None:
     finally:
         fleet.time.sleep = original
     assert waited == [0.05, 0.1]
+
+
+def test_rows_at_10000_clusters_say_measured_and_model_apart() -> None:
+    # Given periods of a run that reached 10,000 clusters
+    sizes = (10, 100, 1000, 10_000)
+    slows = {s: period(clusters=s, snapshot_roles=2 * s) for s in sizes}
+    periods = {s: [period(clusters=s, latency_s=0.025)] for s in sizes}
+    applies = {
+        s: fleet.ApplyStep(s, min(s, 100), 1.0, 1.0, [10.0, 12.0], Calls(counts={}), 2.0)
+        for s in sizes
+    }
+    memory = fleet.Memory(10_000, 20_000, 200.0, 150.0, 30.0)
+
+    # When the table is made
+    rows = fleet._rows(sizes, applies, periods, slows, memory)
+
+    # Then the 10,000-cluster figures are measured, the model says it is one
+    by_figure = {r.figure: r for r in rows}
+    minutes = next(r for f, r in by_figure.items() if f.startswith("minutes to check"))
+    assert minutes.note.startswith("measured: 60.0 s for 10,000 clusters")
+    assert minutes.value == "1.00 min"
+    model = next(r for f, r in by_figure.items() if f.startswith("MODEL"))
+    assert model.note.startswith("MODELLED, not measured (10,000 clusters measured)")
+    iam = [r for f, r in by_figure.items() if f.startswith("IAM calls per unchanged")]
+    assert len(iam) == 2 and all(r.note.startswith("measured") for r in iam)
+    assert all("PROJECTED" not in r.note for r in rows)
+    growth = next(r for f, r in by_figure.items() if f.endswith(": time"))
+    assert growth.figure == "growth 10 -> 100 -> 1,000 -> 10,000: time"
