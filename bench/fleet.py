@@ -319,14 +319,15 @@ def period(
             poller_cpu[0] += spent
         return result
 
+    def take() -> tuple[list[dict[str, Any]], int]:
+        """A batch, and (only when there is none) how many checks the queue still holds."""
+        messages = queue.receive(Defaults.DRIFT_BATCH_SIZE)
+        return messages, (1 if messages else queue.depth())
+
     def drain(runtime: Any) -> None:
         try:
             while True:
-                messages, depth = polled(
-                    lambda: (lambda m: (m, queue.depth() if not m else 1))(
-                        queue.receive(Defaults.DRIFT_BATCH_SIZE)
-                    )
-                )
+                messages, depth = polled(take)
                 if not messages and depth == 0:
                     return
                 if not messages:  # others hold the rest: look again soon
