@@ -288,6 +288,16 @@ CASES: dict[str, tuple[ClusterPlan | None, dict[RoleKind, Observed], dict[str, A
         },
         {},
     ),
+    "cluster-gone-role-in-a-foreign-profile": (
+        None,
+        {"node": _seen(_live("node"), _profile("node", **FOREIGN))},
+        {},
+    ),
+    "cluster-gone-foreign-profile-without-the-role": (
+        None,
+        {"node": _seen(_live("node"), _profile("node", (), **FOREIGN))},
+        {},
+    ),
     "cluster-gone-retained": (
         None,
         {"node": _seen(_live("node"), _profile("node"))},

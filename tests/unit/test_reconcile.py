@@ -544,3 +544,55 @@ def test_a_transport_error_is_a_failed_write_not_a_completed_one() -> None:
     assert info.value.cause is error and info.value.code == ""
     assert reported == [writes[0]]
     assert [op for op, _ in iam.calls] == ["tag_role", "put_role_policy"]
+
+
+@pytest.mark.parametrize(
+    ("write", "described"),
+    [
+        (EVERY_WRITE[0], f"create_role {NODES}"),
+        (EVERY_WRITE[2], f"put_role_permissions_boundary {NODES}"),
+        (EVERY_WRITE[6], f"put_role_policy {NODES}/p"),
+        (EVERY_WRITE[8], f"attach_role_policy {NODES}/arn:p"),
+        (EVERY_WRITE[9], f"detach_role_policy {NODES}/arn:p"),
+        (EVERY_WRITE[10], f"create_instance_profile {NODES}"),
+        (
+            Write("add_role_to_instance_profile", {"InstanceProfileName": "ip", "RoleName": "r"}),
+            "add_role_to_instance_profile ip/r",
+        ),
+        (
+            Write(
+                "remove_role_from_instance_profile", {"InstanceProfileName": "ip", "RoleName": "r"}
+            ),
+            "remove_role_from_instance_profile ip/r",
+        ),
+        (
+            Write("remove_role_from_instance_profile", {"RoleName": "r"}),
+            "remove_role_from_instance_profile /r",
+        ),
+        (Write("delete_role", {}), "delete_role "),
+    ],
+)
+def test_each_write_describes_its_target_in_words(write: Write, described: str) -> None:
+    # What logs, errors and audit events say about a write: the operation and its target
+    assert write.describe() == described
+
+
+def test_a_role_removed_without_a_cluster_named_is_judged_as_its_owners() -> None:
+    # Given an owned role and its empty-once-removed profile, removed without naming the cluster
+    from kops_iam.aws.iam_diff import removal
+
+    change = removal("node", live_role(), PROFILE)
+    # Then its owner (from its tags) decides, and the profile goes with it
+    assert ops(change.writes) == [
+        "remove_role_from_instance_profile",
+        "delete_instance_profile",
+        "delete_role_policy",
+        "delete_role_policy",
+        "delete_role",
+    ]
+
+
+def test_a_statement_without_effect_reads_as_an_allow_in_the_policy_diff() -> None:
+    # A statement read back without an Effect is listed as its plain actions, as an Allow
+    diff = policy_diff(None, {"Statement": [{"Action": "s3:GetObject", "Resource": "*"}]})
+    assert diff["actions"] == {"added": ["s3:GetObject"], "removed": []}
