@@ -25,6 +25,7 @@ from kops_iam.domain.naming import (
     OWNERSHIP_TAG_KEY,
     OWNERSHIP_TAG_VALUE,
 )
+from kops_iam.domain.options import Approval
 
 OUT = GOLDEN / "iam-diff"
 CLUSTER = "c.k8s.example.com"
@@ -177,6 +178,16 @@ CASES: dict[str, tuple[ClusterPlan | None, dict[RoleKind, Observed], dict[str, A
     ),
     "a-root-path-role-managed": (
         _plan(_plan_role("node", tags=_tags("node", team="new"))),
+        {"node": _seen(_live("node", path="/"), _profile("node", path="/"))},
+        {"manage_root_path": True},
+    ),
+    "a-root-path-role-with-the-clis-wording": (
+        _plan(_plan_role("node")),
+        {"node": _seen(_live("node", path="/"), _profile("node", path="/"))},
+        {"approval": Approval(manage_root_path="--manage-root-path-roles")},
+    ),
+    "cluster-gone-root-path-managed": (
+        None,
         {"node": _seen(_live("node", path="/"), _profile("node", path="/"))},
         {"manage_root_path": True},
     ),

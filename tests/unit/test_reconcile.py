@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kops_iam.aws.iam_diff import (
+    RoleChange,
     RoleConflict,
     Write,
     diff_cluster,
@@ -596,3 +597,21 @@ def test_a_statement_without_effect_reads_as_an_allow_in_the_policy_diff() -> No
     # A statement read back without an Effect is listed as its plain actions, as an Allow
     diff = policy_diff(None, {"Statement": [{"Action": "s3:GetObject", "Resource": "*"}]})
     assert diff["actions"] == {"added": ["s3:GetObject"], "removed": []}
+
+
+def test_a_role_diffed_alone_is_created_under_the_path_given() -> None:
+    change = diff_role(role_plan(), Observed(role=None, profile=None), path="/custom/")
+    assert isinstance(change, RoleChange)
+    creates = [w for w in change.writes if w.operation.startswith("create_")]
+    assert [(w.operation, w.params["Path"]) for w in creates] == [
+        ("create_role", "/custom/"),
+        ("create_instance_profile", "/custom/"),
+    ]
+
+
+def test_a_role_diffed_alone_needs_its_cluster() -> None:
+    # Given a plan without the cluster tag (not one build_plan makes) and no cluster named
+    tags = {k: v for k, v in OWNED.items() if k != CLUSTER_TAG_KEY}
+    with pytest.raises(ValueError) as caught:
+        diff_role(role_plan(tags=tags), Observed(role=None, profile=None))
+    assert str(caught.value) == f"diff_role: no cluster for {NODES}"
