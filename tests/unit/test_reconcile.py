@@ -615,3 +615,18 @@ def test_a_role_diffed_alone_needs_its_cluster() -> None:
     with pytest.raises(ValueError) as caught:
         diff_role(role_plan(tags=tags), Observed(role=None, profile=None))
     assert str(caught.value) == f"diff_role: no cluster for {NODES}"
+
+
+def test_a_policy_read_as_bytes_or_url_encoded_normalizes_like_the_document() -> None:
+    # IAM's answers may reach the diff as bytes or URL-encoded text: the same policy
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Get*"}]}
+    text = json.dumps(document)
+    assert normalize_policy(text.encode("utf-8")) == normalize_policy(document)
+    assert normalize_policy(quote(text).encode("utf-8")) == normalize_policy(document)
+
+
+@pytest.mark.parametrize("document", ["[1]", b'"text"', 5])
+def test_a_policy_that_is_no_json_object_is_refused_saying_so(document: Any) -> None:
+    with pytest.raises(ValueError) as caught:
+        normalize_policy(document)
+    assert str(caught.value) == "a policy document must be a JSON object"
