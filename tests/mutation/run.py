@@ -301,6 +301,10 @@ def run_target(
         if unlisted or again:
             set_codes(target, file, dict.fromkeys([*unlisted, *again]))
 
+    # mutmut records which tests execute which function once, and adds only tests it has not
+    # seen since: a case added to an existing test (a golden file's) would never be run against
+    # the functions it now reaches. Collecting that coverage anew costs one pass of the tests.
+    (target.folder / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
     mutmut(target, [], log, children)
 
     files = []
