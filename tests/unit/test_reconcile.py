@@ -630,3 +630,61 @@ def test_a_policy_that_is_no_json_object_is_refused_saying_so(document: Any) -> 
     with pytest.raises(ValueError) as caught:
         normalize_policy(document)
     assert str(caught.value) == "a policy document must be a JSON object"
+
+
+ALLOW_GET = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        # IAM's default Version is 2008-10-17: a document without one is that version
+        ({"Statement": [ALLOW_GET]}, {"Version": "2008-10-17", "Statement": [ALLOW_GET]}, True),
+        ({"Statement": [ALLOW_GET]}, {"Version": "2012-10-17", "Statement": [ALLOW_GET]}, False),
+        # the policy Id is kept and compared
+        ({"Id": "a", "Statement": [ALLOW_GET]}, {"Id": "a", "Statement": [ALLOW_GET]}, True),
+        ({"Id": "a", "Statement": [ALLOW_GET]}, {"Id": "b", "Statement": [ALLOW_GET]}, False),
+        ({"Id": "a", "Statement": [ALLOW_GET]}, {"Statement": [ALLOW_GET]}, False),
+        # principals: "*" as text, and lists or scalars of service names
+        (
+            {"Statement": [{**ALLOW_GET, "Principal": "*"}]},
+            {"Statement": [{**ALLOW_GET, "Principal": {"AWS": "*"}}]},
+            False,
+        ),
+        (
+            {"Statement": [{**ALLOW_GET, "Principal": {"Service": ["a", "b"]}}]},
+            {"Statement": [{**ALLOW_GET, "Principal": {"Service": ["b", "a", "a"]}}]},
+            True,
+        ),
+        (
+            {"Statement": [{**ALLOW_GET, "Principal": {"Service": "a"}}]},
+            {"Statement": [{**ALLOW_GET, "Principal": {"Service": "b"}}]},
+            False,
+        ),
+        # condition values: booleans as text, lists or scalars
+        (
+            {"Statement": [{**ALLOW_GET, "Condition": {"Bool": {"aws:x": False}}}]},
+            {"Statement": [{**ALLOW_GET, "Condition": {"Bool": {"aws:x": ["false"]}}}]},
+            True,
+        ),
+        (
+            {"Statement": [{**ALLOW_GET, "Condition": {"Bool": {"aws:x": False}}}]},
+            {"Statement": [{**ALLOW_GET, "Condition": {"Bool": {"aws:x": True}}}]},
+            False,
+        ),
+        (
+            {"Statement": [{**ALLOW_GET, "Condition": {"StringEquals": {"aws:x": "a"}}}]},
+            {"Statement": [{**ALLOW_GET, "Condition": {"StringEquals": {"aws:x": "b"}}}]},
+            False,
+        ),
+        # a field that is not a condition keeps its value as written
+        (
+            {"Statement": [{**ALLOW_GET, "Sid": "A"}]},
+            {"Statement": [{**ALLOW_GET, "Sid": "B"}]},
+            False,
+        ),
+    ],
+)
+def test_normalization_compares_what_iam_compares(a: Any, b: Any, same: bool) -> None:
+    assert policies_equal(a, b) is same
+    assert policies_equal(json.dumps(a).encode("utf-8"), b) is same
