@@ -688,3 +688,111 @@ ALLOW_GET = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
 def test_normalization_compares_what_iam_compares(a: Any, b: Any, same: bool) -> None:
     assert policies_equal(a, b) is same
     assert policies_equal(json.dumps(a).encode("utf-8"), b) is same
+
+
+# ------------------------------------------------------------------ propagation retries (ADR 74)
+
+
+class PropagatingIAM(RecordingIAM):
+    """Answers ``code`` (with ``message``) to the first ``times`` calls of ``failing``."""
+
+    def __init__(
+        self, failing: Write, times: int, code: str = "NoSuchEntity", message: str = ""
+    ) -> None:
+        super().__init__()
+        self.failing_write, self.times, self.code, self.message = failing, times, code, message
+
+    def __getattr__(self, operation: str) -> Any:
+        def call(**params: Any) -> dict[str, Any]:
+            self.calls.append((operation, params))
+            wanted = (self.failing_write.operation, dict(self.failing_write.params))
+            if (operation, params) == wanted and self.times > 0:
+                self.times -= 1
+                raise ClientError(
+                    {"Error": {"Code": self.code, "Message": self.message}}, operation
+                )
+            return {}
+
+        return call
+
+
+def _retry(budget: float = 30.0) -> tuple[Any, list[float]]:
+    from kops_iam.aws.iam_write import PropagationRetry
+
+    slept: list[float] = []
+    return PropagationRetry(budget_seconds=budget, sleep=slept.append), slept
+
+
+CREATE = Write("create_role", {"RoleName": "r"})
+CREATE_PROFILE = Write("create_instance_profile", {"InstanceProfileName": "p"})
+
+
+def test_a_write_on_a_role_created_just_before_is_retried_until_iam_shows_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    put = Write("put_role_policy", {"RoleName": "r", "PolicyName": "x"})
+    propagation, slept = _retry()
+    iam = PropagatingIAM(put, times=3)
+    with caplog.at_level("INFO", logger="kops-iam.iam"):
+        assert execute(iam, [CREATE, put], propagation=propagation) == (CREATE, put)  # type: ignore[arg-type]
+    assert slept == [0.5, 1.0, 2.0]
+    assert caplog.messages[0] == (
+        "IAM does not show what was just created yet; retrying put_role_policy r/x in 0.5 s: "
+        "An error occurred (NoSuchEntity) when calling the put_role_policy operation: "
+    )
+
+
+def test_the_retries_stop_exactly_at_their_budget() -> None:
+    # Given a budget of 1.5 s: waits of 0.5 and 1.0 fit it exactly, a third (2.0) would not
+    put = Write("put_role_policy", {"RoleName": "r", "PolicyName": "x"})
+    propagation, slept = _retry(budget=1.5)
+    with pytest.raises(ConcurrentChange):
+        execute(PropagatingIAM(put, times=3), [CREATE, put], propagation=propagation)  # type: ignore[arg-type]
+    assert slept == [0.5, 1.0]
+    propagation, slept = _retry(budget=1.5)
+    assert execute(PropagatingIAM(put, times=2), [CREATE, put], propagation=propagation)  # type: ignore[arg-type]
+    assert slept == [0.5, 1.0]
+
+
+def test_only_what_this_call_created_is_waited_for() -> None:
+    # A role not created in this call that IAM does not know has vanished: no wait
+    other = Write("put_role_policy", {"RoleName": "other", "PolicyName": "x"})
+    propagation, slept = _retry()
+    with pytest.raises(ConcurrentChange):
+        execute(PropagatingIAM(other, times=1), [CREATE, other], propagation=propagation)  # type: ignore[arg-type]
+    assert slept == []
+    # A profile created in this call is waited for, whichever role goes into it
+    add = Write("add_role_to_instance_profile", {"InstanceProfileName": "p", "RoleName": "old"})
+    propagation, slept = _retry()
+    execute(PropagatingIAM(add, times=1), [CREATE_PROFILE, add], propagation=propagation)  # type: ignore[arg-type]
+    assert slept == [0.5]
+
+
+@pytest.mark.parametrize(
+    ("message", "retried"),
+    [
+        (f"The role with name {NODES} cannot be found.", True),
+        ("Policy arn:aws:iam::123456789012:policy/p does not exist or is not attachable.", False),
+    ],
+)
+def test_a_missing_policy_is_not_taken_for_a_role_iam_does_not_show_yet(
+    message: str, retried: bool
+) -> None:
+    create = Write("create_role", {"RoleName": NODES})
+    attach = Write("attach_role_policy", {"RoleName": NODES, "PolicyArn": "arn:p"})
+    propagation, slept = _retry()
+    iam = PropagatingIAM(attach, times=1, message=message)
+    if retried:
+        execute(iam, [create, attach], propagation=propagation)  # type: ignore[arg-type]
+        assert slept == [0.5]
+    else:
+        with pytest.raises(WriteFailed):
+            execute(iam, [create, attach], propagation=propagation)  # type: ignore[arg-type]
+        assert slept == []
+
+
+def test_a_cleanup_of_what_is_gone_is_logged_as_such(caplog: pytest.LogCaptureFixture) -> None:
+    gone = Write("delete_role", {"RoleName": "r"})
+    with caplog.at_level("INFO", logger="kops-iam.iam"):
+        execute(RecordingIAM(gone, ClientError({"Error": {"Code": "NoSuchEntity"}}, "x")), [gone])  # type: ignore[arg-type]
+    assert caplog.messages == ["already gone: delete_role r"]
