@@ -515,6 +515,12 @@ def test_a_service_without_actions_neither_matches_nor_breaks_long_patterns() ->
     assert catalogue.expand("empty:" + "x" * 70) == set()
     assert ActionCatalogue({"empty": []}).expand("empty:" + "x" * 70) == set()
     assert ActionCatalogue({}).expand("any:" + "x" * 70) == set()
+    # And long wildcard patterns (the ones measured against the longest action) match
+    # nothing rather than fail, in a catalogue with an empty service or with no service
+    assert catalogue.expand("empty:" + "x" * 70 + "*") == set()
+    assert catalogue.expand("demo:" + "G" * 69 + "?") == {"demo:" + "G" * 70}
+    assert ActionCatalogue({"empty": []}).expand("*" + "x" * 70 + "*") == set()
+    assert ActionCatalogue({}).expand("any:" + "x" * 70 + "*") == set()
 
 
 def test_the_actions_of_a_service_are_listed_whatever_the_case_of_its_prefix() -> None:

@@ -768,6 +768,27 @@ def test_only_what_this_call_created_is_waited_for() -> None:
     assert slept == [0.5]
 
 
+def test_everything_created_in_the_call_is_waited_for_and_no_other_profile() -> None:
+    # Given a call that creates a role, its profile, then a second role (as for two kinds)
+    created = [CREATE, CREATE_PROFILE, Write("create_role", {"RoleName": "r2"})]
+    # When a later write on the first role, or on the profile, is not found at first
+    for late in (
+        Write("tag_role", {"RoleName": "r", "Tags": []}),
+        Write("tag_instance_profile", {"InstanceProfileName": "p", "Tags": []}),
+    ):
+        propagation, slept = _retry()
+        done = execute(PropagatingIAM(late, times=1), [*created, late], propagation=propagation)  # type: ignore[arg-type]
+        # Then it is retried once and done
+        assert done == (*created, late)
+        assert slept == [0.5]
+    # And a profile this call did not create, that IAM does not know, has vanished: no wait
+    other = Write("tag_instance_profile", {"InstanceProfileName": "other", "Tags": []})
+    propagation, slept = _retry()
+    with pytest.raises(ConcurrentChange):
+        execute(PropagatingIAM(other, times=1), [*created, other], propagation=propagation)  # type: ignore[arg-type]
+    assert slept == []
+
+
 @pytest.mark.parametrize(
     ("message", "retried"),
     [
