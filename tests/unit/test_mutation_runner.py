@@ -206,3 +206,15 @@ def test_the_figures_name_the_targets_an_earlier_run_measured() -> None:
     assert block.endswith(
         "Not in this run, figures of their last run: `policy` (commit `0ld0000`).\n"
     )
+
+
+def test_each_survivor_the_issue_names_is_still_made_on_the_code_and_its_test_exists() -> None:
+    # Given the hand-made mutants of issue 13's survivors (tests/mutation/issue_survivors.py)
+    survivors = importlib.import_module("issue_survivors")
+    assert len(survivors.CASES) == 35
+    for case in survivors.CASES:
+        # Then the line each changes is in the code once (or the case must be updated) ...
+        assert (ROOT / case.file).read_text(encoding="utf-8").count(case.old) == 1, case
+        # ... and the test named to kill it exists
+        path, _, test = case.test.partition("::")
+        assert f"def {test.partition('[')[0]}(" in (ROOT / path).read_text(encoding="utf-8")
