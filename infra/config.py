@@ -38,8 +38,10 @@ LOG_RETENTION_DAYS: Final = frozenset(
 )
 #: Lambda's default account concurrency quota; reserving more for one controller is a mistake.
 MAX_RESERVED_CONCURRENCY: Final = 1000
-#: The drift schedule may not run more often than this (each run reads every spec and role).
+#: The drift schedule may not run more often than this (each run checks every cluster).
 MIN_DRIFT_MINUTES: Final = 5
+#: An SQS event source's maximum concurrency is at least 2 (Lambda's own bound).
+MIN_DRIFT_CONCURRENCY: Final = 2
 
 _PARTITION = r"arn:aws(?:-cn|-us-gov)?"
 _POLICY_ARN = re.compile(rf"^{_PARTITION}:iam::(?:\d{{12}}|aws):policy/[\w+=,.@/-]{{1,512}}$")
@@ -115,6 +117,10 @@ class StackConfig(BaseModel):
     retain_on_delete: bool = _setting("kops-iam:retainOnDelete", False)
     manage_root_path_roles: bool = _setting("kops-iam:manageRootPathRoles", False)
     drift_schedule: str = _setting("kops-iam:driftSchedule", "rate(1 hour)")
+    drift_concurrency: Annotated[int, Field(ge=MIN_DRIFT_CONCURRENCY, le=1000)] = _setting(
+        "kops-iam:driftConcurrency", 5
+    )
+    drift_read: Literal["bulk", "per-role"] = _setting("kops-iam:driftRead", "bulk")
     audit_bus_name: str = _setting("kops-iam:auditBusName", Defaults.AUDIT_BUS_NAME)
     audit_archive_retention_days: Annotated[int, Field(ge=0, le=36500)] = _setting(
         "kops-iam:auditArchiveRetentionDays", 365
@@ -189,6 +195,17 @@ class StackConfig(BaseModel):
             raise ValueError(
                 "kops-iam:existingBucketKmsKeyArn needs kops-iam:existingBucketName "
                 "(the bucket the stack creates uses SSE-S3)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _drift_within_reservation(self) -> StackConfig:
+        reserved = self.reserved_concurrency
+        if reserved is not None and self.drift_concurrency >= reserved:
+            raise ValueError(
+                f"kops-iam:driftConcurrency ({self.drift_concurrency}) must be below "
+                f"kops-iam:reservedConcurrency ({reserved}): drift workers would take every "
+                "reserved instance and spec events would be throttled"
             )
         return self
 

@@ -5,7 +5,8 @@
   :data:`~infra.eventing.MAX_EVENT_AGE`) and the events EventBridge could not deliver.
 * Alarm topic: SNS, encrypted with a customer-managed key CloudWatch may use (the AWS
   managed SNS key cannot be used by CloudWatch alarms), TLS only; optional email.
-* Alarms: a message in the failure queue, function errors, failed destination deliveries;
+* Alarms: a message in the failure queue or the drift checks' dead-letter queue, function
+  errors, failed destination deliveries;
   named ``kops-iam-*``, the only alarms the topic's policy and its key's policy admit.
 """
 
@@ -119,8 +120,11 @@ class FailureHandling(Construct):
             self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
         self.alarms: list[cloudwatch.Alarm] = []
 
-    def watch(self, function: lambda_.Function) -> list[cloudwatch.Alarm]:
-        """Create the alarms on ``function`` and the failure queue, all notifying the topic."""
+    def watch(
+        self, function: lambda_.Function, drift_dead_letters: sqs.IQueue | None = None
+    ) -> list[cloudwatch.Alarm]:
+        """Create the alarms on ``function``, the failure queue and the drift checks'
+        dead-letter queue, all notifying the topic."""
         specs = [
             (
                 "FailedEventsAlarm",
@@ -146,6 +150,19 @@ class FailureHandling(Construct):
                 "A failed event could not even be written to the failure queue: it is lost.",
             ),
         ]
+        if drift_dead_letters is not None:
+            specs.append(
+                (
+                    "FailedDriftChecksAlarm",
+                    "failed-drift-checks",
+                    drift_dead_letters.metric_approximate_number_of_messages_visible(
+                        period=ALARM_PERIOD, statistic="Maximum"
+                    ),
+                    "A cluster's drift check failed on every delivery (its Apply Failed audit "
+                    "event says why): read the drift dead-letter queue (stack output "
+                    "DriftDeadLetterQueueUrl); the next drift period checks it again.",
+                )
+            )
         for construct_id, name, metric, description in specs:
             alarm = metric.create_alarm(
                 self,

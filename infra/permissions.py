@@ -22,8 +22,11 @@ choices, docs/security.md summarises them. In short:
   segment (``role/nodes.x/Admin``) can be touched.
 * ``iam:PassRole`` only for those roles, only to EC2: ``AddRoleToInstanceProfile`` needs it.
 * No allow of ``iam:*`` (one deny uses it), and ``"*"`` only where AWS offers no
-  resource-level permission (``route53:ListHostedZonesByName``; X-Ray, added by CDK for
-  active tracing, outside this module).
+  resource-level permission (``route53:ListHostedZonesByName``;
+  ``iam:GetAccountAuthorizationDetails`` when drift checks read IAM in bulk,
+  docs/adr/0111; X-Ray, added by CDK for active tracing, outside this module).
+* SQS: send drift checks to the drift queue and put checks off there (docs/adr/0110); the
+  queue's event source mapping adds what it needs to receive and delete, outside this module.
 * S3: read ``*/config`` and ``*/instancegroup/*`` objects only, never anything under a
   state store's ``pki/``, ``secrets/`` or ``addons/`` (explicit deny), list the bucket.
 """
@@ -89,6 +92,10 @@ PROFILE_WRITES: Final = (
 )
 BOUNDARY_WRITES: Final = ("iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary")
 MANAGED_POLICY_ATTACH: Final = ("iam:AttachRolePolicy",)
+#: Reading every role of the account at once (drift checks, docs/adr/0111).
+BULK_READS: Final = ("iam:GetAccountAuthorizationDetails",)
+#: On the drift queue: queue checks, put throttled ones off (docs/adr/0110, 0112).
+DRIFT_QUEUE_ACTIONS: Final = ("sqs:SendMessage", "sqs:ChangeMessageVisibility")
 #: Reading a spec or InstanceGroup object (a version pinned by id or ETag).
 SPEC_READS: Final = ("s3:GetObject", "s3:GetObjectVersion")
 
@@ -118,6 +125,8 @@ class Targets:
     bucket_arn: str
     audit_bus_arn: str
     log_group_arn: str
+    #: The drift queue (``None``: a stack without the fan-out, as some tests build).
+    drift_queue_arn: str | None = None
     url_suffix: str = "amazonaws.com"
 
     def iam_arns(self, resource_type: str, path: str = ROOT_PATH) -> list[str]:
@@ -191,9 +200,11 @@ class Targets:
                 for arn in self.private_objects_arns
             },
             "*": (
-                "route53:ListHostedZonesByName (a strict spec's hosted zone, by name) has no "
-                'resource-level permission: AWS only accepts Resource "*". It returns zone '
-                "ids, names and privacy, never records."
+                "route53:ListHostedZonesByName (a strict spec's hosted zone, by name) and, "
+                "with kops-iam:driftRead=bulk, iam:GetAccountAuthorizationDetails (every "
+                "role's policies in a few calls, docs/adr/0111) have no resource-level "
+                'permission: AWS only accepts Resource "*". Both are read-only metadata: zone '
+                "ids and names, never records; role and policy documents, never credentials."
             ),
             self.kms_keys_arn: (
                 "kms:DescribeKey resolves the etcd kmsKeyId (alias or id) a spec names to an "
@@ -380,6 +391,13 @@ def reconciler_statements(config: StackConfig, targets: Targets) -> list[iam.Pol
             [*ROLE_READS, "iam:GetInstanceProfile"],
             [*targets.readable_arns("role"), *targets.readable_arns("instance-profile")],
         ),
+        *(
+            # Drift checks read every role in a few calls; IAM cannot scope this action to
+            # some roles (docs/adr/0111). Off with kops-iam:driftRead=per-role.
+            [_statement("ReadAccountRolesInBulk", BULK_READS, ["*"])]
+            if config.drift_read == "bulk"
+            else []
+        ),
         _statement(
             "CreateOwnedRoles",
             ["iam:CreateRole"],
@@ -490,5 +508,11 @@ def reconciler_statements(config: StackConfig, targets: Targets) -> list[iam.Pol
                 [*targets.nested_arns("role"), *targets.nested_arns("instance-profile")],
                 effect=iam.Effect.DENY,
             )
+        )
+    if targets.drift_queue_arn:
+        # The schedule's run sends one check per cluster (SendMessageBatch is authorised as
+        # SendMessage); a throttled worker puts checks off (ChangeMessageVisibility[Batch]).
+        statements.append(
+            _statement("QueueDriftChecks", DRIFT_QUEUE_ACTIONS, [targets.drift_queue_arn])
         )
     return statements

@@ -24,7 +24,8 @@ HANDLER: Final = "kops_iam.application.handler.lambda_handler"
 RUNTIME: Final = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE: Final = lambda_.Architecture.ARM_64
 MEMORY_MB: Final = 512
-#: A drift run reconciles every cluster in sequence; IAM calls are ~100 ms each.
+#: Long enough for a batch of drift checks of drifted clusters (each a full reconcile, ~15
+#: calls of ~100 ms) and for the schedule's run to queue 10,000 checks.
 TIMEOUT: Final = Duration.minutes(5)
 
 
@@ -36,11 +37,14 @@ def _env_value(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def environment(config: StackConfig, bucket_name: str, bus_name: str) -> dict[str, str]:
+def environment(
+    config: StackConfig, bucket_name: str, bus_name: str, drift_queue_url: str | None = None
+) -> dict[str, str]:
     """Environment variables configuring the function, from the settings table.
 
     Every setting with both a context key and an environment variable is passed through;
-    the bucket and the bus are the ones the stack resolved (created or named).
+    the bucket, the bus and the drift queue are the ones the stack resolved (created or
+    named).
     """
     env = {
         setting.env: _env_value(getattr(config, setting.name))
@@ -56,6 +60,9 @@ def environment(config: StackConfig, bucket_name: str, bus_name: str) -> dict[st
             "POWERTOOLS_METRICS_NAMESPACE": Defaults.METRICS_NAMESPACE,
         }
     )
+    if drift_queue_url is not None:
+        env[Env.DRIFT_QUEUE_URL] = drift_queue_url
+        env[Env.DRIFT_MAX_RECEIVES] = str(Defaults.DRIFT_MAX_RECEIVES)
     return dict(sorted(env.items()))
 
 
@@ -73,6 +80,7 @@ class ReconcilerFunction(Construct):
         audit_bus_arn: str,
         audit_bus_name: str,
         failure_queue: sqs.IQueue,
+        drift_queue: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = log_group_with_retention(
@@ -96,6 +104,7 @@ class ReconcilerFunction(Construct):
             audit_bus_arn=audit_bus_arn,
             log_group_arn=log_group_target_arn(self.log_group),
             url_suffix=Aws.URL_SUFFIX,
+            drift_queue_arn=drift_queue.queue_arn if drift_queue is not None else None,
         )
         self.policy = iam.Policy(
             self,
@@ -120,7 +129,12 @@ class ReconcilerFunction(Construct):
             reserved_concurrent_executions=config.reserved_concurrency,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
-            environment=environment(config, bucket_name, audit_bus_name),
+            environment=environment(
+                config,
+                bucket_name,
+                audit_bus_name,
+                drift_queue.queue_url if drift_queue is not None else None,
+            ),
             retry_attempts=RETRY_ATTEMPTS,
             max_event_age=MAX_EVENT_AGE,
             on_failure=destinations.SqsDestination(failure_queue),

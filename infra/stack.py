@@ -10,8 +10,8 @@ from constructs import Construct
 from infra.audit import AuditTrail
 from infra.config import StackConfig
 from infra.delivery import FailureHandling
-from infra.drift import DriftSchedule
-from infra.reconciler import ReconcilerFunction
+from infra.drift import DriftQueues
+from infra.reconciler import TIMEOUT, ReconcilerFunction
 from infra.specs import SpecsBucket
 
 STACK_NAME: Final = "KopsIam"
@@ -39,6 +39,7 @@ class KopsIamStack(Stack):
         self.specs = SpecsBucket(self, "Specs", config=config)
         self.failures = FailureHandling(self, "Failures", config=config)
         self.audit = AuditTrail(self, "Audit", config=config)
+        self.drift = DriftQueues(self, "Drift", config=config, timeout=TIMEOUT)
         self.reconciler = ReconcilerFunction(
             self,
             "Reconciler",
@@ -48,13 +49,12 @@ class KopsIamStack(Stack):
             audit_bus_arn=self.audit.bus.event_bus_arn,
             audit_bus_name=self.audit.bus.event_bus_name,
             failure_queue=self.failures.queue,
+            drift_queue=self.drift.queue,
         )
         function = self.reconciler.function
         self.specs.trigger(function, self.failures.queue)
-        self.drift = DriftSchedule(
-            self, "Drift", config=config, function=function, dead_letters=self.failures.queue
-        )
-        self.failures.watch(function)
+        self.drift.connect(function, dead_letters=self.failures.queue)
+        self.failures.watch(function, drift_dead_letters=self.drift.dead_letters)
 
         outputs = {
             "SpecsBucketName": (self.specs.bucket.bucket_name, "Bucket holding <cluster>/config"),
@@ -64,6 +64,11 @@ class KopsIamStack(Stack):
                 "Events that could not be processed",
             ),
             "AuditLogGroupName": (self.audit.log_group.log_group_name, "Audit events, as logs"),
+            "DriftQueueUrl": (self.drift.queue.queue_url, "One drift check per cluster and period"),
+            "DriftDeadLetterQueueUrl": (
+                self.drift.dead_letters.queue_url,
+                "Drift checks that failed on every delivery",
+            ),
             "AlarmTopicArn": (self.failures.topic.topic_arn, "Subscribe here to hear of failures"),
             "FunctionName": (function.function_name, "The reconciler function"),
         }

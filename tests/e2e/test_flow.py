@@ -164,12 +164,16 @@ def test_a_policy_changed_by_hand_is_put_back_by_the_scheduled_run(world: World)
     tampered = {**applied, "Statement": [*applied["Statement"], allow("iam:AttachRolePolicy")]}
     iam.put_role_policy(RoleName=role, PolicyName=role, PolicyDocument=json.dumps(tampered))
 
-    # When the drift schedule invokes the function
-    invocation = world.runner.run_schedule()
+    # When the drift schedule invokes the function, and the drift queue hands its checks
+    # back to the function (over HTTP: the runner plays the queue's event source)
+    schedule, *batches = world.runner.run_drift()
 
-    # Then the policy is back as the spec says, and a Drift Corrected event says what went
+    # Then the schedule's run queued the checks, and the batches checked them
+    assert schedule.scheduled and schedule.ok
+    assert batches and all(b.drift_checks and b.ok for b in batches)
+    # And the policy is back as the spec says, and a Drift Corrected event says what went
     assert world.inline(role)[role] == applied
-    mine = [o for o in invocation.outcomes if o["cluster"] == cluster]
+    mine = [o for b in batches for o in b.outcomes if o["cluster"] == cluster]
     assert [o["detailType"] for o in mine] == [DetailType.DRIFT_CORRECTED]
     detail = _one(world.audit(cluster), DetailType.DRIFT_CORRECTED)["detail"]
     assert detail["trigger"] == "schedule"

@@ -64,6 +64,9 @@ def test_cli_strings_are_accepted_like_json_values() -> None:
         ("kops-iam:reservedConcurrency", "0", "greater than or equal to 1"),
         ("kops-iam:reservedConcurrency", "1001", "less than or equal to 1000"),
         ("kops-iam:reservedConcurrency", "some", "valid integer"),
+        ("kops-iam:driftConcurrency", "1", "greater than or equal to 2"),
+        ("kops-iam:driftConcurrency", "1001", "less than or equal to 1000"),
+        ("kops-iam:driftRead", "sometimes", "'bulk' or 'per-role'"),
         ("kops-iam:bucketName", "x", "unknown context key"),
     ],
 )
@@ -95,6 +98,17 @@ def test_a_bucket_key_needs_an_existing_bucket() -> None:
                 ]
             }
         )
+
+
+def test_drift_workers_leave_reserved_instances_for_spec_events() -> None:
+    # Given a reservation no larger than the drift checks' concurrency, synth stops
+    with pytest.raises(ConfigError, match=r"driftConcurrency \(5\) must be below"):
+        StackConfig.from_context({"kops-iam:reservedConcurrency": "5"})
+    # And one larger leaves room for spec events
+    config = StackConfig.from_context(
+        {"kops-iam:reservedConcurrency": "6", "kops-iam:driftConcurrency": "5"}
+    )
+    assert (config.drift_concurrency, config.reserved_concurrency) == (5, 6)
 
 
 def test_synth_stops_on_a_bad_value() -> None:

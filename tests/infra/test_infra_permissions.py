@@ -31,6 +31,7 @@ TARGETS = Targets(
     bucket_arn="arn:aws:s3:::specs",
     audit_bus_arn=f"arn:aws:events:eu-west-1:{ACCOUNT}:event-bus/kops-iam-audit",
     log_group_arn=f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/lambda/kops-iam-reconciler",
+    drift_queue_arn=f"arn:aws:sqs:eu-west-1:{ACCOUNT}:KopsIam-DriftChecks",
 )
 
 
@@ -97,20 +98,60 @@ def test_no_statement_grants_iam_star_or_any_action_wildcard(policy: dict[str, A
         assert "NotResource" not in statement
 
 
+STAR_ONLY = {
+    # route53:ListHostedZonesByName has no resource-level permission (docs/adr/0092), nor
+    # has iam:GetAccountAuthorizationDetails (docs/adr/0111)
+    "FindHostedZones": ["route53:ListHostedZonesByName"],
+    "ReadAccountRolesInBulk": ["iam:GetAccountAuthorizationDetails"],
+}
+
+
 @pytest.mark.parametrize("policy", ALL)
-def test_resource_star_only_for_finding_hosted_zones(policy: dict[str, Any]) -> None:
-    # route53:ListHostedZonesByName has no resource-level permission (docs/adr/0092)
+def test_resource_star_only_for_finding_hosted_zones_and_the_bulk_read(
+    policy: dict[str, Any],
+) -> None:
     for sid, statement in policy.items():
         if "*" in as_list(statement["Resource"]):
-            assert sid == "FindHostedZones", sid
-            assert as_list(statement["Action"]) == ["route53:ListHostedZonesByName"]
+            assert as_list(statement["Action"]) == STAR_ONLY[sid], sid
             assert as_list(statement["Resource"]) == ["*"]
+
+
+def test_the_bulk_read_is_granted_only_when_drift_checks_read_in_bulk() -> None:
+    # Given the default (bulk) and the per-role setting
+    assert DEFAULT["ReadAccountRolesInBulk"]["Action"] == "iam:GetAccountAuthorizationDetails"
+    per_role = statements(**{"kops-iam:driftRead": "per-role"})
+    # Then per-role drift checks cannot read the account's roles in bulk
+    assert "ReadAccountRolesInBulk" not in per_role
+    assert not any(
+        "iam:GetAccountAuthorizationDetails" in as_list(s["Action"]) for s in per_role.values()
+    )
+
+
+def test_drift_checks_are_queued_and_put_off_only_on_the_drift_queue() -> None:
+    statement = DEFAULT["QueueDriftChecks"]
+    assert sorted(as_list(statement["Action"])) == [
+        "sqs:ChangeMessageVisibility",
+        "sqs:SendMessage",
+    ]
+    assert statement["Resource"] == TARGETS.drift_queue_arn
+    assert "Condition" not in statement
+    # And without a drift queue there is no SQS statement at all
+    config = StackConfig.from_context({})
+    bare = dataclasses.replace(TARGETS, drift_queue_arn=None)
+    assert not any(
+        a.startswith("sqs:")
+        for s in reconciler_statements(config, bare)
+        for a in as_list(s.to_statement_json()["Action"])
+    )
 
 
 @pytest.mark.parametrize("policy", ALL)
 def test_iam_actions_only_touch_kops_named_roles_and_profiles(policy: dict[str, Any]) -> None:
+    # (but the read-only bulk read, which IAM cannot scope: see the test on "*" above)
     for sid, statement in policy.items():
         if statement["Effect"] == "Deny" or not as_list(statement["Action"])[0].startswith("iam:"):
+            continue
+        if sid == "ReadAccountRolesInBulk":
             continue
         resources = set(as_list(statement["Resource"]))
         if sid.startswith("Read"):

@@ -8,8 +8,9 @@ from typing import Any
 
 from infra_support import EXISTING_BUCKET, EXISTING_CONTEXT, Synthesized
 
+from infra.drift import BATCH_SIZE, BATCH_WINDOW
 from infra.eventing import MAX_EVENT_AGE, RETRY_ATTEMPTS
-from infra.reconciler import HANDLER
+from infra.reconciler import HANDLER, TIMEOUT
 from kops_iam.application.settings import Defaults, Env
 from kops_iam.aws.audit import audit_event_pattern
 from kops_iam.aws.events import s3_spec_event_pattern
@@ -145,6 +146,40 @@ def test_drift_schedule_invokes_the_function(deployment: Synthesized) -> None:
     assert rule["ScheduleExpression"] == expected
 
 
+def test_the_drift_queue_feeds_the_function_within_the_iam_budget(
+    deployment: Synthesized,
+) -> None:
+    # Given the drift queue and its dead-letter queue
+    queue_id = deployment.logical_id("AWS::SQS::Queue", "DriftChecks")
+    dead_id = deployment.logical_id("AWS::SQS::Queue", "DriftFailedChecks")
+    queues = deployment.resources("AWS::SQS::Queue")
+    queue = queues[queue_id]["Properties"]
+    # Then failed checks move to the dead-letter queue after the setting's deliveries
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": arn_of(dead_id),
+        "maxReceiveCount": Defaults.DRIFT_MAX_RECEIVES,
+    }
+    # And a batch in progress is never handed out twice (6 x the function's timeout)
+    assert queue["VisibilityTimeout"] == 6 * TIMEOUT.to_seconds()
+    assert queue["SqsManagedSseEnabled"] is True and "QueueName" not in queue
+    assert queues[dead_id]["Properties"]["SqsManagedSseEnabled"] is True
+    # And the event source mapping reports per-item failures, bounded by the IAM budget
+    mapping = deployment.only("AWS::Lambda::EventSourceMapping")
+    function_id = deployment.logical_id("AWS::Lambda::Function", "ReconcilerFunction")
+    assert mapping["EventSourceArn"] == arn_of(queue_id)
+    assert mapping["FunctionName"] == ref(function_id)
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    expected = 5 if _owns_bucket(deployment) else 3  # the default; the operator's
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": expected}
+    assert mapping["BatchSize"] == BATCH_SIZE
+    assert mapping["MaximumBatchingWindowInSeconds"] == BATCH_WINDOW.to_seconds() >= 1
+    # And the function knows the queue and its deliveries
+    variables = _environment(deployment)
+    assert variables[Env.DRIFT_QUEUE_URL] == ref(queue_id)
+    assert variables[Env.DRIFT_MAX_RECEIVES] == str(Defaults.DRIFT_MAX_RECEIVES)
+    assert variables[Env.DRIFT_READ] == ("bulk" if _owns_bucket(deployment) else "per-role")
+
+
 # --- the function -------------------------------------------------------------------------
 
 
@@ -184,6 +219,9 @@ def test_default_configuration_reaches_the_function(own_bucket: Synthesized) -> 
         Env.ADOPT_EXISTING_ROLES: "false",
         Env.RETAIN_ON_DELETE: "false",
         Env.MANAGE_ROOT_PATH_ROLES: "false",
+        Env.DRIFT_READ: "bulk",
+        Env.DRIFT_QUEUE_URL: ref(own_bucket.logical_id("AWS::SQS::Queue", "DriftChecks")),
+        Env.DRIFT_MAX_RECEIVES: str(Defaults.DRIFT_MAX_RECEIVES),
         Env.AUDIENCE: "stack",
         "POWERTOOLS_SERVICE_NAME": Defaults.POWERTOOLS_SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": Defaults.METRICS_NAMESPACE,
@@ -232,10 +270,18 @@ def test_async_invocations_retry_then_go_to_the_failure_queue(deployment: Synthe
 
 
 def test_failure_queue_is_encrypted_and_tls_only(deployment: Synthesized) -> None:
-    queue = deployment.only("AWS::SQS::Queue")
+    queue = deployment.resources("AWS::SQS::Queue")[
+        deployment.logical_id("AWS::SQS::Queue", "FailuresFailedEvents")
+    ]["Properties"]
     assert queue["SqsManagedSseEnabled"] is True
     assert "QueueName" not in queue  # generated: a retry never waits for SQS's 60 s
-    statements = deployment.only("AWS::SQS::QueuePolicy")["PolicyDocument"]["Statement"]
+    failure_id = deployment.logical_id("AWS::SQS::Queue", "FailuresFailedEvents")
+    [policy] = [
+        p["Properties"]
+        for p in deployment.resources("AWS::SQS::QueuePolicy").values()
+        if p["Properties"]["Queues"] == [ref(failure_id)]
+    ]
+    statements = policy["PolicyDocument"]["Statement"]
     assert {
         "Action": "sqs:*",
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
@@ -252,21 +298,28 @@ def test_failure_queue_is_encrypted_and_tls_only(deployment: Synthesized) -> Non
 def test_alarms_on_queue_depth_function_errors_and_lost_events(deployment: Synthesized) -> None:
     topic_id = deployment.logical_id("AWS::SNS::Topic", "FailuresAlarms")
     alarms = {
-        a["Properties"]["MetricName"]: a["Properties"]
+        a["Properties"]["AlarmName"]: a["Properties"]
         for a in deployment.resources("AWS::CloudWatch::Alarm").values()
     }
     assert set(alarms) == {
-        "ApproximateNumberOfMessagesVisible",
-        "Errors",
-        "DestinationDeliveryFailures",
-    }
-    assert alarms["ApproximateNumberOfMessagesVisible"]["Namespace"] == "AWS/SQS"
-    assert alarms["Errors"]["Namespace"] == "AWS/Lambda"
-    assert {a["AlarmName"] for a in alarms.values()} == {
         "kops-iam-failed-events",
+        "kops-iam-failed-drift-checks",
         "kops-iam-function-errors",
         "kops-iam-lost-events",
     }
+    queues = {
+        "kops-iam-failed-events": "FailuresFailedEvents",
+        "kops-iam-failed-drift-checks": "DriftFailedChecks",
+    }
+    for name, queue in queues.items():
+        assert alarms[name]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        assert alarms[name]["Namespace"] == "AWS/SQS"
+        [dimension] = alarms[name]["Dimensions"]
+        queue_id = deployment.logical_id("AWS::SQS::Queue", queue)
+        assert dimension["Value"] == {"Fn::GetAtt": [queue_id, "QueueName"]}
+    assert alarms["kops-iam-function-errors"]["MetricName"] == "Errors"
+    assert alarms["kops-iam-function-errors"]["Namespace"] == "AWS/Lambda"
+    assert alarms["kops-iam-lost-events"]["MetricName"] == "DestinationDeliveryFailures"
     for alarm in alarms.values():
         assert alarm["Threshold"] == 1
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
@@ -402,20 +455,45 @@ def test_pass_role_is_granted_once_only_to_ec2(deployment: Synthesized) -> None:
     assert "iam:PassedToService" in passing[0]["Condition"]["StringEquals"]
 
 
-def test_resource_star_only_for_xray_and_finding_hosted_zones(deployment: Synthesized) -> None:
+def test_resource_star_only_for_xray_hosted_zones_and_the_bulk_read(
+    deployment: Synthesized,
+) -> None:
     star = [s for s in _role_statements(deployment) if s["Resource"] == "*"]
-    assert sorted(sorted(_actions(s)) for s in star) == [
-        ["route53:ListHostedZonesByName"],
-        ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
-    ]
+    bulk = [["iam:GetAccountAuthorizationDetails"]] if _owns_bucket(deployment) else []
+    assert sorted(sorted(_actions(s)) for s in star) == sorted(
+        [
+            *bulk,
+            ["route53:ListHostedZonesByName"],
+            ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+        ]
+    )
 
 
-def test_the_rest_of_the_default_policy_is_the_failure_destination(deployment: Synthesized) -> None:
+def test_the_rest_of_the_default_policy_is_the_failure_destination_and_the_drift_queue(
+    deployment: Synthesized,
+) -> None:
     queue_id = deployment.logical_id("AWS::SQS::Queue", "FailuresFailedEvents")
+    drift_id = deployment.logical_id("AWS::SQS::Queue", "DriftChecks")
     unnamed = [s for s in _role_statements(deployment) if "Sid" not in s and s["Resource"] != "*"]
-    assert [(sorted(_actions(s)), s["Resource"]) for s in unnamed] == [
-        (["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"], arn_of(queue_id))
-    ]
+    assert sorted((sorted(_actions(s)), json.dumps(s["Resource"])) for s in unnamed) == sorted(
+        [
+            (
+                ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
+                json.dumps(arn_of(queue_id)),
+            ),
+            # the event source mapping's own grant: receive, delete, hide again
+            (
+                [
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:DeleteMessage",
+                    "sqs:GetQueueAttributes",
+                    "sqs:GetQueueUrl",
+                    "sqs:ReceiveMessage",
+                ],
+                json.dumps(arn_of(drift_id)),
+            ),
+        ]
+    )
 
 
 def test_own_bucket_policy_statements(
@@ -434,6 +512,7 @@ def test_own_bucket_policy_statements(
             "FindHostedZones",
             "WriteOwnLogs",
             "ReadKopsRolesAndInstanceProfiles",
+            "ReadAccountRolesInBulk",
             "CreateOwnedRoles",
             "TagRolesOnCreate",
             "ManageKopsRoles",
@@ -446,6 +525,7 @@ def test_own_bucket_policy_statements(
             "UntagKopsInstanceProfilesButNotOwnership",
             "NeverRemoveOwnershipTags",
             "NeverReassignToAnotherCluster",
+            "QueueDriftChecks",
         ]
     )
     assert policy["ReadClusterSpecs"]["Resource"] == [

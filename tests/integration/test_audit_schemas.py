@@ -17,7 +17,6 @@ from kops_iam.application import handler
 from kops_iam.aws.audit import MAX_ENTRY_BYTES, DetailType, entry_size
 
 SCHEMAS = ROOT / "schemas"
-SCHEDULED = json.loads((ROOT / "events" / "eventbridge" / "scheduled.json").read_text())
 
 
 def schema_for(detail_type: str) -> dict[str, Any]:
@@ -61,7 +60,8 @@ def test_events_of_every_outcome_match_their_schema(
     world.upload(cluster, spec(cluster))
     world.deliver()
     world.iam.delete_role_policy(RoleName=f"nodes.{cluster}", PolicyName=f"nodes.{cluster}")
-    world.handle(SCHEDULED)
+    seen.extend(world.audit())
+    seen.extend(world.drift_run().audit)  # the schedule queues the checks, a worker drains them
     world.upload(cluster, spec(cluster, labels={"team": "x"}))
     world.deliver(world.runtime(world.with_settings(mode="plan")))
     world.delete(cluster)

@@ -62,7 +62,11 @@ def test_a_dead_lettered_drift_run_from_the_queue_runs_again(world: World) -> No
         sqs_event_of(dead_letter(scheduled), queue_message(on_failure_record(scheduled)))
     )
 
-    # Then the drift run happened (once: the two wrappers name the same full run)
-    assert [o["detailType"] for o in summary["outcomes"]] == [DetailType.DRIFT_CORRECTED]
-    [event] = world.audit()
+    # Then the drift run was started (once: the two wrappers name the same full run)
+    assert summary["drift"]["queued"] == 1
+    # And when the drift queue hands its check to the function, the drift is corrected
+    checks = world.drift_checks()
+    outcomes = [o for c in checks for o in (c.summary or {}).get("outcomes", [])]
+    assert [o["detailType"] for o in outcomes] == [DetailType.DRIFT_CORRECTED]
+    [event] = [e for c in checks for e in c.audit]
     assert event["detail"]["trigger"] == "schedule"

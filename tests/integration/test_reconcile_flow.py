@@ -13,7 +13,6 @@ from spec_builders import allow, spec, spec_text
 from support.world import REGION, SPEC_REGION, World
 from support.world import test_client as aws_client
 
-from kops_iam.application.scan import scan_bucket
 from kops_iam.aws.audit import DetailType
 from kops_iam.domain.naming import OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE
 from kops_iam_tools.world.names import ACCOUNT
@@ -526,14 +525,14 @@ def test_a_scheduled_run_in_plan_mode_reports_only_clusters_with_changes(world: 
     world.notifications()
     world.audit()
     world.calls.clear()
-    reconciler = world.reconciler(world.with_settings(mode="plan"))
+    runtime = world.runtime(world.with_settings(mode="plan"))
 
-    # When the scheduled run happens
-    report = scan_bucket(reconciler)
+    # When a drift period runs
+    run = world.drift_run(runtime)
 
     # Then only the cluster that would change is reported, as Spec Planned
-    assert len(report.outcomes) == 2
-    [event] = world.audit()
+    assert run.summary is not None and len(run.summary["outcomes"]) == 2
+    [event] = run.audit
     assert event["detail-type"] == DetailType.SPEC_PLANNED
     assert event["detail"]["cluster"] == "new.k8s.example.com"
     assert world.calls.writes() == []

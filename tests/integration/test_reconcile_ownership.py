@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from collisions import colliding_pair
 from spec_builders import allow, spec
-from support.world import World, scheduled_event
+from support.world import World
 
 from kops_iam.aws.audit import DetailType
 from kops_iam.domain.naming import (
@@ -73,10 +73,9 @@ def test_scheduled_runs_report_the_collision_and_do_not_flip_flop(world: World) 
     before = world.snapshot()
     world.calls.clear()
 
-    # When the drift schedule runs three times
+    # When three drift periods run (the schedule, then the drift queue's checks)
     for _ in range(3):
-        world.handle(scheduled_event())
-        events = world.audit()
+        events = world.drift_run().audit
         # Then each run reports the collision (and nothing about V, which is in order)
         assert [(e["detail-type"], e["detail"]["cluster"]) for e in events] == [
             (DetailType.SPEC_REJECTED, ATTACKER)

@@ -321,6 +321,12 @@ def requests_for_call(
     return list(_requests(service, operation, params, state, bucket, bus_arn, label))
 
 
+def _queue_from_url(url: str) -> tuple[str, str, str]:
+    """``(region, account, name)`` of ``https://sqs.<region>.<host>/<account>/<name>``."""
+    host, account, name = url.split("://", 1)[-1].split("/")[:3]
+    return host.split(".")[1], account, name
+
+
 def _brief(params: Mapping[str, Any]) -> dict[str, Any]:
     keep = ("RoleName", "InstanceProfileName", "PolicyName", "PolicyArn", "Key", "Bucket")
     return {k: params[k] for k in keep if k in params}
@@ -361,6 +367,20 @@ def _requests(
         key = str(params["KeyId"])
         arn = key if key.startswith("arn:") and ":key/" in key else params.get("_KeyArn", key)
         yield Request("kms:DescribeKey", str(arn), {}, label)
+        return
+    if service == "sqs" and operation in (
+        "SendMessage",
+        "SendMessageBatch",
+        "ChangeMessageVisibility",
+        "ChangeMessageVisibilityBatch",
+    ):
+        # the batch forms are authorised as their single forms; a queue URL names its ARN
+        region, account, name = _queue_from_url(str(params["QueueUrl"]))
+        action = "sqs:" + operation.removesuffix("Batch")
+        yield Request(action, f"arn:{PARTITION}:sqs:{region}:{account}:{name}", {}, label)
+        return
+    if service == "iam" and operation == "GetAccountAuthorizationDetails":
+        yield Request("iam:GetAccountAuthorizationDetails", "*", {}, label)  # not scopable
         return
     if service != "iam":
         raise ValueError(f"{service}:{operation} not modelled")

@@ -204,6 +204,18 @@ def render(summary: dict[str, Any]) -> str:
         "deletions that left another cluster's (or kops') role alone",
         _get(figures, "ownership", "deletions_skipping_a_role_not_theirs"),
     )
+    row(
+        "Drift queue",
+        "stories / forged messages (drift checks with crafted keys, damaged checks, events, "
+        "noise)",
+        slash("drift-queue", "stories", "messages"),
+    )
+    row(
+        "Drift queue",
+        "forged schedule and S3 events ignored / drift corrected because a message named the "
+        "cluster's own key",
+        slash("drift-queue", "forged_events", "corrections"),
+    )
     lines += ["", "Faults injected per call site (failed attempts):", ""]
     lines += ["| Call site | Faults |", "|---|---|"]
     for site, count in sorted(injected.items()):

@@ -25,6 +25,7 @@ which runs after this one, does not apply it as well.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import threading
 from collections import Counter
@@ -201,6 +202,13 @@ class Fault:
     def is_persistent(self) -> bool:
         return self.nth == 0 and self.attempts == 0
 
+    def matches(self, site: str) -> bool:
+        """Whether this fault applies to ``site`` (``service:Operation``; ``fnmatch``
+        patterns such as ``iam:*`` apply to every call they match)."""
+        return self.site == site or (
+            any(c in self.site for c in "*?[") and fnmatch.fnmatchcase(site, self.site)
+        )
+
     def on_call(self) -> None:
         self._calls += 1
         self._failed_attempts = 0
@@ -329,7 +337,7 @@ class Wire:
         self.calls.record(service, operation)
         with self._lock:
             for fault in self.faults:
-                if fault.site == site:
+                if fault.matches(site):
                     fault.on_call()
 
     def send(self, request: Any, event_name: str) -> AWSResponse:
@@ -339,7 +347,7 @@ class Wire:
         site = f"{call.service}:{call.operation}"
         with self._lock:
             self.attempts[site] += 1
-            fault = next((f for f in self.faults if f.site == site and f.should_fail()), None)
+            fault = next((f for f in self.faults if f.matches(site) and f.should_fail()), None)
             if fault is not None:
                 self.injected[f"{site}:{fault.kind}"] += 1
         if fault is not None and fault.kind in ("throttle", "server-error"):

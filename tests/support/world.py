@@ -37,6 +37,7 @@ from kops_iam.application.settings import Defaults, Settings
 from kops_iam.domain.state_store import SPEC_KEY_SUFFIX
 from kops_iam_tools.world import events as builders
 from kops_iam_tools.world import moto_quirks
+from kops_iam_tools.world.drift_queue import DriftQueue
 from kops_iam_tools.world.function import LambdaContext
 from kops_iam_tools.world.names import ACCOUNT, DELIVERIES, REGION
 from kops_iam_tools.world.provision import Resources, drain, provision
@@ -47,8 +48,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "events" / "specs"
 BUCKET = Defaults.SPECS_BUCKET
 BUS = Defaults.AUDIT_BUS_NAME
-#: The moment the world's events carry (reproducible drift rotations and audit times).
+#: The moment the world's events carry (reproducible audit times).
 MOMENT = datetime(2026, 1, 15, 10, 30, tzinfo=UTC)
+#: moto's URL of the drift queue (the same in every in-process world).
+DRIFT_QUEUE_URL = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{Defaults.DRIFT_QUEUE}"
 
 moto_quirks.install()
 
@@ -169,6 +172,14 @@ class Invocation:
     request_id: str = ""
     #: Cleanups this invocation made that found the thing already gone (NoSuchEntity).
     gone: list[str] = field(default_factory=list)
+    #: A drift run's invocations (the schedule's, then one per batch of checks).
+    parts: list[Invocation] = field(default_factory=list)
+    #: A drift run's checks that ended in the dead-letter queue (message bodies).
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+
+
+class DeadLettered(Exception):
+    """A drift period left checks in the drift queue's dead-letter queue."""
 
 
 @dataclass
@@ -327,11 +338,18 @@ class World:
         return Reconciler(chosen, **kwargs)
 
     def runtime(self, settings: Settings | None = None, **clients: Any) -> handler.Runtime:
-        """The handler's runtime as ``build_runtime`` makes it, on the world's clients."""
-        from aws_lambda_powertools import Tracer
+        """The handler's runtime as ``build_runtime`` makes it, on the world's clients (a
+        fresh IAM snapshot cache: a new container)."""
+        from kops_iam.application.drift import SnapshotCache
 
         reconciler = self.reconciler(settings, **clients)
-        return handler.Runtime(settings=reconciler.settings, reconciler=reconciler, tracer=Tracer())
+        chosen = reconciler.settings
+        return handler.Runtime(
+            settings=chosen,
+            reconciler=reconciler,
+            snapshots=SnapshotCache(chosen.snapshot_max_age_seconds),
+            sqs_factory=lambda: clients.get("sqs") or function_client("sqs", chosen),
+        )
 
     def handle(
         self, event: Mapping[str, Any], runtime: handler.Runtime | None = None
@@ -377,6 +395,77 @@ class World:
         applied = self.wire.applied_writes(thread)[before:]
         gone = self.wire.gone_writes(thread)[gone_before:]
         return Invocation(raised, summary, audit, applied, lambda_context.aws_request_id, gone)
+
+    # -- drift: the schedule's run and the drift queue's (played) event source -------------
+
+    @property
+    def drift_queue(self) -> DriftQueue:
+        """The drift queue, as its event source sees it (the test's SQS client)."""
+        queue = self.resources.drift
+        return DriftQueue(self.sqs, queue.url, queue.arn)
+
+    def drift_checks(
+        self,
+        runtime: handler.Runtime | None = None,
+        *,
+        batch_size: int = 10,
+        max_batches: int = 1000,
+    ) -> list[Invocation]:
+        """Hand the drift queue's checks to the handler, a batch at a time, until the queue
+        is empty (failed checks come back at once; after their last delivery moto moves
+        them to the dead-letter queue). One invocation per batch."""
+        runtime = runtime or self.runtime()
+        done: list[Invocation] = []
+        for _ in range(max_batches):
+            messages = self.drift_queue.receive(batch_size)
+            if not messages:
+                return done
+            invocation = self.invoke(self.drift_queue.event(messages), runtime)
+            self.drift_queue.settle(messages, invocation.summary)
+            done.append(invocation)
+        raise AssertionError(f"the drift queue still holds checks after {max_batches} batches")
+
+    def drift_run(
+        self, runtime: handler.Runtime | None = None, *, batch_size: int = 10
+    ) -> Invocation:
+        """A whole drift period: the schedule's event, then every check it queued.
+
+        One :class:`Invocation` for it all: ``raised`` from the schedule's invocation, or
+        :class:`DeadLettered` when checks ended in the drift queue's dead-letter queue
+        (whose messages it drains into ``dead_letters``); ``summary`` with every outcome,
+        the audit and IAM writes of every invocation; ``parts`` each invocation.
+        """
+        runtime = runtime or self.runtime()
+        start = self.invoke(scheduled_event(), runtime)
+        parts = [start]
+        if start.raised is None:
+            parts += self.drift_checks(runtime, batch_size=batch_size)
+        outcomes = [o for p in parts if p.summary for o in p.summary.get("outcomes", [])]
+        failures = [
+            f for p in parts[1:] if p.summary for f in p.summary.get("batchItemFailures", [])
+        ]
+        dead = self.drift_dead_letters()
+        raised = start.raised
+        if raised is None and dead:
+            raised = DeadLettered(f"{len(dead)} drift check(s) in the dead-letter queue")
+        return Invocation(
+            raised=raised,
+            summary={
+                "outcomes": outcomes,
+                "drift": (start.summary or {}).get("drift"),
+                "batchItemFailures": failures,
+            },
+            audit=[a for p in parts for a in p.audit],
+            applied=[w for p in parts for w in p.applied],
+            request_id=start.request_id,
+            gone=[g for p in parts for g in p.gone],
+            parts=parts,
+            dead_letters=dead,
+        )
+
+    def drift_dead_letters(self) -> list[dict[str, Any]]:
+        """Drift checks the queue gave up on (its dead-letter queue), bodies decoded."""
+        return drain(self.sqs, self.resources.drift_dead_letters.url)
 
     # -- what moto delivered -----------------------------------------------------------------
 
@@ -435,6 +524,7 @@ def world(
     customer managed policies to create (placeholders).
     """
     base = settings or Settings(bucket=BUCKET, bus_name=BUS).with_account(ACCOUNT)
+    base = replace(base, drift_queue_url=DRIFT_QUEUE_URL)
     with moto.mock_aws():
         wire = Wire()
         _CURRENT.append(wire)
@@ -446,7 +536,9 @@ def world(
                 deliveries=DELIVERIES,
                 versioned=versioned,
                 managed_policies=dict.fromkeys(managed_policies),
+                drift_max_receives=base.drift_max_receives,
             )
+            assert resources.drift.url == DRIFT_QUEUE_URL, resources.drift.url
             alias = None
             if kms_key:
                 kms = test_client("kms", SPEC_REGION)

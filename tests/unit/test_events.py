@@ -8,8 +8,23 @@ from typing import Any
 
 import pytest
 
-from kops_iam.aws.events import MAX_RECORD_DEPTH, ObjectEvent, UnsupportedEvent, parse_event
-from kops_iam_tools.world.events import dead_letter, on_failure_record, queue_message, sqs_event_of
+from kops_iam.aws.events import (
+    DRIFT_CHECK,
+    MAX_RECORD_DEPTH,
+    DriftCheck,
+    ObjectEvent,
+    UnsupportedEvent,
+    drift_message,
+    parse_event,
+    queue_identity,
+)
+from kops_iam_tools.world.events import (
+    dead_letter,
+    on_failure_record,
+    queue_message,
+    sqs_event,
+    sqs_event_of,
+)
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -67,7 +82,40 @@ def test_eventbridge_s3_events_and_schedules() -> None:
     assert deleted.objects[0].event_name == "Object Deleted"
     scheduled = parse_event(sample("eventbridge/scheduled.json"))
     assert scheduled.objects == () and scheduled.scheduled is not None
-    assert scheduled.scheduled.rotation == int(scheduled.scheduled.time.timestamp() // 60)  # type: ignore[union-attr]
+    assert scheduled.scheduled.event_id == sample("eventbridge/scheduled.json")["id"]
+
+
+def test_drift_checks_from_the_drift_queue_carry_message_id_and_deliveries() -> None:
+    body = drift_message("a.example.com/config", "run-1", 1_700_000_000.5)
+    event = sqs_event(body, body | {"key": "b.example.com/config"}, queue="kops-iam-drift-checks")
+    event["Records"][1]["attributes"]["ApproximateReceiveCount"] = "3"
+    parsed = parse_event(event)
+    assert parsed.objects == () and parsed.ignored == ()
+    first, second = parsed.checks
+    assert first == DriftCheck(
+        message_id=event["Records"][0]["messageId"],
+        key="a.example.com/config",
+        run_id="run-1",
+        run_started=1_700_000_000.5,
+        receive_count=1,
+        receipt_handle="handle-0",
+    )
+    assert (second.key, second.receive_count) == ("b.example.com/config", 3)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"kind": DRIFT_CHECK, "run": "r", "runStarted": 1.0},
+        {"kind": DRIFT_CHECK, "key": "a/config", "runStarted": 1.0},
+        {"kind": DRIFT_CHECK, "key": "a/config", "run": "r", "runStarted": "soon"},
+        {"kind": DRIFT_CHECK, "key": "a/config", "run": "r", "runStarted": True},
+    ],
+)
+def test_a_malformed_drift_check_is_ignored_not_retried(body: dict[str, Any]) -> None:
+    parsed = parse_event(sqs_event(body))
+    assert parsed.checks == ()
+    assert parsed.ignored[0].startswith("SQS message")
 
 
 def test_other_s3_records_and_eventbridge_s3_events_are_ignored() -> None:
@@ -161,3 +209,63 @@ def test_an_on_failure_record_of_an_unsupported_event_is_unsupported() -> None:
         parse_event(on_failure_record({"detail-type": "Other", "source": "aws.ec2"}))
     with pytest.raises(UnsupportedEvent, match="requestContext"):
         parse_event({"requestContext": "x", "requestPayload": {}})
+
+
+DRIFT_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/kops-iam-drift"
+DRIFT_QUEUE = "kops-iam-drift"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        sample("eventbridge/scheduled.json"),
+        sample("eventbridge/object-deleted.json"),
+        sample("eventbridge/object-created.json"),
+        sample("s3/object-removed.json"),
+    ],
+    ids=["scheduled", "object-deleted", "object-created", "s3-notification"],
+)
+def test_the_drift_queue_carries_drift_checks_only(body: dict[str, Any]) -> None:
+    # Given a body that is no drift check, sent to the drift queue (anyone with
+    # sqs:SendMessage on it could), next to a real drift check
+    event = sqs_event(body, drift_message("a.example.com/config", "run", 1.0), queue=DRIFT_QUEUE)
+    # When the function parses what the drift queue's event source hands it
+    parsed = parse_event(event, drift_queue=DRIFT_QUEUE_URL)
+    # Then the forged body starts nothing (no run, no reconcile), and the check is kept
+    assert parsed.objects == () and parsed.scheduled is None
+    assert [c.key for c in parsed.checks] == ["a.example.com/config"]
+    [ignored] = parsed.ignored
+    assert ignored.endswith("the drift queue carries drift checks only"), ignored
+    # And the same body from another queue is the event it says it is
+    other = parse_event(sqs_event(body, queue="kops-iam-spec-events"), drift_queue=DRIFT_QUEUE_URL)
+    assert other.objects or other.scheduled is not None
+    # And without a drift queue configured nothing is refused for it
+    assert parse_event(sqs_event(body, queue=DRIFT_QUEUE)).ignored == ()
+
+
+def test_a_queue_of_another_account_with_the_drift_queues_name_is_another_queue() -> None:
+    body = sample("eventbridge/scheduled.json")
+    event = sqs_event(body, queue=DRIFT_QUEUE, account="210987654321")
+    assert parse_event(event, drift_queue=DRIFT_QUEUE_URL).scheduled is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "identity"),
+    [
+        (DRIFT_QUEUE_URL, ("123456789012", "kops-iam-drift")),
+        ("arn:aws:sqs:us-east-1:123456789012:kops-iam-drift", ("123456789012", "kops-iam-drift")),
+        ("arn:aws-cn:sqs:cn-north-1:123456789012:q", ("123456789012", "q")),
+        ("https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q", ("123456789012", "q")),
+        ("http://localhost:5000/123456789012/q", ("123456789012", "q")),
+        ("arn:aws:sns:us-east-1:123456789012:q", None),
+        ("arn:aws:sqs:us-east-1:123456789012", None),
+        ("arn:aws:sqs:us-east-1::q", None),
+        ("https://sqs.us-east-1.amazonaws.com/123456789012/", None),
+        ("https://sqs.us-east-1.amazonaws.com/123456789012/q/extra", None),
+        ("", None),
+    ],
+)
+def test_queue_identity_names_a_queue_by_account_and_name(
+    text: str, identity: tuple[str, str] | None
+) -> None:
+    assert queue_identity(text) == identity

@@ -63,13 +63,17 @@ def test_build_runtime_configures_clients_from_settings() -> None:
     assert runtime.settings.options.account_id == "123456789012"
     iam = runtime.reconciler.iam
     assert iam.meta.config.retries["total_max_attempts"] == 7  # type: ignore[index]
-    assert iam.meta.config.retries["mode"] == "standard"  # type: ignore[index]
+    # IAM's request rate is the account's: its client slows itself down once throttled
+    assert iam.meta.config.retries["mode"] == "adaptive"  # type: ignore[index]
+    s3 = runtime.reconciler.source.client  # type: ignore[union-attr]
+    assert s3.meta.config.retries["mode"] == "standard"  # type: ignore[index]
     assert runtime.reconciler.kms is not None
     assert runtime.reconciler.kms.regions == ()  # made only if a spec names a KMS alias
+    assert runtime._sqs == []  # made only for a drift run or a drift batch
 
 
 def test_an_unsupported_event_is_logged_and_not_retried() -> None:
-    runtime = handler.Runtime(settings=Settings(), reconciler=None, tracer=None)  # type: ignore[arg-type]
+    runtime = handler.Runtime(settings=Settings(), reconciler=None)  # type: ignore[arg-type]
     result = handler.handle({"hello": "world"}, None, runtime)
     assert result["outcomes"] == [] and "neither" in result["ignored"][0]
 

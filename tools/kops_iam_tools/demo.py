@@ -659,9 +659,11 @@ class Scenario:
             "drift",
             "Correct drift",
             f"Someone adds a statement to {name}'s policy by hand. The drift schedule "
-            "(an EventBridge rule in the stack) invokes the function, which puts it back. "
-            "It reconciles every spec in the bucket: the invalid one uploaded earlier is "
-            "still there, so it is reported again.",
+            "(an EventBridge rule in the stack) invokes the function, which puts one check "
+            "per cluster on the drift queue; the queue hands them back to the function in "
+            "batches, which compares each spec with IAM and puts the policy back. Every "
+            "spec in the bucket is checked: the invalid one uploaded earlier is still "
+            "there, so it is reported again.",
             expected=f"{DetailType.DRIFT_CORRECTED} for {sample.cluster}",
         )
         iam = self.emulator.iam
@@ -676,8 +678,11 @@ class Scenario:
         iam.put_role_policy(RoleName=name, PolicyName=name, PolicyDocument=json.dumps(document))
         actions = ", ".join(_as_list(HAND_MADE_STATEMENT["Action"]))
         step.actions.append(f"IAM PutRolePolicy {name}: + Allow {actions} on *  (by hand)")
-        step.actions.append("drift schedule → lambda_handler: reconcile every spec in the bucket")
-        step.invocations.append(invocation_entry(self.runner.run_schedule()))
+        step.actions.append(
+            "drift schedule → lambda_handler: one drift check per spec → drift queue"
+        )
+        step.actions.append("drift queue → lambda_handler: batches of drift checks")
+        step.invocations.extend(invocation_entry(i) for i in self.runner.run_drift())
         step.audit = self._audit()
         step.clusters = [read_cluster(iam, sample.cluster)]
         drifted = [
@@ -716,6 +721,9 @@ def invocation_entry(invocation: Invocation) -> JSONDict:
 
 
 def _trigger(event: Mapping[str, Any]) -> str:
+    records = event.get("Records") or []
+    if records and all(r.get("eventSource") == "aws:sqs" for r in records):
+        return f"SQS drift queue, {len(records)} check(s)"
     if "Records" in event:
         names = [str(r.get("eventName", "")) for r in event.get("Records", [])]
         return "S3 " + ", ".join(names)

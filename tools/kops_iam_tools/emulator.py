@@ -16,8 +16,11 @@ queue and hands each S3 notification (or S3 event from EventBridge) to the very
 the function (:func:`function_environment`) plus ``AWS_ENDPOINT_URL`` pointing here, and a
 Lambda context whose ARN is in moto's account. A failed invocation is retried (the message
 becomes visible again) and, after the last attempt, the runner puts Lambda's on-failure
-record of it in the failure queue. A scheduled (drift) run is :meth:`Runner.run_schedule`
-(the drift rule's event), as the stack's schedule rule invokes the function directly.
+record of it in the failure queue. A scheduled run is :meth:`Runner.run_schedule` (the drift
+rule's event), as the stack's schedule rule invokes the function directly; it puts one drift
+check per cluster on the drift queue, which the runner drains as the queue's event source
+does (:class:`~kops_iam_tools.world.drift_queue.DriftQueue`: batches of checks, failed ones
+left to come back). :meth:`Runner.run_drift` does both and waits for the queue to empty.
 
 moto keeps its state per process (every server thread shares it), so one process runs one
 emulator at a time; :meth:`Emulator.stop` discards the state.
@@ -41,6 +44,7 @@ from kops_iam.application.settings import Defaults
 from kops_iam.domain.state_store import SPEC_KEY_SUFFIX, cluster_from_key
 from kops_iam_tools.world import events as world_events
 from kops_iam_tools.world import moto_quirks
+from kops_iam_tools.world.drift_queue import DriftQueue
 from kops_iam_tools.world.function import (
     LOOPBACK,
     FunctionConfig,
@@ -86,6 +90,8 @@ DEFAULT_REGION: Final = REGION
 POLL_SECONDS: Final = 1
 #: Message attribute of the message :meth:`Runner.stop` sends to end a long poll at once.
 _STOP_ATTRIBUTE: Final = "kops-iam-runner-stop"
+#: Drift checks the runner hands the function at once (the stack's event source takes more).
+DRIFT_BATCH_SIZE: Final = 10
 
 
 class EmulatorError(RuntimeError):
@@ -135,6 +141,7 @@ class Emulator:
         self.delivery_queue_url = ""
         self.audit_queue_url = ""
         self.failure_queue_url = ""
+        self.drift_queue_url = ""
         self.console_queue_url = ""
         self.session: boto3.session.Session | None = None
         self.resources: Resources | None = None
@@ -232,9 +239,17 @@ class Emulator:
             self.function,
             bucket=self.bucket,
             bus_name=self.bus_name,
+            drift_queue_url=self.drift_queue_url,
             endpoint_url=self.endpoint_url,
             region=self.region,
         )
+
+    def drift_queue(self) -> DriftQueue:
+        """The drift queue, as its event source sees it."""
+        if self.resources is None:
+            raise EmulatorError("the emulator is not running")
+        queue = self.resources.drift
+        return DriftQueue(self.sqs, queue.url, queue.arn, self.region)
 
     def spec_key(self, cluster: str) -> str:
         """Object key of a cluster's spec (the kops state-store layout)."""
@@ -267,6 +282,7 @@ class Emulator:
         self.resources = resources
         self.account_id = resources.account_id
         self.failure_queue_url = resources.failure.url
+        self.drift_queue_url = resources.drift.url
         self.delivery_queue_url = resources.deliveries[self.delivery].url
         self.audit_queue_url = resources.audit_tail.url
         self.console_queue_url = resources.console.url if resources.console else ""
@@ -284,6 +300,12 @@ class Emulator:
     def failed_events(self, wait_seconds: int = 0) -> list[dict[str, Any]]:
         """Events whose every delivery attempt failed (the failure queue), since last call."""
         return drain(self.sqs, self.failure_queue_url, wait_seconds)
+
+    def failed_drift_checks(self) -> list[dict[str, Any]]:
+        """Drift checks the drift queue gave up on (its dead-letter queue), since last call."""
+        if self.resources is None:
+            return []
+        return drain(self.sqs, self.resources.drift_dead_letters.url)
 
 
 def _start_server(port: int) -> Any:
@@ -380,18 +402,27 @@ class Invocation:
 
     @property
     def scheduled(self) -> bool:
-        """Whether this was a scheduled (drift) run."""
+        """Whether this was the drift schedule's run (it queues the drift checks)."""
         return self.event.get("detail-type") == "Scheduled Event"
+
+    @property
+    def drift_checks(self) -> bool:
+        """Whether this was a batch of drift checks from the drift queue."""
+        return bool(_parsed(self.event).checks) if "Records" in self.event else False
+
+
+def _parsed(event: Mapping[str, Any]) -> Any:
+    from kops_iam.aws.events import ParsedEvent, UnsupportedEvent, parse_event
+
+    try:
+        return parse_event(event)
+    except UnsupportedEvent:
+        return ParsedEvent()
 
 
 def _event_keys(event: Mapping[str, Any]) -> tuple[str, ...]:
-    from kops_iam.aws.events import UnsupportedEvent, parse_event
-
-    try:
-        parsed = parse_event(event)
-    except UnsupportedEvent:
-        return ()
-    return tuple(o.key for o in parsed.objects)
+    parsed = _parsed(event)
+    return tuple(o.key for o in parsed.objects) + tuple(c.key for c in parsed.checks)
 
 
 #: moto's state and the handler's container are per process: invocations take turns.
@@ -428,10 +459,13 @@ class Runner:
             session=session_from_environment(self.environment),
         )
         self._sqs = emulator.sqs
+        self._drift = emulator.drift_queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._drift_thread: threading.Thread | None = None
         self._changed = threading.Condition()
         self.invocations: list[Invocation] = []
+        self._in_drift_batch = threading.Lock()
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -443,28 +477,36 @@ class Runner:
         self.stop()
 
     def start(self) -> Runner:
-        """Start polling the delivery queue on a background thread."""
+        """Start polling the delivery queue and the drift queue on background threads."""
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name="kops-iam-runner", daemon=True)
             self._thread.start()
+            self._drift_thread = threading.Thread(
+                target=self._drift_loop, name="kops-iam-runner-drift", daemon=True
+            )
+            self._drift_thread.start()
         return self
 
     def stop(self, timeout: float = POLL_SECONDS + 5) -> None:
         """Stop polling; wait for the invocation in progress to end."""
         thread, self._thread = self._thread, None
+        drift, self._drift_thread = self._drift_thread, None
         if thread is None:
             return
         self._stop.set()
-        try:  # wake the long poll instead of waiting for it to time out
-            self._sqs.send_message(
-                QueueUrl=self.emulator.delivery_queue_url,
-                MessageBody="{}",
-                MessageAttributes={_STOP_ATTRIBUTE: {"DataType": "String", "StringValue": "1"}},
-            )
-        except Exception as exc:  # noqa: BLE001 - the poll then ends on its own
-            log.debug("could not wake the runner: %s", exc)
+        for url in (self.emulator.delivery_queue_url, self._drift.url):
+            try:  # wake the long polls instead of waiting for them to time out
+                self._sqs.send_message(
+                    QueueUrl=url,
+                    MessageBody="{}",
+                    MessageAttributes={_STOP_ATTRIBUTE: {"DataType": "String", "StringValue": "1"}},
+                )
+            except Exception as exc:  # noqa: BLE001 - the poll then ends on its own
+                log.debug("could not wake the runner: %s", exc)
         thread.join(timeout)
+        if drift is not None:
+            drift.join(timeout)
 
     # -- invoking -----------------------------------------------------------------------
 
@@ -506,8 +548,30 @@ class Runner:
         return invocation
 
     def run_schedule(self) -> Invocation:
-        """Invoke the function with the drift schedule's event."""
+        """Invoke the function with the drift schedule's event (it queues the checks)."""
         return self.invoke(self.emulator.scheduled_event())
+
+    def run_drift(self, timeout: float = 60.0) -> list[Invocation]:
+        """A drift period: the schedule's invocation, then the batches of drift checks the
+        runner took from the drift queue until it was empty; their invocations.
+
+        Raises
+        ------
+        TimeoutError
+            The queue still held checks after ``timeout`` seconds (a check failing until
+            its last delivery takes the queue's back-off to come back).
+        """
+        since = len(self.invocations)
+        schedule = self.run_schedule()
+        if not schedule.ok or self._thread is None:
+            return self.invocations[since:]
+        deadline = time.monotonic() + timeout
+        while self._drift.depth() > 0 or self._in_drift_batch.locked():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the drift queue still holds checks after {timeout:g} s")
+            time.sleep(0.05)
+        with self._changed:
+            return self.invocations[since:]
 
     def wait_for(
         self,
@@ -566,6 +630,30 @@ class Runner:
                     if self._stop.is_set():
                         return
                     log.exception("delivering a message failed")
+
+    def _drift_loop(self) -> None:
+        """Play the drift queue's event source: batches of checks to ``lambda_handler``."""
+        while not self._stop.is_set():
+            try:
+                messages = self._drift.receive(DRIFT_BATCH_SIZE, wait_seconds=POLL_SECONDS)
+            except Exception as exc:  # noqa: BLE001 - keep polling unless stopping
+                if self._stop.is_set():
+                    return
+                log.warning("polling the drift queue failed: %s", exc)
+                self._stop.wait(POLL_SECONDS)
+                continue
+            if not messages:
+                continue
+            with self._in_drift_batch:
+                stops = [m for m in messages if _STOP_ATTRIBUTE in m.get("MessageAttributes", {})]
+                checks = [m for m in messages if m not in stops]
+                if stops:
+                    self._drift.settle(stops, {})
+                if checks and not self._stop.is_set():
+                    invocation = self.invoke(self._drift.event(checks))
+                    # failed checks come back when the function's back-off or the queue's
+                    # visibility timeout ends, as with Lambda's event source
+                    self._drift.settle(checks, invocation.result, redeliver=False)
 
     def _deliver(self, url: str, message: Mapping[str, Any]) -> None:
         if _STOP_ATTRIBUTE in message.get("MessageAttributes", {}):

@@ -701,9 +701,16 @@ def invocation_report(
             )
         )
     if not lines and invocation.scheduled:
-        checked = len(invocation.outcomes)
-        verdict = f"{checked} spec(s) checked, IAM matches every one" if checked else "no spec yet"
+        queued = int(((invocation.result or {}).get("drift") or {}).get("queued", 0))
+        verdict = f"{queued} drift check(s) queued" if queued else "no spec yet"
         head(Text("drift run", style="note"), verdict)
+    if not lines and invocation.drift_checks:
+        checked = len(invocation.outcomes)
+        again = len((invocation.result or {}).get("batchItemFailures") or [])
+        verdict = f"{checked} spec(s) checked, IAM matches every one"
+        if again:
+            verdict += f"; {again} check(s) to try again"
+        head(Text("drift checks", style="note"), verdict)
     if not lines:
         ignored = (invocation.result or {}).get("ignored") or ["nothing to reconcile"]
         head(Text("ignored", style="note"), "; ".join(map(str, ignored))[:300])

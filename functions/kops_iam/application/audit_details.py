@@ -67,6 +67,9 @@ class Outcome:
     writes: int = 0
     published: bool | None = None
     error: BaseException | None = None
+    #: A drift check put off without an audit event (throttled before any write): its
+    #: message goes back to the drift queue and is checked again later.
+    deferred: bool = False
 
     @property
     def failed(self) -> bool:
@@ -192,15 +195,13 @@ class AuditDetails:
         earlier: Sequence[PassResult],
         current: PassResult | None,
         attempted: ObjectVersion | None = None,
+        *,
+        retried: bool = True,
     ) -> Outcome:
-        """The ``Apply Failed`` event and outcome; ``attempted`` is the version being applied."""
-        completed: list[Write] = [w for p in earlier for w in p.written]
-        failed_write: Write | None = None
-        if isinstance(exc, WriteFailed):
-            completed.extend(exc.completed)
-            failed_write = exc.write
-        elif current is not None and current.written and all(current is not p for p in earlier):
-            completed.extend(current.written)
+        """The ``Apply Failed`` event and outcome; ``attempted`` is the version being applied,
+        ``retried`` whether the event (or drift check) will be tried again."""
+        completed = completed_writes(exc, earlier, current)
+        failed_write = exc.write if isinstance(exc, WriteFailed) else None
         version = attempted or (current.version if current is not None else None)
         detail_type = DetailType.APPLY_FAILED
         cause = exc.cause if isinstance(exc, WriteFailed) else exc
@@ -213,7 +214,7 @@ class AuditDetails:
             },
             "partial": bool(completed),
             "completedWrites": [w.describe() for w in completed],
-            "retried": True,
+            "retried": retried,
         }
         log.error("reconcile failed: %s", exc, extra=self.log, exc_info=exc)
         published = self.r.publish(detail_type, detail, [self.r.object_arn(self.key)])
@@ -248,6 +249,18 @@ class AuditDetails:
             writes=writes,
             published=published,
         )
+
+
+def completed_writes(
+    exc: BaseException, earlier: Sequence[PassResult], current: PassResult | None
+) -> list[Write]:
+    """The writes a failed ``reconcile_key`` made before ``exc`` stopped it."""
+    completed: list[Write] = [w for p in earlier for w in p.written]
+    if isinstance(exc, WriteFailed):
+        completed.extend(exc.completed)
+    elif current is not None and current.written and all(current is not p for p in earlier):
+        completed.extend(current.written)
+    return completed
 
 
 def _summary(

@@ -1,18 +1,20 @@
 """The Lambda entry point, ``lambda_handler``: thin glue, light to import.
 
-Cold start is a benchmark target (import at most 1.3 times a bare ``import boto3``), so the module
-imports only boto3, Powertools Logger and Metrics and kops-iam's light modules. The Tracer
-(it loads the X-Ray SDK), the event models (pydantic), the spec parser (PyYAML) and the
-policy catalogue load on the first invocation, inside :class:`Container`, which also builds
-the boto3 clients once per container (botocore retry and timeout configuration from
-:class:`~kops_iam.application.settings.Settings`).
+The module imports only boto3, Powertools Logger and Metrics and kops-iam's light modules.
+Everything else a first event needs (settings, the iam/s3/events clients, the event models,
+the spec parser and the policy catalogue) is built on the first invocation, inside
+:class:`Container`, once per container; the SQS client only when a drift run or a drift
+batch needs it. Where that one-time work runs, and why the X-Ray SDK is not part of it:
+docs/adr/0113.
 
 Besides the events S3 and EventBridge send, it accepts what the failure queue holds (Lambda
 on-failure records, EventBridge dead letters), so that failed events can be redriven.
 
 Failure semantics: an invalid spec is a ``Spec Rejected`` audit event and a successful
-invocation (retrying cannot fix it); any other failure is an ``Apply Failed`` event and a
-raised exception, so Lambda retries the event and its on-failure destination keeps it.
+invocation (retrying cannot fix it); any other failure of an S3 event is an ``Apply
+Failed`` event and a raised exception, so Lambda retries the event and its on-failure
+destination keeps it. Drift checks fail per message instead: the answer lists them as
+``batchItemFailures`` and the drift queue delivers them again (docs/adr/0110, 0112).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -30,10 +32,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from kops_iam.application.settings import Defaults, Settings
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from aws_lambda_powertools import Tracer
     from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_sqs import SQSClient
 
+    from kops_iam.application.drift import SnapshotCache
     from kops_iam.application.reconciler import Outcome, Reconciler
+    from kops_iam.aws.events import ParsedEvent
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", Defaults.POWERTOOLS_SERVICE_NAME))
 metrics = Metrics(
@@ -48,11 +52,22 @@ class ReconcileFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class Runtime:
-    """What an invocation needs: settings, the reconciler and the tracer."""
+    """What an invocation needs: settings, the reconciler, the container's IAM snapshot
+    cache and, for drift runs and batches, an SQS client (made on first use)."""
 
     settings: Settings
     reconciler: Reconciler
-    tracer: Tracer
+    snapshots: SnapshotCache | None = None
+    sqs_factory: Callable[[], SQSClient] | None = None
+    _sqs: list[SQSClient] = field(default_factory=list, repr=False, compare=False)
+
+    def sqs(self) -> SQSClient:
+        """The SQS client (one per runtime)."""
+        if not self._sqs:
+            if self.sqs_factory is None:
+                raise RuntimeError("this runtime has no SQS client (no drift queue)")
+            self._sqs.append(self.sqs_factory())
+        return self._sqs[0]
 
 
 def build_runtime(
@@ -61,30 +76,34 @@ def build_runtime(
     account_id: str | None = None,
     session: boto3.session.Session | None = None,
 ) -> Runtime:
-    """Build settings, clients, reconciler and tracer from the environment.
+    """Build settings, clients and reconciler from the environment.
 
     The clients honour the usual AWS variables (``AWS_REGION``, ``AWS_ENDPOINT_URL`` for
     the local emulator, ...). ``session`` lets a test or the emulator share a boto3
     session whose service models are already loaded.
     """
-    from aws_lambda_powertools import Tracer
-
+    from kops_iam.application.drift import SnapshotCache
     from kops_iam.application.reconciler import Reconciler
 
-    tracer = Tracer(service=logger.service)  # before the clients: it patches botocore
     settings = Settings.from_env(environ, account_id=account_id)
     session = session or boto3.session.Session()
-    config = settings.boto_config()
     reconciler = Reconciler(
         settings,
-        iam=session.client("iam", config=config),
-        s3=session.client("s3", config=config),
-        events=session.client("events", config=config),
+        iam=session.client("iam", config=settings.boto_config("iam")),
+        s3=session.client("s3", config=settings.boto_config("s3")),
+        events=session.client("events", config=settings.boto_config("events")),
         # KMS aliases are resolved in each cluster's region, not the function's.
-        kms_factory=lambda region: session.client("kms", region_name=region, config=config),
-        route53_factory=lambda: session.client("route53", config=config),
+        kms_factory=lambda region: session.client(
+            "kms", region_name=region, config=settings.boto_config("kms")
+        ),
+        route53_factory=lambda: session.client("route53", config=settings.boto_config("route53")),
     )
-    return Runtime(settings=settings, reconciler=reconciler, tracer=tracer)
+    return Runtime(
+        settings=settings,
+        reconciler=reconciler,
+        snapshots=SnapshotCache(settings.snapshot_max_age_seconds),
+        sqs_factory=lambda: session.client("sqs", config=settings.boto_config("sqs")),
+    )
 
 
 class Container:
@@ -130,22 +149,22 @@ def handle(
 ) -> dict[str, Any]:
     """The handler's work, without the Powertools decorators (tests and the emulator).
 
-    Returns a summary: one entry per key reconciled, and what was ignored. ``metrics`` (the
-    Lambda passes its Powertools ``Metrics``) receives one count per outcome, the IAM
-    writes, lost audit events and, for scheduled runs, clusters scanned and skipped.
+    Returns a summary: one entry per key reconciled or checked, what was ignored, and for
+    drift batches the ``batchItemFailures`` the drift queue's event source reads.
+    ``metrics`` (the Lambda passes its Powertools ``Metrics``) receives one count per
+    outcome, the IAM writes, lost audit events, and the drift figures.
 
     Raises
     ------
     ReconcileFailed
-        Some key failed to reconcile (after its ``Apply Failed`` event was published).
+        Some key of an S3 event failed to reconcile (after its ``Apply Failed`` event was
+        published), or a drift run could not be queued.
     """
-    from kops_iam.application.scan import scan_bucket
     from kops_iam.aws.events import UnsupportedEvent, parse_event
-    from kops_iam.domain.state_store import spec_key_for
 
     request_id = getattr(context, "aws_request_id", None) or "local"
     try:
-        parsed = parse_event(event)
+        parsed = parse_event(event, drift_queue=runtime.settings.drift_queue_url)
     except UnsupportedEvent as exc:
         # Retrying cannot make an unknown event known: log it, report it, do not fail.
         logger.error("unsupported event ignored", extra={"reason": str(exc)[:2000]})
@@ -157,7 +176,38 @@ def handle(
         logger.info("redriven event", extra={"redriven": list(parsed.redriven)})
         if metrics is not None:
             metrics.add_metric(name="RedrivenEvents", unit=MetricUnit.Count, value=1)
-    reconciler = runtime.reconciler
+    outcomes, ignored = _objects(parsed, runtime, request_id)
+    summary: dict[str, Any] = {}
+    if parsed.scheduled is not None:
+        summary["drift"] = _start_run(parsed, runtime, request_id, metrics)
+    checked: list[Outcome] = []
+    if parsed.checks:
+        checked, failures = _check(parsed, context, runtime, request_id, metrics)
+        summary["batchItemFailures"] = [{"itemIdentifier": i} for i in failures]
+    if metrics is not None:
+        _record_metrics(metrics, outcomes + checked)
+    summary = {
+        "outcomes": [_entry(o) for o in outcomes]
+        + [_entry(o) for o in checked if o.detail_type is not None],
+        "ignored": ignored,
+        **summary,
+    }
+    failed = [o for o in outcomes if o.failed]
+    if failed:
+        first = failed[0]
+        raise ReconcileFailed(
+            f"{len(failed)} of {len(outcomes)} spec(s) failed to reconcile; "
+            f"first: {first.key}: {first.error}"
+        ) from first.error
+    return summary
+
+
+def _objects(
+    parsed: ParsedEvent, runtime: Runtime, request_id: str
+) -> tuple[list[Outcome], list[str]]:
+    """Reconcile the clusters whose objects the event names (S3 events)."""
+    from kops_iam.domain.state_store import spec_key_for
+
     bucket = runtime.settings.bucket
     outcomes: list[Outcome] = []
     ignored = list(parsed.ignored)
@@ -176,51 +226,77 @@ def handle(
         seen.add(key)
         logger.set_correlation_id(f"s3://{bucket}/{key}")
         logger.append_keys(key=key, event_name=obj.event_name, object_key=obj.key)
-        with runtime.tracer.provider.in_subsegment("## reconcile_key") as subsegment:
-            subsegment.put_annotation("key", key)
-            outcome = reconciler.reconcile_key(key, trigger=obj.trigger, request_id=request_id)
-            subsegment.put_annotation("outcome", outcome.detail_type or "ignored")
+        outcome = runtime.reconciler.reconcile_key(key, trigger=obj.trigger, request_id=request_id)
         logger.append_keys(cluster=outcome.cluster)
         outcomes.append(outcome)
-    if parsed.scheduled is not None:
-        logger.set_correlation_id(f"schedule:{request_id}")
-        deadline = _deadline(context, runtime.settings, reconciler.clock)
-        with runtime.tracer.provider.in_subsegment("## reconcile_bucket"):
-            report = scan_bucket(
-                reconciler,
-                request_id=request_id,
-                deadline=deadline,
-                rotation=parsed.scheduled.rotation,
-            )
-        outcomes.extend(report.outcomes)
-        if metrics is not None:
-            metrics.add_metric(name="ClustersScanned", unit=MetricUnit.Count, value=report.keys)
-            metrics.add_metric(
-                name="ClustersSkipped", unit=MetricUnit.Count, value=len(report.skipped)
-            )
-    if metrics is not None:
-        _record_metrics(metrics, outcomes)
-    failures = [o for o in outcomes if o.failed]
-    summary = {
-        "outcomes": [
-            {
-                "key": o.key,
-                "cluster": o.cluster,
-                "detailType": o.detail_type,
-                "writes": o.writes,
-                "published": o.published,
-            }
-            for o in outcomes
-        ],
-        "ignored": ignored,
-    }
-    if failures:
-        first = failures[0]
+    return outcomes, ignored
+
+
+def _start_run(
+    parsed: ParsedEvent, runtime: Runtime, request_id: str, metrics: Metrics | None
+) -> dict[str, Any]:
+    """The drift schedule's event: one drift check per cluster onto the drift queue."""
+    from kops_iam.application.drift import start_run
+
+    assert parsed.scheduled is not None
+    queue_url = runtime.settings.drift_queue_url
+    if not queue_url:
         raise ReconcileFailed(
-            f"{len(failures)} of {len(outcomes)} spec(s) failed to reconcile; "
-            f"first: {first.key}: {first.error}"
-        ) from first.error
-    return summary
+            "a drift run needs the drift queue (KOPS_IAM_DRIFT_QUEUE_URL is not set)"
+        )
+    logger.set_correlation_id(f"schedule:{request_id}")
+    run = start_run(
+        runtime.reconciler,
+        runtime.sqs(),
+        queue_url,
+        run_id=parsed.scheduled.event_id or request_id,
+        request_id=request_id,
+    )
+    if metrics is not None:
+        metrics.add_metric(name="DriftChecksQueued", unit=MetricUnit.Count, value=run.sent)
+    return {"run": run.run_id, "clusters": run.clusters, "queued": run.sent}
+
+
+def _check(
+    parsed: ParsedEvent, context: Any, runtime: Runtime, request_id: str, metrics: Metrics | None
+) -> tuple[list[Outcome], list[str]]:
+    """A batch of drift checks; returns their outcomes and the message ids to retry."""
+    from kops_iam.application.drift import check_batch, postpone
+
+    reconciler = runtime.reconciler
+    logger.set_correlation_id(f"drift:{request_id}")
+    report = check_batch(
+        reconciler,
+        parsed.checks,
+        snapshots=runtime.snapshots,
+        request_id=request_id,
+        deadline=_deadline(context, runtime.settings, reconciler.clock),
+    )
+    if report.deferred and runtime.settings.drift_queue_url and runtime.sqs_factory is not None:
+        postpone(runtime.sqs(), runtime.settings.drift_queue_url, report.deferred)
+    if metrics is not None:
+        metrics.add_metric(name="DriftChecks", unit=MetricUnit.Count, value=len(parsed.checks))
+        metrics.add_metric(
+            name="DriftChecksPutOff", unit=MetricUnit.Count, value=len(report.deferred)
+        )
+        metrics.add_metric(
+            name="DriftChecksFailed",
+            unit=MetricUnit.Count,
+            value=len(report.retry) - len(report.deferred),
+        )
+        if report.throttled:
+            metrics.add_metric(name="DriftBatchesThrottled", unit=MetricUnit.Count, value=1)
+    return list(report.outcomes), [c.message_id for c in report.retry]
+
+
+def _entry(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "key": outcome.key,
+        "cluster": outcome.cluster,
+        "detailType": outcome.detail_type,
+        "writes": outcome.writes,
+        "published": outcome.published,
+    }
 
 
 def _record_metrics(metrics: Metrics, outcomes: list[Outcome]) -> None:
@@ -244,7 +320,7 @@ def _deadline(context: Any, settings: Settings, clock: Callable[[], float]) -> f
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if remaining is None:
         return None
-    return clock() + float(remaining()) / 1000.0 - settings.scan_time_margin_seconds
+    return clock() + float(remaining()) / 1000.0 - settings.drift_time_margin_seconds
 
 
 def _account_id(context: Any) -> str | None:

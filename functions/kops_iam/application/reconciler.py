@@ -5,9 +5,9 @@
 :meth:`Reconciler.reconcile_key` is the level-triggered reconcile of one spec key: read the
 current object, apply it (or delete the cluster's roles when it is gone), verify the object
 did not change meanwhile, else go round again; publish one audit event
-(:mod:`kops_iam.application.audit_details`). The scheduled drift run is
-:mod:`kops_iam.application.scan`, a spec file against live IAM
-:mod:`kops_iam.application.document`.
+(:mod:`kops_iam.application.audit_details`). :meth:`Reconciler.check_key` is a drift check's
+cheap first look (:mod:`kops_iam.application.drift` runs the drift queue's checks), a spec
+file against live IAM :mod:`kops_iam.application.document`.
 
 Why read-apply-verify gives "newest spec wins" without a lock: docs/adr/0020.
 """
@@ -27,11 +27,13 @@ from kops_iam.application.audit_details import (
     PassResult,
     Rejected,
     Trigger,
+    completed_writes,
 )
 from kops_iam.application.settings import Settings
 from kops_iam.aws.audit import AuditPublisher, make_event
+from kops_iam.aws.errors import is_throttling
 from kops_iam.aws.iam_diff import CONFLICT_PRECEDENCE, ClusterChanges, Write, diff_cluster
-from kops_iam.aws.iam_read import observe_cluster
+from kops_iam.aws.iam_read import Observed, observe_cluster
 from kops_iam.aws.iam_write import ConcurrentChange, PropagationRetry, execute
 from kops_iam.aws.kms import KmsAliases
 from kops_iam.aws.route53 import HostedZones, Route53Client
@@ -46,7 +48,7 @@ from kops_iam.aws.s3_source import (
 )
 from kops_iam.domain.errors import Issue, SpecInvalid
 from kops_iam.domain.lookups import Lookups
-from kops_iam.domain.model import ClusterPlan
+from kops_iam.domain.model import ClusterPlan, RoleKind
 from kops_iam.domain.naming import partition_for_region
 from kops_iam.domain.options import Options
 from kops_iam.domain.state_store import (
@@ -60,6 +62,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_s3 import S3Client
+
+    from kops_iam.aws.iam_snapshot import IamSnapshot
 
 log = logging.getLogger("kops-iam.reconciler")
 
@@ -202,9 +206,16 @@ class Reconciler:
             )
         return plan
 
-    def changes_for(self, cluster: str, plan: ClusterPlan | None) -> ClusterChanges:
-        """Read the cluster's roles from IAM and compute what must change (no write)."""
-        observed = observe_cluster(self.iam, cluster, plan)
+    def changes_for(
+        self,
+        cluster: str,
+        plan: ClusterPlan | None,
+        observed: dict[RoleKind, Observed] | None = None,
+    ) -> ClusterChanges:
+        """Read the cluster's roles from IAM (unless ``observed`` already says what IAM
+        holds) and compute what must change (no write)."""
+        if observed is None:
+            observed = observe_cluster(self.iam, cluster, plan)
         return diff_cluster(
             cluster,
             plan,
@@ -235,6 +246,8 @@ class Reconciler:
         trigger: Trigger = "manual",
         request_id: str | None = None,
         skip_missing: bool = False,
+        quiet_retry: bool = False,
+        retried: bool = True,
     ) -> Outcome:
         """Make IAM match the current object at ``key`` (level-triggered), audit the outcome.
 
@@ -245,7 +258,9 @@ class Reconciler:
 
         Never raises for an AWS or spec problem: a failure is an ``Apply Failed`` event and
         an :class:`Outcome` with ``error`` set, which the caller turns into a failed
-        invocation.
+        invocation (``retried`` says in the event whether it will be tried again). With
+        ``quiet_retry`` (a drift check that will be delivered again), a failure before any
+        write is no event, only a log line: the outcome is ``deferred`` (docs/adr/0112).
         """
         if self.source is None:
             raise RuntimeError("reconcile_key needs an S3 client")
@@ -286,7 +301,55 @@ class Reconciler:
                 f"{key} kept changing during {self.settings.max_passes} read-apply-verify passes"
             )
         except Exception as exc:  # noqa: BLE001 - reported as Apply Failed, then re-raised by the caller
-            return context.failed(exc, earlier, current, attempted)
+            if quiet_retry and not completed_writes(exc, earlier, current):
+                log.warning(
+                    "failed before any write, to be tried again: %s",
+                    exc,
+                    extra={**context.log, "throttled": is_throttling(exc)},
+                )
+                return Outcome(key=key, cluster=cluster, detail_type=None, error=exc, deferred=True)
+            return context.failed(exc, earlier, current, attempted, retried=retried)
+
+    def check_key(
+        self, key: str, snapshot: IamSnapshot, *, request_id: str | None = None
+    ) -> Outcome | None:
+        """A drift check's first look: is the cluster at ``key`` as its spec says?
+
+        Reads the current spec (one GET, the InstanceGroup listing and objects), plans it
+        and compares the plan with ``snapshot`` (no IAM call). Returns the ``Spec
+        Unchanged`` outcome (audited only with ``audit_unchanged_on_schedule``) when nothing
+        differs, an outcome without a detail type when the spec is gone (a deletion is its
+        own event's), and ``None`` whenever the full :meth:`reconcile_key` must decide: IAM
+        differs, the spec is invalid or too large, a role belongs to someone else.
+        AWS errors propagate (the caller decides about throttling).
+        """
+        from kops_iam.aws.iam_snapshot import observe_snapshot
+
+        if self.source is None:
+            raise RuntimeError("check_key needs an S3 client")
+        cluster = cluster_from_key(key)
+        if cluster is None:
+            log.warning("not a spec key, ignored", extra={"key": key})
+            return Outcome(key=key, cluster=None, detail_type=None)
+        found = None
+        try:
+            found = self.source.current(key)
+            if found is None:
+                return Outcome(key=key, cluster=cluster, detail_type=None)
+            version, data = found
+            groups = self.source.instance_groups(cluster)
+            plan = self.plan_document(
+                data, cluster=cluster, instance_groups=self._read_groups(groups)
+            )
+        except (ObjectTooLarge, TooManyInstanceGroups, Rejected, ObjectChanged):
+            return None
+        observed = observe_snapshot(snapshot, cluster, plan)
+        changes = self.changes_for(cluster, plan, observed)
+        if changes.conflicts or changes.changed:
+            return None
+        context = AuditDetails(self, key, cluster, "schedule", request_id or str(uuid.uuid4()))
+        context.passes = 1
+        return context.finish(PassResult(version, changes, (), warnings=plan.warnings), [])
 
     def _one_pass(self, cluster: str, version: ObjectVersion | None) -> tuple[PassResult, Listing]:
         """Read the cluster's objects (its ``config``, then its InstanceGroups), apply.

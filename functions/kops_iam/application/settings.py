@@ -174,8 +174,48 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         None,
         None,
         "rate(1 hour)",
-        "How often every spec is reconciled again: `rate(<n> minutes)` (or hours, days), "
-        "at least 5 minutes.",
+        "How often every cluster is checked for drift: `rate(<n> minutes)` (or hours, days), "
+        "at least 5 minutes. Each run puts one message per cluster on the drift queue.",
+    ),
+    Setting(
+        "drift_concurrency",
+        "kops-iam:driftConcurrency",
+        None,
+        None,
+        "5",
+        "The drift checks' share of the account's IAM request rate: at most this many "
+        "workers drain the drift queue at once (its event source's maximum concurrency, "
+        "2-1000, below `kops-iam:reservedConcurrency` when that is set), each checking 4 "
+        "clusters at a time.",
+    ),
+    Setting(
+        "drift_read",
+        "kops-iam:driftRead",
+        "KOPS_IAM_DRIFT_READ",
+        None,
+        "bulk",
+        "How drift workers read IAM: `bulk` reads every role of the account with "
+        "`GetAccountAuthorizationDetails` once per worker and run (read-only metadata, "
+        "account-wide: AWS cannot scope it, docs/adr/0111); `per-role` reads only each "
+        "cluster's roles, about 6 calls per role.",
+    ),
+    Setting(
+        "drift_queue_url",
+        None,
+        "KOPS_IAM_DRIFT_QUEUE_URL",
+        None,
+        "none: set by the stack",
+        "The drift queue the schedule fills and the function drains (the stack sets it).",
+    ),
+    Setting(
+        "drift_max_receives",
+        None,
+        "KOPS_IAM_DRIFT_MAX_RECEIVES",
+        None,
+        "6",
+        "Deliveries of one drift check before the queue moves it to its dead-letter queue "
+        "(the stack sets it from the redrive policy); a check still failing on the last one "
+        "is reported on the audit trail.",
     ),
     Setting(
         "audit_bus_name",
@@ -271,6 +311,9 @@ class Env:
     RETAIN_ON_DELETE: Final = _env("retain_on_delete")
     MANAGE_ROOT_PATH_ROLES: Final = _env("manage_root_path_roles")
     AUDIENCE: Final = _env("audience")
+    DRIFT_READ: Final = _env("drift_read")
+    DRIFT_QUEUE_URL: Final = _env("drift_queue_url")
+    DRIFT_MAX_RECEIVES: Final = _env("drift_max_receives")
 
 
 Audience = Literal["stack", "cli"]
@@ -306,6 +349,12 @@ class Defaults:
     AUDIT_BUS_NAME: Final = "kops-iam-audit"
     AUDIT_LOG_GROUP: Final = "/kops-iam/audit"
     FAILURE_QUEUE: Final = "kops-iam-failed-events"  # local emulator (the stack: a generated name)
+    DRIFT_QUEUE: Final = "kops-iam-drift-checks"
+    DRIFT_DEAD_LETTERS: Final = "kops-iam-drift-checks-failed"
+    #: Deliveries of a drift check before the drift queue gives up on it (redrive policy).
+    DRIFT_MAX_RECEIVES: Final = 6
+    #: Drift checks one invocation receives at most (the event source mapping's batch size).
+    DRIFT_BATCH_SIZE: Final = 50
     AUDIT_TAIL_QUEUE: Final = "kops-iam-audit-tail"  # local emulator: where the tools read audit
     FUNCTION_NAME: Final = "kops-iam-reconciler"
     POWERTOOLS_SERVICE_NAME: Final = "kops-iam"
@@ -314,6 +363,8 @@ class Defaults:
 
 Mode = Literal["apply", "plan"]
 RetryMode = Literal["standard", "adaptive", "legacy"]
+DriftRead = Literal["bulk", "per-role"]
+DRIFT_READS: Final[tuple[DriftRead, ...]] = ("bulk", "per-role")
 
 #: A spec bigger than this is refused from its HEAD, before any byte is downloaded.
 MAX_SPEC_BYTES: Final = 1024 * 1024
@@ -359,14 +410,29 @@ class Settings:
     audit_attempts
         Attempts to put one audit event before logging it as lost.
     audit_unchanged_on_schedule
-        Publish ``Spec Unchanged`` for every cluster a scheduled run finds in order
-        (off: scheduled runs only report drift, rejections and failures).
-    scan_workers
-        Clusters reconciled in parallel by a scheduled run.
-    scan_time_margin_seconds
-        A scheduled run stops starting new clusters when less than this remains.
+        Publish ``Spec Unchanged`` for every cluster a drift check finds in order
+        (off: drift checks only report drift, rejections and failures).
+    drift_queue_url
+        The drift queue (the schedule puts one message per cluster there).
+    drift_read
+        ``bulk``: drift workers compare specs with one ``GetAccountAuthorizationDetails``
+        snapshot per worker and run; ``per-role``: with each cluster's own roles.
+    drift_max_receives
+        Deliveries of a drift check before it goes to the dead-letter queue.
+    drift_threads
+        Clusters of one drift batch checked in parallel (and SQS batches sent in parallel
+        by the schedule's run).
+    drift_time_margin_seconds
+        A drift worker starts no new check when less than this remains of its invocation;
+        the rest go back to the queue.
+    snapshot_max_age_seconds
+        A worker reuses its IAM snapshot for checks of runs that started before it was
+        taken, for at most this long.
     retry_mode, max_attempts, connect_timeout, read_timeout
         botocore client configuration (transient errors are retried by botocore).
+    iam_retry_mode
+        botocore retry mode of the IAM client: ``adaptive`` (client-side rate limiting
+        once IAM answers ``Throttling``: docs/adr/0112).
     """
 
     bucket: str = Defaults.SPECS_BUCKET
@@ -381,9 +447,14 @@ class Settings:
     manage_root_path_roles: bool = False
     audit_attempts: int = 4
     audit_unchanged_on_schedule: bool = False
-    scan_workers: int = 4
-    scan_time_margin_seconds: float = 30.0
+    drift_queue_url: str | None = None
+    drift_read: DriftRead = "bulk"
+    drift_max_receives: int = Defaults.DRIFT_MAX_RECEIVES
+    drift_threads: int = 4
+    drift_time_margin_seconds: float = 30.0
+    snapshot_max_age_seconds: float = 900.0
     retry_mode: RetryMode = "standard"
+    iam_retry_mode: RetryMode = "adaptive"
     max_attempts: int = 5
     connect_timeout: float = 5.0
     read_timeout: float = 20.0
@@ -391,11 +462,20 @@ class Settings:
     def __post_init__(self) -> None:
         if self.mode not in ("apply", "plan"):
             raise SettingsError(f"{Env.MODE}: must be 'apply' or 'plan', not {self.mode!r}")
-        if self.retry_mode not in ("standard", "adaptive", "legacy"):
+        for mode in (self.retry_mode, self.iam_retry_mode):
+            if mode not in ("standard", "adaptive", "legacy"):
+                raise SettingsError(f"retry mode must be standard, adaptive or legacy: {mode!r}")
+        if self.drift_read not in DRIFT_READS:
             raise SettingsError(
-                f"retry mode must be standard, adaptive or legacy: {self.retry_mode!r}"
+                f"{Env.DRIFT_READ}: must be 'bulk' or 'per-role', not {self.drift_read!r}"
             )
-        for name in ("max_object_bytes", "max_passes", "audit_attempts", "scan_workers"):
+        for name in (
+            "max_object_bytes",
+            "max_passes",
+            "audit_attempts",
+            "drift_threads",
+            "drift_max_receives",
+        ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1")
         if self.max_attempts < 1:
@@ -412,12 +492,14 @@ class Settings:
             return self
         return replace(self, options=replace(self.options, account_id=account_id))
 
-    def boto_config(self) -> Config:
-        """botocore client configuration: retries and timeouts from these settings."""
+    def boto_config(self, service: str | None = None) -> Config:
+        """botocore client configuration of ``service``: retries and timeouts from these
+        settings (the IAM client's retry mode is :attr:`iam_retry_mode`)."""
         from botocore.config import Config
 
+        mode = self.iam_retry_mode if service == "iam" else self.retry_mode
         return Config(
-            retries={"mode": self.retry_mode, "total_max_attempts": self.max_attempts},
+            retries={"mode": mode, "total_max_attempts": self.max_attempts},
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
             tcp_keepalive=True,
@@ -454,10 +536,8 @@ class Settings:
             unknown_actions=unknown,  # type: ignore[arg-type]  # checked above
             known_actions=frozenset(_csv(environ.get(Env.KNOWN_ACTIONS, ""))),
         )
-        try:
-            max_attempts = int(environ.get("AWS_MAX_ATTEMPTS", "5"))
-        except ValueError as exc:
-            raise SettingsError(f"AWS_MAX_ATTEMPTS: not an integer: {exc}") from exc
+        max_attempts = _integer(environ, "AWS_MAX_ATTEMPTS", 5)
+        drift_read = environ.get(Env.DRIFT_READ, "bulk").strip().lower() or "bulk"
         return cls(
             bucket=environ.get(Env.SPECS_BUCKET, "").strip() or Defaults.SPECS_BUCKET,
             bus_name=environ.get(Env.AUDIT_BUS_NAME, "").strip() or Defaults.AUDIT_BUS_NAME,
@@ -466,9 +546,21 @@ class Settings:
             adopt_existing_roles=_flag(environ, Env.ADOPT_EXISTING_ROLES),
             retain_on_delete=_flag(environ, Env.RETAIN_ON_DELETE),
             manage_root_path_roles=_flag(environ, Env.MANAGE_ROOT_PATH_ROLES),
+            drift_queue_url=environ.get(Env.DRIFT_QUEUE_URL, "").strip() or None,
+            drift_read=drift_read,  # type: ignore[arg-type]  # checked in __post_init__
+            drift_max_receives=_integer(
+                environ, Env.DRIFT_MAX_RECEIVES, Defaults.DRIFT_MAX_RECEIVES
+            ),
             retry_mode=environ.get("AWS_RETRY_MODE", "standard").strip() or "standard",  # type: ignore[arg-type]
             max_attempts=max_attempts,
         )
+
+
+def _integer(environ: Mapping[str, str], name: str, default: int) -> int:
+    try:
+        return int(environ.get(name, "").strip() or default)
+    except ValueError as exc:
+        raise SettingsError(f"{name}: not an integer: {exc}") from exc
 
 
 def _csv(value: str) -> list[str]:

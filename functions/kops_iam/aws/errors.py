@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Final
 
 
 def error_code(exc: BaseException) -> str:
@@ -12,3 +13,44 @@ def error_code(exc: BaseException) -> str:
         return ""
     error = response.get("Error", {})
     return str(error.get("Code", "")) if isinstance(error, Mapping) else ""
+
+
+#: Error codes AWS answers when a caller exceeds a request rate (IAM: ``Throttling``; S3:
+#: ``SlowDown``; JSON services: ``ThrottlingException``; ...): botocore's own list of
+#: throttling codes (``botocore.retries.standard``). Not IAM's ``LimitExceeded``, a quota.
+THROTTLING_CODES: Final = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+
+
+def is_throttling(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what it wraps: ``cause`` or the exception chain) is a request
+    rate being exceeded, after botocore's own retries."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if error_code(exc) in THROTTLING_CODES:
+            return True
+        response = getattr(exc, "response", None)
+        if isinstance(response, Mapping):
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status == 429:
+                return True
+        cause = getattr(exc, "cause", None)
+        exc = cause if isinstance(cause, BaseException) else exc.__cause__
+    return False

@@ -7,7 +7,10 @@ importing this module stays cheap):
 * the same notifications wrapped in SQS messages (``Records[].body``), as a queue or the
   local emulator delivers them;
 * S3 events delivered by EventBridge (``Object Created`` / ``Object Deleted``);
-* EventBridge scheduled events (``Scheduled Event``): reconcile every spec in the bucket;
+* EventBridge scheduled events (``Scheduled Event``): put one drift check per cluster on
+  the drift queue;
+* drift checks (:func:`drift_message` bodies) as the drift queue's event source delivers
+  them: check those clusters for drift;
 * what the failure queue holds, so that it can be redriven (docs/adr/0072): the records
   Lambda's on-failure destination writes (the original event is their ``requestPayload``)
   and the events an EventBridge target's dead-letter queue keeps (the event itself), each
@@ -73,19 +76,47 @@ class ObjectEvent:
 
 @dataclass(frozen=True)
 class ScheduledRun:
-    """A scheduled event: reconcile every spec (drift correction)."""
+    """A scheduled event: put one drift check per cluster on the drift queue."""
 
     time: datetime | None
+    #: The schedule event's id (names the drift run in its messages).
+    event_id: str | None = None
 
-    @property
-    def rotation(self) -> int:
-        """Where a time-limited run starts in the cluster list (minutes since the epoch)."""
-        return int(self.time.timestamp() // 60) if self.time is not None else 0
+
+#: ``kind`` of a drift check message (:func:`drift_message`).
+DRIFT_CHECK: Final = "kops-iam/drift-check"
+DRIFT_MESSAGE_VERSION: Final = 1
+
+
+def drift_message(key: str, run_id: str, run_started: float) -> dict[str, object]:
+    """The body of one drift check: which spec key, and which run put it there (its id and
+    start, seconds since the epoch: a worker reads IAM as of after that start)."""
+    return {
+        "kind": DRIFT_CHECK,
+        "v": DRIFT_MESSAGE_VERSION,
+        "key": key,
+        "run": run_id,
+        "runStarted": round(run_started, 3),
+    }
+
+
+@dataclass(frozen=True)
+class DriftCheck:
+    """One cluster to check for drift, as the drift queue delivered it."""
+
+    message_id: str
+    key: str
+    run_id: str
+    run_started: float
+    #: Deliveries of this message so far (1 on the first).
+    receive_count: int = 1
+    receipt_handle: str | None = None
 
 
 @dataclass(frozen=True)
 class ParsedEvent:
-    """What an invocation must do: objects to reconcile, a full run, and what was ignored.
+    """What an invocation must do: objects to reconcile, a drift run to start, drift checks
+    to make, and what was ignored.
 
     ``redriven`` describes each failure record the event came wrapped in (empty for an
     event as its source sent it).
@@ -93,6 +124,7 @@ class ParsedEvent:
 
     objects: tuple[ObjectEvent, ...] = ()
     scheduled: ScheduledRun | None = None
+    checks: tuple[DriftCheck, ...] = ()
     ignored: tuple[str, ...] = ()
     redriven: tuple[str, ...] = ()
 
@@ -102,6 +134,7 @@ def _merge(parts: list[ParsedEvent]) -> ParsedEvent:
     return ParsedEvent(
         objects=tuple(o for p in parts for o in p.objects),
         scheduled=scheduled,
+        checks=tuple(c for p in parts for c in p.checks),
         ignored=tuple(i for p in parts for i in p.ignored),
         redriven=tuple(r for p in parts for r in p.redriven),
     )
@@ -117,8 +150,13 @@ class UnsupportedEvent(ValueError):
     """The event is none of the accepted shapes (or fails their validation)."""
 
 
-def parse_event(event: Any, *, depth: int = 0) -> ParsedEvent:
+def parse_event(event: Any, *, depth: int = 0, drift_queue: str | None = None) -> ParsedEvent:
     """Turn a Lambda event into a :class:`ParsedEvent`.
+
+    ``drift_queue`` is the drift queue's URL: a message from that queue is a drift check
+    or nothing. Anyone allowed to send to the queue could otherwise start a drift run or
+    stand in for an S3 event, and a body that fails would fail the whole batch with it
+    (docs/adr/0115).
 
     Raises
     ------
@@ -131,7 +169,7 @@ def parse_event(event: Any, *, depth: int = 0) -> ParsedEvent:
     if not isinstance(event, Mapping):
         raise UnsupportedEvent(f"expected a JSON object, got {type(event).__name__}")
     if "Records" in event:
-        return _records(event, depth)
+        return _records(event, depth, drift_queue)
     if "detail-type" in event:
         return _eventbridge(event)
     if event.keys() >= _INVOCATION_RECORD_KEYS:
@@ -184,7 +222,24 @@ def _invocation_record(event: Mapping[str, Any], depth: int) -> ParsedEvent:
     )
 
 
-def _records(event: Mapping[str, Any], depth: int) -> ParsedEvent:
+def queue_identity(url_or_arn: str) -> tuple[str, str] | None:
+    """``(account, name)`` of an SQS queue from its URL or its ARN; ``None`` for neither.
+
+    ``https://sqs.<region>.amazonaws.com/<account>/<name>`` and
+    ``arn:<partition>:sqs:<region>:<account>:<name>`` name the same queue.
+    """
+    if url_or_arn.startswith("arn:"):
+        parts = url_or_arn.split(":")
+        if len(parts) == 6 and parts[2] == "sqs" and parts[4] and parts[5]:
+            return parts[4], parts[5]
+        return None
+    path = url_or_arn.split("://", 1)[-1].split("/")
+    if len(path) == 3 and path[1] and path[2]:
+        return path[1], path[2]
+    return None
+
+
+def _records(event: Mapping[str, Any], depth: int, drift_queue: str | None = None) -> ParsedEvent:
     from aws_lambda_powertools.utilities.parser import parse
     from pydantic import ValidationError
 
@@ -194,12 +249,21 @@ def _records(event: Mapping[str, Any], depth: int) -> ParsedEvent:
     except ValidationError as exc:
         raise UnsupportedEvent(f"not an S3 notification: {exc}") from exc
     parts: list[ParsedEvent] = []  # one per record, in order
+    drift_identity = queue_identity(drift_queue) if drift_queue else None
     for record in parsed.Records:
         if record.eventSource == "aws:sqs" and record.body is not None:
             # A queue's message: an S3 notification, or what the failure queue holds (a
             # Lambda on-failure record, an EventBridge dead letter, scheduled runs included).
             try:
-                parts.append(parse_event(json.loads(record.body), depth=depth + 1))
+                body = json.loads(record.body)
+                if isinstance(body, Mapping) and body.get("kind") == DRIFT_CHECK:
+                    parts.append(ParsedEvent(checks=(_drift_check(record, body),)))
+                    continue
+                if drift_identity is not None and drift_identity == queue_identity(
+                    record.eventSourceARN or ""
+                ):
+                    raise ValueError("the drift queue carries drift checks only")
+                parts.append(parse_event(body, depth=depth + 1))
             except (ValueError, UnsupportedEvent) as exc:
                 parts.append(ParsedEvent(ignored=(f"SQS message {record.messageId}: {exc}",)))
             continue
@@ -220,6 +284,31 @@ def _records(event: Mapping[str, Any], depth: int) -> ParsedEvent:
         )
         parts.append(ParsedEvent(objects=(obj,)))
     return _merge(parts)
+
+
+def _drift_check(record: Any, body: Mapping[str, Any]) -> DriftCheck:
+    """A drift check from its SQS record; a malformed one is a ``ValueError`` (ignored:
+    retrying cannot mend it)."""
+    key, run_id, started = body.get("key"), body.get("run"), body.get("runStarted")
+    if not isinstance(key, str) or not key or not isinstance(run_id, str):
+        raise ValueError("a drift check names a key and a run")
+    if not isinstance(started, int | float) or isinstance(started, bool):
+        raise ValueError("a drift check carries its run's start")
+    if not record.messageId:
+        raise ValueError("a drift check needs its message id")
+    attributes = record.attributes or {}
+    try:
+        receives = int(attributes.get("ApproximateReceiveCount", "1"))
+    except ValueError:
+        receives = 1
+    return DriftCheck(
+        message_id=record.messageId,
+        key=key,
+        run_id=run_id,
+        run_started=float(started),
+        receive_count=max(receives, 1),
+        receipt_handle=record.receiptHandle,
+    )
 
 
 def _eventbridge(event: Mapping[str, Any]) -> ParsedEvent:
@@ -246,7 +335,7 @@ def _eventbridge(event: Mapping[str, Any]) -> ParsedEvent:
             )
         if detail_type == "Scheduled Event":
             scheduled = parse(event=dict(event), model=models.Scheduled)
-            return ParsedEvent(scheduled=ScheduledRun(time=scheduled.time))
+            return ParsedEvent(scheduled=ScheduledRun(time=scheduled.time, event_id=scheduled.id))
     except ValidationError as exc:
         raise UnsupportedEvent(f"malformed {detail_type!r} event: {exc}") from exc
     if source == S3_EVENT_SOURCE:
@@ -282,6 +371,9 @@ def _models() -> Any:
         s3: S3Entity | None = None
         body: str | None = None
         messageId: str | None = None
+        receiptHandle: str | None = None
+        attributes: dict[str, str] | None = None
+        eventSourceARN: str | None = None
 
     class Records(_Lenient):
         Records: list[Record]

@@ -161,6 +161,47 @@ class SpecSource:
             raise ObjectTooLarge(len(data), self.max_bytes)
         return data
 
+    def current(self, key: str) -> tuple[ObjectVersion, bytes] | None:
+        """The current version of ``key`` and its bytes in one GET (``None``: no such key).
+
+        A drift check's read: it verifies nothing afterwards (a check that finds a
+        difference hands the cluster to :meth:`head`/:meth:`read`'s read-apply-verify).
+
+        Raises
+        ------
+        ObjectTooLarge
+            The GET's ``ContentLength`` exceeds the cap; the body is not read.
+        """
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self._s3.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _code(exc) in _MISSING_CODES:
+                return None
+            raise
+        body = response["Body"]
+        size = int(response.get("ContentLength", 0))
+        try:
+            if size > self.max_bytes:
+                raise ObjectTooLarge(size, self.max_bytes)
+            data: bytes = body.read(self.max_bytes + 1)
+        finally:
+            body.close()
+        if len(data) > self.max_bytes:
+            raise ObjectTooLarge(len(data), self.max_bytes)
+        version = response.get("VersionId")
+        return (
+            ObjectVersion(
+                bucket=self.bucket,
+                key=key,
+                version_id=None if version in (None, "null") else version,
+                etag=response.get("ETag"),
+                size=len(data),
+            ),
+            data,
+        )
+
     def instance_groups(self, cluster: str) -> tuple[ObjectVersion, ...]:
         """The cluster's ``<cluster>/instancegroup/<name>`` objects: one listing, bounded.
 

@@ -42,6 +42,7 @@ class FunctionConfig:
     adopt_existing_roles: bool = False
     retain_on_delete: bool = False
     manage_root_path_roles: bool = False
+    drift_read: Literal["bulk", "per-role"] = "bulk"
 
 
 def function_environment(
@@ -49,6 +50,7 @@ def function_environment(
     *,
     bucket: str = Defaults.SPECS_BUCKET,
     bus_name: str = Defaults.AUDIT_BUS_NAME,
+    drift_queue_url: str = "",
     endpoint_url: str = "",
     region: str = REGION,
 ) -> dict[str, str]:
@@ -71,6 +73,9 @@ def function_environment(
         Env.RETAIN_ON_DELETE: "true" if config.retain_on_delete else "false",
         Env.MANAGE_ROOT_PATH_ROLES: "true" if config.manage_root_path_roles else "false",
         Env.AUDIENCE: "cli",  # refusals name kops-iam local's flags, not context keys
+        Env.DRIFT_READ: config.drift_read,
+        Env.DRIFT_QUEUE_URL: drift_queue_url,
+        Env.DRIFT_MAX_RECEIVES: str(Defaults.DRIFT_MAX_RECEIVES),
         "POWERTOOLS_SERVICE_NAME": Defaults.POWERTOOLS_SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": Defaults.METRICS_NAMESPACE,
         "AWS_REGION": region,

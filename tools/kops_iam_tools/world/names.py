@@ -43,3 +43,6 @@ DRIFT_RULE: Final = f"{Defaults.FUNCTION_NAME}-drift"
 DELIVERY_ATTEMPTS: Final = 3
 #: Seconds before a message whose invocation failed is delivered again.
 RETRY_DELAY_SECONDS: Final = 1
+#: The drift queue's visibility timeout on moto: a batch taken by a (played) worker stays
+#: hidden while it runs; the player makes failed checks visible again at once.
+DRIFT_VISIBILITY_SECONDS: Final = 30

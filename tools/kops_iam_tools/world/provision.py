@@ -14,6 +14,9 @@ emulator behind ``kops-iam local`` and ``kops-iam demo``, the end-to-end tests):
   retries and then redrives to the failure queue, as Lambda's asynchronous invocation and
   on-failure destination do;
 * the failure queue (:attr:`Defaults.FAILURE_QUEUE`);
+* the drift queue (:attr:`Defaults.DRIFT_QUEUE`) the schedule's run fills, with its
+  dead-letter queue and redrive policy as the stack makes them
+  (:mod:`~kops_iam_tools.world.drift_queue` plays its event source);
 * the audit bus and a rule with :func:`~kops_iam.aws.audit.audit_event_pattern` copying
   every audit event to the tail queue (:attr:`Defaults.AUDIT_TAIL_QUEUE`), and optionally
   to a console queue;
@@ -36,6 +39,7 @@ from kops_iam_tools.world.names import (
     DELIVERIES,
     DELIVERY_ATTEMPTS,
     DELIVERY_QUEUES,
+    DRIFT_VISIBILITY_SECONDS,
     NOTIFICATION_ID,
     REGION,
     RETRY_DELAY_SECONDS,
@@ -69,6 +73,8 @@ class Resources:
     bus_name: str
     audit_tail: Queue
     failure: Queue
+    drift: Queue
+    drift_dead_letters: Queue
     #: The stand-in queue of each spec delivery provisioned.
     deliveries: Mapping[Delivery, Queue] = field(default_factory=dict)
     console: Queue | None = None
@@ -88,6 +94,7 @@ def provision(
     versioned: bool = True,
     console: bool = False,
     managed_policies: Mapping[str, Mapping[str, Any] | None] | None = None,
+    drift_max_receives: int = Defaults.DRIFT_MAX_RECEIVES,
 ) -> Resources:
     """Create the stack's resources with clients from ``client(service)``.
 
@@ -104,6 +111,18 @@ def provision(
         )
     _create_bucket(s3, bucket, region, versioned)
     failure = create_queue(sqs, Defaults.FAILURE_QUEUE)
+    drift_dead_letters = create_queue(sqs, Defaults.DRIFT_DEAD_LETTERS)
+    drift = create_queue(
+        sqs,
+        Defaults.DRIFT_QUEUE,
+        VisibilityTimeout=str(DRIFT_VISIBILITY_SECONDS),
+        RedrivePolicy=json.dumps(
+            {
+                "deadLetterTargetArn": drift_dead_letters.arn,
+                "maxReceiveCount": str(drift_max_receives),
+            }
+        ),
+    )
     redrive = json.dumps(
         {"deadLetterTargetArn": failure.arn, "maxReceiveCount": str(DELIVERY_ATTEMPTS)}
     )
@@ -165,6 +184,8 @@ def provision(
         bus_name=bus_name,
         audit_tail=audit_tail,
         failure=failure,
+        drift=drift,
+        drift_dead_letters=drift_dead_letters,
         deliveries=queues,
         console=console_queue,
     )

@@ -1,0 +1,233 @@
+"""IAM in bulk: the account's kops roles in a few calls, for drift checks.
+
+:func:`read_snapshot` pages through ``GetAccountAuthorizationDetails`` with
+``Filter=["Role"]`` (up to 1,000 roles a page, ``Marker`` until ``IsTruncated`` is false;
+IAM may answer fewer than asked, so no page is assumed full) and keeps, of the roles named
+as kops names them (:data:`~kops_iam.domain.naming.ROLE_NAME_PREFIXES`), what
+:mod:`kops_iam.aws.iam_diff` compares: trust policy, tags, permissions boundary, inline
+policies, attached managed policies and the instance profiles holding the role. Policy
+documents are kept as compact JSON text (a few KB a role), not as Python dicts, so a
+snapshot of 20,000 roles stays within tens of MB.
+
+:func:`observe_snapshot` answers what :func:`~kops_iam.aws.iam_read.observe_cluster`
+answers, for one cluster, from the snapshot instead of per-role calls, so the very same
+:func:`~kops_iam.aws.iam_diff.diff_cluster` decides whether anything differs.
+
+What the snapshot cannot see reads as "differs" (the caller then reads and reconciles the
+cluster role by role): an instance profile that does not hold its role, and anything
+changed after the snapshot was taken. One thing it may not be given: AWS documents tags on
+the instance profiles ``GetAccountAuthorizationDetails`` returns as part of the shape, not
+as returned (listing calls such as ``ListInstanceProfiles`` leave tags out). When an answer
+has none, the profile's tags are taken as planned and counted
+(:attr:`IamSnapshot.profile_tags_missing`): profile tag drift is then seen by event-driven
+and per-role reconciles only (docs/adr/0111).
+
+The action cannot be scoped to kops roles: it returns every role of the account, and the
+function's policy must allow it on ``"*"`` (docs/adr/0111).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import unquote
+
+from kops_iam.aws.iam_read import LiveProfile, LiveRole, Observed
+from kops_iam.domain.model import ROLE_KINDS, ClusterPlan, JSONDict, RoleKind
+from kops_iam.domain.naming import ROLE_NAME_PREFIXES, role_name
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from mypy_boto3_iam import IAMClient
+
+#: Most items one page may hold (IAM's bound for ``MaxItems``).
+MAX_PAGE_ITEMS: Final = 1000
+
+Tags = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class SnapshotProfile:
+    """An instance profile holding a role, as the snapshot saw it."""
+
+    name: str
+    path: str
+    roles: tuple[str, ...]
+    #: ``None``: the answer carried no tags for it (see the module docstring).
+    tags: Tags | None
+
+
+@dataclass(frozen=True)
+class SnapshotRole:
+    """One role, as compact as the comparison allows."""
+
+    name: str
+    path: str
+    trust: str
+    tags: Tags
+    boundary: str | None
+    inline: tuple[tuple[str, str], ...]
+    managed: frozenset[str]
+    profiles: tuple[SnapshotProfile, ...] = ()
+
+    def live(self, other_profiles: tuple[str, ...] = ()) -> LiveRole:
+        """The role as :mod:`kops_iam.aws.iam_read` would have read it."""
+        return LiveRole(
+            name=self.name,
+            path=self.path,
+            trust=_document(self.trust),
+            tags=dict(self.tags),
+            boundary=self.boundary,
+            inline={name: _document(text) for name, text in self.inline},
+            managed=self.managed,
+            other_profiles=other_profiles,
+        )
+
+
+@dataclass(frozen=True)
+class IamSnapshot:
+    """The kops roles of the account, read in bulk."""
+
+    roles: Mapping[str, SnapshotRole]
+    #: Wall-clock time (seconds since the epoch) before the first page was asked for: the
+    #: snapshot shows IAM as it was at this moment or later.
+    taken_at: float
+    #: ``GetAccountAuthorizationDetails`` calls it took.
+    pages: int
+    #: Roles the account holds (kops' and everyone else's).
+    seen: int
+    #: Instance profiles the answer gave without tags.
+    profile_tags_missing: int = 0
+
+
+def is_kops_role(name: str) -> bool:
+    """Whether ``name`` is a role name kops gives (``masters.``, ``nodes.``, ``bastions.``)."""
+    return name.startswith(ROLE_NAME_PREFIXES)
+
+
+def read_snapshot(
+    iam: IAMClient,
+    *,
+    page_size: int = MAX_PAGE_ITEMS,
+    clock: Callable[[], float] = time.time,
+    keep: Callable[[str], bool] = is_kops_role,
+) -> IamSnapshot:
+    """Read every role of the account (``GetAccountAuthorizationDetails``, paginated) and
+    keep those ``keep`` selects by name."""
+    if not 1 <= page_size <= MAX_PAGE_ITEMS:
+        raise ValueError(f"page_size must be within 1..{MAX_PAGE_ITEMS}")
+    taken_at = clock()
+    roles: dict[str, SnapshotRole] = {}
+    pages = seen = missing = 0
+    marker: str | None = None
+    while True:
+        request: dict[str, Any] = {"Filter": ["Role"], "MaxItems": page_size}
+        if marker:
+            request["Marker"] = marker
+        page = iam.get_account_authorization_details(**request)
+        pages += 1
+        for detail in page.get("RoleDetailList", []):
+            seen += 1
+            name = detail.get("RoleName", "")
+            if not name or not keep(name):
+                continue
+            role = snapshot_role(detail)
+            missing += sum(1 for p in role.profiles if p.tags is None)
+            roles[name] = role
+        marker = page.get("Marker")
+        if not page.get("IsTruncated"):
+            break
+        if not marker:
+            raise RuntimeError("GetAccountAuthorizationDetails: truncated page without Marker")
+    return IamSnapshot(
+        roles=roles, taken_at=taken_at, pages=pages, seen=seen, profile_tags_missing=missing
+    )
+
+
+def snapshot_role(detail: Mapping[str, Any]) -> SnapshotRole:
+    """A ``RoleDetail`` of ``GetAccountAuthorizationDetails``, compacted."""
+    boundary = (detail.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+    return SnapshotRole(
+        name=str(detail["RoleName"]),
+        path=str(detail.get("Path", "/")),
+        trust=_text(detail.get("AssumeRolePolicyDocument", {})),
+        tags=_tags(detail.get("Tags", [])),
+        boundary=str(boundary) if boundary else None,
+        inline=tuple(
+            (str(p["PolicyName"]), _text(p.get("PolicyDocument", {})))
+            for p in detail.get("RolePolicyList", [])
+            if "PolicyName" in p
+        ),
+        managed=frozenset(
+            str(p["PolicyArn"])
+            for p in detail.get("AttachedManagedPolicies", [])
+            if "PolicyArn" in p
+        ),
+        profiles=tuple(
+            SnapshotProfile(
+                name=str(p["InstanceProfileName"]),
+                path=str(p.get("Path", "/")),
+                roles=tuple(str(r["RoleName"]) for r in p.get("Roles", []) if "RoleName" in r),
+                tags=_tags(p["Tags"]) if "Tags" in p else None,
+            )
+            for p in detail.get("InstanceProfileList", [])
+            if "InstanceProfileName" in p
+        ),
+    )
+
+
+def observe_snapshot(
+    snapshot: IamSnapshot, cluster: str, plan: ClusterPlan | None
+) -> dict[RoleKind, Observed]:
+    """What :func:`~kops_iam.aws.iam_read.observe_cluster` reads for ``cluster``, taken
+    from ``snapshot`` (no AWS call)."""
+    observed: dict[RoleKind, Observed] = {}
+    for kind in ROLE_KINDS:
+        wanted = plan.roles.get(kind) if plan is not None else None
+        name = wanted.role_name if wanted is not None else role_name(kind, cluster)
+        found = snapshot.roles.get(name)
+        profile_name = wanted.instance_profile_name if wanted is not None else name
+        if found is None:
+            observed[kind] = Observed(role=None, profile=None)
+            continue
+        held = {p.name: p for p in found.profiles}
+        role = found.live()
+        # as iam_read: another cluster's role (a name collision) is never deleted
+        mine = role.owned and role.owner == cluster
+        profile = None
+        if wanted is not None or mine:
+            seen = held.get(profile_name)
+            if seen is not None:
+                tags = dict(seen.tags) if seen.tags is not None else None
+                if tags is None:  # not in the answer: taken as planned (module docstring)
+                    tags = dict(wanted.tags) if wanted is not None else {}
+                profile = LiveProfile(name=seen.name, roles=seen.roles, tags=tags, path=seen.path)
+        if wanted is None and mine:
+            role = found.live(tuple(n for n in held if n != profile_name))
+        observed[kind] = Observed(role=role, profile=profile)
+    return observed
+
+
+def _tags(items: Iterable[Mapping[str, Any]]) -> Tags:
+    return tuple(sorted((str(t["Key"]), str(t.get("Value", ""))) for t in items if "Key" in t))
+
+
+def _text(value: Any) -> str:
+    """A policy document as compact JSON text (botocore hands over dicts; raw answers are
+    URL-encoded JSON)."""
+    if isinstance(value, Mapping):
+        return json.dumps(value, separators=(",", ":"))
+    text = str(value)
+    try:
+        json.loads(text)
+    except ValueError:
+        text = unquote(text)
+        json.loads(text)
+    return text
+
+
+def _document(text: str) -> JSONDict:
+    loaded = json.loads(text)
+    return dict(loaded) if isinstance(loaded, Mapping) else {}
