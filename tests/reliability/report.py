@@ -206,8 +206,7 @@ def render(summary: dict[str, Any]) -> str:
     )
     row(
         "Drift queue",
-        "stories / forged messages (drift checks with crafted keys, damaged checks, events, "
-        "noise)",
+        "stories / forged messages (drift checks with crafted keys, damaged checks, events, noise)",
         slash("drift-queue", "stories", "messages"),
     )
     row(
