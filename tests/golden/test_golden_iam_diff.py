@@ -25,6 +25,7 @@ from kops_iam.domain.naming import (
     OWNERSHIP_TAG_KEY,
     OWNERSHIP_TAG_VALUE,
 )
+from kops_iam.domain.options import Approval
 
 OUT = GOLDEN / "iam-diff"
 CLUSTER = "c.k8s.example.com"
@@ -180,6 +181,16 @@ CASES: dict[str, tuple[ClusterPlan | None, dict[RoleKind, Observed], dict[str, A
         {"node": _seen(_live("node", path="/"), _profile("node", path="/"))},
         {"manage_root_path": True},
     ),
+    "a-root-path-role-with-the-clis-wording": (
+        _plan(_plan_role("node")),
+        {"node": _seen(_live("node", path="/"), _profile("node", path="/"))},
+        {"approval": Approval(manage_root_path="--manage-root-path-roles")},
+    ),
+    "cluster-gone-root-path-managed": (
+        None,
+        {"node": _seen(_live("node", path="/"), _profile("node", path="/"))},
+        {"manage_root_path": True},
+    ),
     "a-role-at-another-path-with-root-managed": (
         _plan(_plan_role("node")),
         {"node": _seen(_live("node", path="/elsewhere/"), None)},
@@ -286,6 +297,16 @@ CASES: dict[str, tuple[ClusterPlan | None, dict[RoleKind, Observed], dict[str, A
             "node": _seen(_live("node"), _profile("node", ("intruder", _name("node")))),
             "bastion": _seen(_live("bastion", tags=FOREIGN), None),
         },
+        {},
+    ),
+    "cluster-gone-role-in-a-foreign-profile": (
+        None,
+        {"node": _seen(_live("node"), _profile("node", **FOREIGN))},
+        {},
+    ),
+    "cluster-gone-foreign-profile-without-the-role": (
+        None,
+        {"node": _seen(_live("node"), _profile("node", (), **FOREIGN))},
         {},
     ),
     "cluster-gone-retained": (

@@ -274,20 +274,22 @@ def _nodes(extra: int) -> bytes:
 
     Nodes are what :data:`MAX_ALIAS_NODES` counts: the document, every key, every value and
     every list item. ``b`` is a list of 100 items (1 key + 1 list + 100 items), ``c`` a list
-    of 989 aliases to it (1 + 1 + 989 x 101), ``d`` a list of 4 + ``extra`` items.
+    of 989 aliases to it (1 + 1 + 989 x 101), ``d`` a list of 2 + ``extra`` items, ``e`` and
+    its text 2 more.
     """
     return (
         b"b: &b [" + b", ".join([b"x"] * 100) + b"]\n"
         b"c: [" + b", ".join([b"*b"] * 989) + b"]\n"
-        b"d: [" + b", ".join([b"x"] * (4 + extra)) + b"]\n"
+        b"d: [" + b", ".join([b"x"] * (2 + extra)) + b"]\n"
+        b"e: x\n"
     )
 
 
 def test_a_document_may_expand_to_exactly_max_alias_nodes() -> None:
-    assert MAX_ALIAS_NODES == 1 + 102 + (2 + 989 * 101) + (2 + 4)
+    assert MAX_ALIAS_NODES == 1 + 102 + (2 + 989 * 101) + (2 + 2) + 2
     # Given a document of exactly MAX_ALIAS_NODES nodes, Then it is read, as one or in a file
     assert len(parse_document(_nodes(0))["c"]) == 989
-    assert len(parse_documents(_nodes(0))[0][1]["d"]) == 4
+    assert len(parse_documents(_nodes(0))[0][1]["d"]) == 2
     # And one node more is refused as an alias bomb
     for parse in (parse_document, parse_documents):
         try:

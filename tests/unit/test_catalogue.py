@@ -446,7 +446,11 @@ def test_a_catalogue_file_is_read_with_every_part_it_holds() -> None:
         "source_version": "9.9.9",
         "source_date": "2030-01-02",
         "services": {"demo": ["GetThing", "PutThing"]},
-        "arn_resource_types": {"s3": {"regional": ["accesspoint/"], "regionless": ["", "job/"]}},
+        "arn_resource_types": {
+            "s3": {"regional": ["accesspoint/"], "regionless": ["", "job/"]},
+            "iam": {"regionless": ["role/"]},
+            "other": {"regional": ["thing/"]},
+        },
         "retired_services": {"old": {"name": "Old Service", "note": "gone in 2029"}},
     }
     catalogue = ActionCatalogue.from_bytes(gzip.compress(json.dumps(document).encode(), mtime=0))
@@ -458,7 +462,9 @@ def test_a_catalogue_file_is_read_with_every_part_it_holds() -> None:
     assert catalogue.expand("demo:*") == {"demo:GetThing", "demo:PutThing"}
     assert catalogue.arn_types("s3").regional == {"accesspoint/"}
     assert catalogue.arn_types("s3").regionless == {"", "job/"}
-    assert catalogue.arn_types("iam").all == frozenset()
+    assert catalogue.arn_types("iam") == ArnResourceTypes(regionless=frozenset({"role/"}))
+    assert catalogue.arn_types("other") == ArnResourceTypes(regional=frozenset({"thing/"}))
+    assert catalogue.arn_types("sts").all == frozenset()
     assert catalogue.retired_service("OLD") == RetiredService("old", "Old Service", "gone in 2029")
     # And a file without the optional parts reads as a catalogue without them
     bare = {"format": 2, "services": {"demo": ["GetThing"]}}
@@ -482,15 +488,25 @@ def test_an_unreadable_catalogue_file_says_why(document: object, message: str) -
 
 
 def test_the_longest_catalogued_action_is_found_however_it_is_written() -> None:
-    # Given the longest action of the catalogue (longer than the patterns the shortcut skips)
+    # Given a catalogue read afresh (its caches empty) and its longest action (longer than the
+    # patterns the length shortcut skips)
+    fresh = ActionCatalogue.from_bytes(DATA.read_bytes())
     longest = max(ALL_ACTIONS, key=len)
     assert len(longest) > 64
-    # When expanded as written, with ? for its last letter, or in upper case, Then it is found
-    assert CATALOGUE.expand(longest) == {longest}
-    assert CATALOGUE.expand(longest[:-1] + "?") == {longest}
-    assert CATALOGUE.expand(longest.upper()) == {longest}
+    # When expanded with ? for its last letter, or in upper case, Then it is found
+    assert fresh.expand(longest[:-1] + "?") == {longest}
+    assert fresh.expand(longest.upper()[:-1] + "*") == {longest}
     # And a pattern one character longer than any action matches nothing
-    assert CATALOGUE.expand(longest + "?") == set()
+    assert fresh.expand(longest + "?") == set()
+    # And stars do not count as characters a pattern needs
+    assert fresh.expand("*" * 70 + "s3:GetObjec?") == {"s3:GetObject"}
+    assert fresh.expand("*" * 70 + longest[:-1] + "?") == {longest}
+
+
+def test_only_stars_is_every_action_and_stars_after_text_are_a_prefix() -> None:
+    fresh = ActionCatalogue.from_bytes(DATA.read_bytes())
+    assert fresh.expand("***") == set(ALL_ACTIONS)
+    assert fresh.expand("X*") == {a for a in ALL_ACTIONS if a.lower().startswith("x")}
 
 
 def test_a_service_without_actions_neither_matches_nor_breaks_long_patterns() -> None:
@@ -499,6 +515,12 @@ def test_a_service_without_actions_neither_matches_nor_breaks_long_patterns() ->
     assert catalogue.expand("empty:" + "x" * 70) == set()
     assert ActionCatalogue({"empty": []}).expand("empty:" + "x" * 70) == set()
     assert ActionCatalogue({}).expand("any:" + "x" * 70) == set()
+    # And long wildcard patterns (the ones measured against the longest action) match
+    # nothing rather than fail, in a catalogue with an empty service or with no service
+    assert catalogue.expand("empty:" + "x" * 70 + "*") == set()
+    assert catalogue.expand("demo:" + "G" * 69 + "?") == {"demo:" + "G" * 70}
+    assert ActionCatalogue({"empty": []}).expand("*" + "x" * 70 + "*") == set()
+    assert ActionCatalogue({}).expand("any:" + "x" * 70 + "*") == set()
 
 
 def test_the_actions_of_a_service_are_listed_whatever_the_case_of_its_prefix() -> None:

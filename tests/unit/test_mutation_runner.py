@@ -169,3 +169,52 @@ def test_the_generated_mutmut_config_runs_mypy_strict_first_on_the_targets_files
     mypy = config["tool"]["mypy"]
     assert mypy["strict"] is True and mypy["warn_unused_ignores"] is False
     assert config["tool"]["mypy"]["overrides"][0]["ignore_missing_imports"] is True
+
+
+def test_the_figures_name_the_targets_an_earlier_run_measured() -> None:
+    row = {
+        "mutants": 10,
+        "killed": 9,
+        "by_mypy": 4,
+        "survived": 0,
+        "equivalent": 1,
+        "score": 100.0,
+        "threshold": 95.0,
+        "seconds": 60.0,
+        "cpu_seconds": 100.0,
+        "files": [],
+    }
+    summary = {
+        "mutmut": "3.8.1",
+        "python": "3.11.7",
+        "cpus": 2,
+        "children": 2,
+        "load": [4.0, 5.0],
+        "commit": "abc1234",
+        "mode": "incremental run",
+        "seconds": 120.0,
+        "cpu_seconds": 200.0,
+        "ran": ["naming"],
+        "targets": [
+            {**row, "name": "naming", "commit": "abc1234"},
+            {**row, "name": "policy", "commit": "0ld0000"},
+        ],
+    }
+    block = runner.render(summary)
+    assert "| `naming` | 10 | 9 (4) | 0 | 1 | 100.0% | 95% | 60 s / 100 s |" in block
+    assert "| **all** | 20 | 18 (8) | 0 | 2 | 100.0% | | 120 s / 200 s |" in block
+    assert block.endswith(
+        "Not in this run, figures of their last run: `policy` (commit `0ld0000`).\n"
+    )
+
+
+def test_each_survivor_the_issue_names_is_still_made_on_the_code_and_its_test_exists() -> None:
+    # Given the hand-made mutants of issue 13's survivors (tests/mutation/issue_survivors.py)
+    survivors = importlib.import_module("issue_survivors")
+    assert len(survivors.CASES) == 35
+    for case in survivors.CASES:
+        # Then the line each changes is in the code once (or the case must be updated) ...
+        assert (ROOT / case.file).read_text(encoding="utf-8").count(case.old) == 1, case
+        # ... and the test named to kill it exists
+        path, _, test = case.test.partition("::")
+        assert f"def {test.partition('[')[0]}(" in (ROOT / path).read_text(encoding="utf-8")

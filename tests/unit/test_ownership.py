@@ -213,3 +213,23 @@ def test_new_roles_and_profiles_are_created_under_the_managed_path_with_the_clus
     for operation in ("create_role", "create_instance_profile"):
         assert created[operation]["Path"] == MANAGED_PATH
         assert {"Key": CLUSTER_TAG_KEY, "Value": A} in created[operation]["Tags"]
+
+
+def test_a_name_three_clusters_want_names_the_two_others_and_the_way_out() -> None:
+    # Given three clusters whose node role names coincide (kops truncates long names)
+    from kops_iam.domain.ownership import name_collisions
+
+    roles = {
+        "a.example.com": {"node": "nodes.same"},
+        "b.example.com": {"node": "nodes.same", "master": "masters.b"},
+        "c.example.com": {"node": "nodes.same"},
+        "d.example.com": {"node": "nodes.d"},
+    }
+    (collision,) = name_collisions(roles)
+    # Then the error for one of them names the others, why, and what to do
+    assert collision.message("b.example.com") == (
+        "nodes.same is also the IAM role and instance profile name of cluster "
+        "'a.example.com', 'c.example.com': kops cuts names over 64 characters to 57 "
+        "characters and a 6-character hash, so both clusters would need the same role, and "
+        "kops-iam lets only the first one applied have it; rename one of the clusters"
+    )

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kops_iam.aws.iam_diff import (
+    RoleChange,
     RoleConflict,
     Write,
     diff_cluster,
@@ -544,3 +545,275 @@ def test_a_transport_error_is_a_failed_write_not_a_completed_one() -> None:
     assert info.value.cause is error and info.value.code == ""
     assert reported == [writes[0]]
     assert [op for op, _ in iam.calls] == ["tag_role", "put_role_policy"]
+
+
+@pytest.mark.parametrize(
+    ("write", "described"),
+    [
+        (EVERY_WRITE[0], f"create_role {NODES}"),
+        (EVERY_WRITE[2], f"put_role_permissions_boundary {NODES}"),
+        (EVERY_WRITE[6], f"put_role_policy {NODES}/p"),
+        (EVERY_WRITE[8], f"attach_role_policy {NODES}/arn:p"),
+        (EVERY_WRITE[9], f"detach_role_policy {NODES}/arn:p"),
+        (EVERY_WRITE[10], f"create_instance_profile {NODES}"),
+        (
+            Write("add_role_to_instance_profile", {"InstanceProfileName": "ip", "RoleName": "r"}),
+            "add_role_to_instance_profile ip/r",
+        ),
+        (
+            Write(
+                "remove_role_from_instance_profile", {"InstanceProfileName": "ip", "RoleName": "r"}
+            ),
+            "remove_role_from_instance_profile ip/r",
+        ),
+        (
+            Write("remove_role_from_instance_profile", {"RoleName": "r"}),
+            "remove_role_from_instance_profile /r",
+        ),
+        (Write("delete_role", {}), "delete_role "),
+    ],
+)
+def test_each_write_describes_its_target_in_words(write: Write, described: str) -> None:
+    # What logs, errors and audit events say about a write: the operation and its target
+    assert write.describe() == described
+
+
+def test_a_role_removed_without_a_cluster_named_is_judged_as_its_owners() -> None:
+    # Given an owned role and its empty-once-removed profile, removed without naming the cluster
+    from kops_iam.aws.iam_diff import removal
+
+    change = removal("node", live_role(), PROFILE)
+    # Then its owner (from its tags) decides, and the profile goes with it
+    assert ops(change.writes) == [
+        "remove_role_from_instance_profile",
+        "delete_instance_profile",
+        "delete_role_policy",
+        "delete_role_policy",
+        "delete_role",
+    ]
+
+
+def test_a_statement_without_effect_reads_as_an_allow_in_the_policy_diff() -> None:
+    # A statement read back without an Effect is listed as its plain actions, as an Allow
+    diff = policy_diff(None, {"Statement": [{"Action": "s3:GetObject", "Resource": "*"}]})
+    assert diff["actions"] == {"added": ["s3:GetObject"], "removed": []}
+
+
+def test_a_role_diffed_alone_is_created_under_the_path_given() -> None:
+    change = diff_role(role_plan(), Observed(role=None, profile=None), path="/custom/")
+    assert isinstance(change, RoleChange)
+    creates = [w for w in change.writes if w.operation.startswith("create_")]
+    assert [(w.operation, w.params["Path"]) for w in creates] == [
+        ("create_role", "/custom/"),
+        ("create_instance_profile", "/custom/"),
+    ]
+
+
+def test_a_role_diffed_alone_needs_its_cluster() -> None:
+    # Given a plan without the cluster tag (not one build_plan makes) and no cluster named
+    tags = {k: v for k, v in OWNED.items() if k != CLUSTER_TAG_KEY}
+    with pytest.raises(ValueError) as caught:
+        diff_role(role_plan(tags=tags), Observed(role=None, profile=None))
+    assert str(caught.value) == f"diff_role: no cluster for {NODES}"
+
+
+def test_a_policy_read_as_bytes_or_url_encoded_normalizes_like_the_document() -> None:
+    # IAM's answers may reach the diff as bytes or URL-encoded text: the same policy
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Get*"}]}
+    text = json.dumps(document)
+    assert normalize_policy(text.encode("utf-8")) == normalize_policy(document)
+    assert normalize_policy(quote(text).encode("utf-8")) == normalize_policy(document)
+
+
+@pytest.mark.parametrize("document", ["[1]", b'"text"', 5])
+def test_a_policy_that_is_no_json_object_is_refused_saying_so(document: Any) -> None:
+    with pytest.raises(ValueError) as caught:
+        normalize_policy(document)
+    assert str(caught.value) == "a policy document must be a JSON object"
+
+
+ALLOW_GET = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        # IAM's default Version is 2008-10-17: a document without one is that version
+        ({"Statement": [ALLOW_GET]}, {"Version": "2008-10-17", "Statement": [ALLOW_GET]}, True),
+        ({"Statement": [ALLOW_GET]}, {"Version": "2012-10-17", "Statement": [ALLOW_GET]}, False),
+        # the policy Id is kept and compared
+        ({"Id": "a", "Statement": [ALLOW_GET]}, {"Id": "a", "Statement": [ALLOW_GET]}, True),
+        ({"Id": "a", "Statement": [ALLOW_GET]}, {"Id": "b", "Statement": [ALLOW_GET]}, False),
+        ({"Id": "a", "Statement": [ALLOW_GET]}, {"Statement": [ALLOW_GET]}, False),
+        # principals: "*" as text, and lists or scalars of service names
+        (
+            {"Statement": [{**ALLOW_GET, "Principal": "*"}]},
+            {"Statement": [{**ALLOW_GET, "Principal": {"AWS": "*"}}]},
+            False,
+        ),
+        (
+            {"Statement": [{**ALLOW_GET, "Principal": {"Service": ["a", "b"]}}]},
+            {"Statement": [{**ALLOW_GET, "Principal": {"Service": ["b", "a", "a"]}}]},
+            True,
+        ),
+        (
+            {"Statement": [{**ALLOW_GET, "Principal": {"Service": "a"}}]},
+            {"Statement": [{**ALLOW_GET, "Principal": {"Service": "b"}}]},
+            False,
+        ),
+        # condition values: booleans as text, lists or scalars
+        (
+            {"Statement": [{**ALLOW_GET, "Condition": {"Bool": {"aws:x": False}}}]},
+            {"Statement": [{**ALLOW_GET, "Condition": {"Bool": {"aws:x": ["false"]}}}]},
+            True,
+        ),
+        (
+            {"Statement": [{**ALLOW_GET, "Condition": {"Bool": {"aws:x": False}}}]},
+            {"Statement": [{**ALLOW_GET, "Condition": {"Bool": {"aws:x": True}}}]},
+            False,
+        ),
+        (
+            {"Statement": [{**ALLOW_GET, "Condition": {"StringEquals": {"aws:x": "a"}}}]},
+            {"Statement": [{**ALLOW_GET, "Condition": {"StringEquals": {"aws:x": "b"}}}]},
+            False,
+        ),
+        # a field that is not a condition keeps its value as written
+        (
+            {"Statement": [{**ALLOW_GET, "Sid": "A"}]},
+            {"Statement": [{**ALLOW_GET, "Sid": "B"}]},
+            False,
+        ),
+    ],
+)
+def test_normalization_compares_what_iam_compares(a: Any, b: Any, same: bool) -> None:
+    assert policies_equal(a, b) is same
+    assert policies_equal(json.dumps(a).encode("utf-8"), b) is same
+
+
+# ------------------------------------------------------------------ propagation retries (ADR 74)
+
+
+class PropagatingIAM(RecordingIAM):
+    """Answers ``code`` (with ``message``) to the first ``times`` calls of ``failing``."""
+
+    def __init__(
+        self, failing: Write, times: int, code: str = "NoSuchEntity", message: str = ""
+    ) -> None:
+        super().__init__()
+        self.failing_write, self.times, self.code, self.message = failing, times, code, message
+
+    def __getattr__(self, operation: str) -> Any:
+        def call(**params: Any) -> dict[str, Any]:
+            self.calls.append((operation, params))
+            wanted = (self.failing_write.operation, dict(self.failing_write.params))
+            if (operation, params) == wanted and self.times > 0:
+                self.times -= 1
+                raise ClientError(
+                    {"Error": {"Code": self.code, "Message": self.message}}, operation
+                )
+            return {}
+
+        return call
+
+
+def _retry(budget: float = 30.0) -> tuple[Any, list[float]]:
+    from kops_iam.aws.iam_write import PropagationRetry
+
+    slept: list[float] = []
+    return PropagationRetry(budget_seconds=budget, sleep=slept.append), slept
+
+
+CREATE = Write("create_role", {"RoleName": "r"})
+CREATE_PROFILE = Write("create_instance_profile", {"InstanceProfileName": "p"})
+
+
+def test_a_write_on_a_role_created_just_before_is_retried_until_iam_shows_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    put = Write("put_role_policy", {"RoleName": "r", "PolicyName": "x"})
+    propagation, slept = _retry()
+    iam = PropagatingIAM(put, times=3)
+    with caplog.at_level("INFO", logger="kops-iam.iam"):
+        assert execute(iam, [CREATE, put], propagation=propagation) == (CREATE, put)  # type: ignore[arg-type]
+    assert slept == [0.5, 1.0, 2.0]
+    assert caplog.messages[0] == (
+        "IAM does not show what was just created yet; retrying put_role_policy r/x in 0.5 s: "
+        "An error occurred (NoSuchEntity) when calling the put_role_policy operation: "
+    )
+
+
+def test_the_retries_stop_exactly_at_their_budget() -> None:
+    # Given a budget of 1.5 s: waits of 0.5 and 1.0 fit it exactly, a third (2.0) would not
+    put = Write("put_role_policy", {"RoleName": "r", "PolicyName": "x"})
+    propagation, slept = _retry(budget=1.5)
+    with pytest.raises(ConcurrentChange):
+        execute(PropagatingIAM(put, times=3), [CREATE, put], propagation=propagation)  # type: ignore[arg-type]
+    assert slept == [0.5, 1.0]
+    propagation, slept = _retry(budget=1.5)
+    assert execute(PropagatingIAM(put, times=2), [CREATE, put], propagation=propagation)  # type: ignore[arg-type]
+    assert slept == [0.5, 1.0]
+
+
+def test_only_what_this_call_created_is_waited_for() -> None:
+    # A role not created in this call that IAM does not know has vanished: no wait
+    other = Write("put_role_policy", {"RoleName": "other", "PolicyName": "x"})
+    propagation, slept = _retry()
+    with pytest.raises(ConcurrentChange):
+        execute(PropagatingIAM(other, times=1), [CREATE, other], propagation=propagation)  # type: ignore[arg-type]
+    assert slept == []
+    # A profile created in this call is waited for, whichever role goes into it
+    add = Write("add_role_to_instance_profile", {"InstanceProfileName": "p", "RoleName": "old"})
+    propagation, slept = _retry()
+    execute(PropagatingIAM(add, times=1), [CREATE_PROFILE, add], propagation=propagation)  # type: ignore[arg-type]
+    assert slept == [0.5]
+
+
+def test_everything_created_in_the_call_is_waited_for_and_no_other_profile() -> None:
+    # Given a call that creates a role, its profile, then a second role (as for two kinds)
+    created = [CREATE, CREATE_PROFILE, Write("create_role", {"RoleName": "r2"})]
+    # When a later write on the first role, or on the profile, is not found at first
+    for late in (
+        Write("tag_role", {"RoleName": "r", "Tags": []}),
+        Write("tag_instance_profile", {"InstanceProfileName": "p", "Tags": []}),
+    ):
+        propagation, slept = _retry()
+        done = execute(PropagatingIAM(late, times=1), [*created, late], propagation=propagation)  # type: ignore[arg-type]
+        # Then it is retried once and done
+        assert done == (*created, late)
+        assert slept == [0.5]
+    # And a profile this call did not create, that IAM does not know, has vanished: no wait
+    other = Write("tag_instance_profile", {"InstanceProfileName": "other", "Tags": []})
+    propagation, slept = _retry()
+    with pytest.raises(ConcurrentChange):
+        execute(PropagatingIAM(other, times=1), [*created, other], propagation=propagation)  # type: ignore[arg-type]
+    assert slept == []
+
+
+@pytest.mark.parametrize(
+    ("message", "retried"),
+    [
+        (f"The role with name {NODES} cannot be found.", True),
+        ("Policy arn:aws:iam::123456789012:policy/p does not exist or is not attachable.", False),
+    ],
+)
+def test_a_missing_policy_is_not_taken_for_a_role_iam_does_not_show_yet(
+    message: str, retried: bool
+) -> None:
+    create = Write("create_role", {"RoleName": NODES})
+    attach = Write("attach_role_policy", {"RoleName": NODES, "PolicyArn": "arn:p"})
+    propagation, slept = _retry()
+    iam = PropagatingIAM(attach, times=1, message=message)
+    if retried:
+        execute(iam, [create, attach], propagation=propagation)  # type: ignore[arg-type]
+        assert slept == [0.5]
+    else:
+        with pytest.raises(WriteFailed):
+            execute(iam, [create, attach], propagation=propagation)  # type: ignore[arg-type]
+        assert slept == []
+
+
+def test_a_cleanup_of_what_is_gone_is_logged_as_such(caplog: pytest.LogCaptureFixture) -> None:
+    gone = Write("delete_role", {"RoleName": "r"})
+    with caplog.at_level("INFO", logger="kops-iam.iam"):
+        execute(RecordingIAM(gone, ClientError({"Error": {"Code": "NoSuchEntity"}}, "x")), [gone])  # type: ignore[arg-type]
+    assert caplog.messages == ["already gone: delete_role r"]
