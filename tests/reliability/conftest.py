@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import rel_support
+from botocore.retries.standard import ExponentialBackoff
 from hypothesis import HealthCheck, settings
 
 _START = time.monotonic()
@@ -56,3 +59,19 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.write_sep("=", f"reliability figures ({summary['mode']} mode) -> {path}")
     for part, figures in summary["figures"].items():
         terminalreporter.write_line(f"{part}: {figures}")
+
+
+@pytest.fixture
+def no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's retries without their sleeps (a test that asks for it)."""
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+
+
+@pytest.fixture(scope="module")
+def quiet_kops_iam_logs() -> Iterator[None]:
+    """The function's own log lines silenced for a module of many stories."""
+    logger = logging.getLogger("kops-iam")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    yield
+    logger.setLevel(level)

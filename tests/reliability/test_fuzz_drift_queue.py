@@ -20,7 +20,6 @@ cluster (drifted by hand or not) and a cluster whose spec is gone but whose role
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,10 +27,9 @@ import pytest
 import rel_scenarios
 import rel_support
 import support.world as W
-from botocore.retries.standard import ExponentialBackoff
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from spec_builders import allow
+from spec_builders import allow, spec
 
 from kops_iam.application.settings import Settings
 from kops_iam.aws.events import DRIFT_CHECK, DRIFT_MESSAGE_VERSION, drift_message
@@ -47,11 +45,6 @@ APPLIED = "a.k8s.example.com"
 GONE = "gone.k8s.example.com"
 NEVER = "b.k8s.example.com"
 KINDS = ("master", "node")
-
-
-@pytest.fixture(autouse=True)
-def no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
 
 
 def _crafted(cluster: str) -> list[str]:
@@ -171,23 +164,11 @@ def _iam_state(iam: Any) -> dict[str, Any]:
     return {"roles": roles, "profiles": profiles}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def quiet() -> Iterator[None]:
-    import logging
-
-    logger = logging.getLogger("kops-iam")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    yield
-    logger.setLevel(level)
-
-
 def _spec(cluster: str) -> str:
-    from spec_builders import spec
-
     return spec(cluster, additional={"node": [allow("s3:GetObject")]})
 
 
+@pytest.mark.usefixtures("no_backoff_sleep", "quiet_kops_iam_logs")
 @settings(settings.get_profile(PROFILE), max_examples=CASES)
 @given(story=stories())
 def test_a_forged_drift_check_touches_only_what_its_own_spec_says(story: Story) -> None:

@@ -23,9 +23,7 @@ and kops' own roles are exactly as they were.
 from __future__ import annotations
 
 import json
-import logging
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +31,6 @@ import pytest
 import rel_scenarios
 import rel_support
 import support.world as W
-from botocore.retries.standard import ExponentialBackoff
 from collisions import colliding_pair
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -60,20 +57,6 @@ MAX_STEPS = rel_support.budget(6, 14)
 PAIRS = {kind: colliding_pair(kind) for kind in ("node", "master", "bastion")}
 PLAIN = ("a.k8s.example.com", "b.k8s.example.com")
 POOL = tuple(sorted({*PLAIN, *(c for pair in PAIRS.values() for c in pair)}))
-
-
-@pytest.fixture(autouse=True)
-def no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def quiet() -> Iterator[None]:
-    logger = logging.getLogger("kops-iam")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    yield
-    logger.setLevel(level)
 
 
 # -- what happens ---------------------------------------------------------------------------
@@ -261,6 +244,7 @@ def _make(world: W.World, item: Preexisting) -> None:
     iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
 
 
+@pytest.mark.usefixtures("no_backoff_sleep", "quiet_kops_iam_logs")
 @settings(settings.get_profile(PROFILE), max_examples=CASES)
 @given(story=stories())
 def test_no_reconcile_writes_what_its_cluster_does_not_own(story: Story) -> None:
