@@ -3,6 +3,10 @@
 * :class:`DriftQueues` - the drift queue (one message per cluster and period) and its
   dead-letter queue (redrive policy: ``Defaults.DRIFT_MAX_RECEIVES`` deliveries). Made
   before the function, whose policy names the queue.
+* the snapshot bucket: the schedule's invocation leaves the period's IAM snapshot there
+  (one object) for every worker (docs/adr/0117); only the function may read or write it
+  (its policy denies every other principal), and the object expires when no period
+  rewrites it.
 * :meth:`DriftQueues.connect` - an EventBridge schedule (``kops-iam:driftSchedule``)
   invoking the function, which lists the specs and fills the queue; the queue's event source
   mapping feeding the function batches of checks, at most ``kops-iam:driftConcurrency`` at
@@ -13,10 +17,12 @@ from __future__ import annotations
 
 from typing import Final
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -24,6 +30,7 @@ from infra.config import StackConfig
 from infra.eventing import function_target
 from infra.nag import acknowledge
 from kops_iam.application.settings import Defaults
+from kops_iam.aws.snapshot_store import SNAPSHOT_KEY
 
 #: Drift checks one invocation receives at most (Lambda gathers them for up to
 #: :data:`BATCH_WINDOW`). A worker checks them ``drift_threads`` at a time; an unchanged
@@ -36,6 +43,18 @@ VISIBILITY_FACTOR: Final = 6
 #: Drift checks older than a day are stale (a later period queued the cluster again).
 DRIFT_RETENTION: Final = Duration.days(1)
 DEAD_LETTER_RETENTION: Final = Duration.days(14)
+#: Every period rewrites the snapshot; one no period rewrote for this long is gone.
+SNAPSHOT_EXPIRATION: Final = Duration.days(2)
+#: What no principal but the function may do to the snapshot bucket's objects: write one (a
+#: forged snapshot could hide drift for a period) or read one (it holds the kops roles'
+#: policies, which IAM shows only to those allowed to read IAM).
+SNAPSHOT_OBJECT_ACTIONS: Final = (
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+)
 
 
 class DriftQueues(Construct):
@@ -72,8 +91,52 @@ class DriftQueues(Construct):
                 queue=self.dead_letters, max_receive_count=Defaults.DRIFT_MAX_RECEIVES
             ),
         )
+        self.snapshots = s3.Bucket(
+            self,
+            "Snapshots",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=SNAPSHOT_EXPIRATION,
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            # emptied by its lifecycle rule; a create that rolls back leaves no orphan
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+        )
+        acknowledge(
+            self.snapshots,
+            "AwsSolutions-S1",
+            "The snapshot bucket holds one object the function rewrites each period (a copy "
+            "of IAM's own read-only answer, docs/adr/0117); only the function may read or "
+            "write it (bucket policy). Access logs would record the function's own reads "
+            "and writes, already in its logs and CloudTrail.",
+        )
         self.rule: events.Rule | None = None
         self.source: sources.SqsEventSource | None = None
+
+    @property
+    def snapshot_object_arn(self) -> str:
+        """The one object the function writes and reads."""
+        return self.snapshots.arn_for_objects(SNAPSHOT_KEY)
+
+    def only_for(self, role: iam.IRole) -> None:
+        """Deny reading or writing the snapshot bucket's objects to every principal but
+        ``role`` (:data:`SNAPSHOT_OBJECT_ACTIONS`)."""
+        self.snapshots.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlyTheFunctionReadsAndWritesSnapshots",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=list(SNAPSHOT_OBJECT_ACTIONS),
+                resources=[self.snapshots.arn_for_objects("*")],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": role.role_arn}},
+            )
+        )
 
     def connect(self, function: lambda_.Function, dead_letters: sqs.IQueue) -> None:
         """The schedule invoking ``function`` (undeliverable schedule events go to

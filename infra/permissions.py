@@ -96,6 +96,8 @@ MANAGED_POLICY_ATTACH: Final = ("iam:AttachRolePolicy",)
 BULK_READS: Final = ("iam:GetAccountAuthorizationDetails",)
 #: On the drift queue: queue checks, put throttled ones off (docs/adr/0110, 0112).
 DRIFT_QUEUE_ACTIONS: Final = ("sqs:SendMessage", "sqs:ChangeMessageVisibility")
+#: The period's shared IAM snapshot: the schedule writes it, the workers read it.
+SNAPSHOT_ACTIONS: Final = ("s3:PutObject", "s3:GetObject")
 #: Reading a spec or InstanceGroup object (a version pinned by id or ETag).
 SPEC_READS: Final = ("s3:GetObject", "s3:GetObjectVersion")
 
@@ -128,6 +130,8 @@ class Targets:
     #: The drift queue (``None``: a stack without the fan-out, as some tests build).
     drift_queue_arn: str | None = None
     url_suffix: str = "amazonaws.com"
+    #: The shared snapshot's object (``None``: no snapshot bucket).
+    snapshot_object_arn: str | None = None
 
     def iam_arns(self, resource_type: str, path: str = ROOT_PATH) -> list[str]:
         """ARN patterns the function may write at ``path``: under kops-iam's own path
@@ -514,5 +518,10 @@ def reconciler_statements(config: StackConfig, targets: Targets) -> list[iam.Pol
         # SendMessage); a throttled worker puts checks off (ChangeMessageVisibility[Batch]).
         statements.append(
             _statement("QueueDriftChecks", DRIFT_QUEUE_ACTIONS, [targets.drift_queue_arn])
+        )
+    if targets.snapshot_object_arn:
+        # One object: the period's IAM snapshot, for every worker (docs/adr/0117).
+        statements.append(
+            _statement("ShareDriftSnapshot", SNAPSHOT_ACTIONS, [targets.snapshot_object_arn])
         )
     return statements

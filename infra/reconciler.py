@@ -8,6 +8,7 @@ from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -38,7 +39,11 @@ def _env_value(value: object) -> str:
 
 
 def environment(
-    config: StackConfig, bucket_name: str, bus_name: str, drift_queue_url: str | None = None
+    config: StackConfig,
+    bucket_name: str,
+    bus_name: str,
+    drift_queue_url: str | None = None,
+    snapshot_bucket: str | None = None,
 ) -> dict[str, str]:
     """Environment variables configuring the function, from the settings table.
 
@@ -63,6 +68,8 @@ def environment(
     if drift_queue_url is not None:
         env[Env.DRIFT_QUEUE_URL] = drift_queue_url
         env[Env.DRIFT_MAX_RECEIVES] = str(Defaults.DRIFT_MAX_RECEIVES)
+    if snapshot_bucket is not None:
+        env[Env.SNAPSHOT_BUCKET] = snapshot_bucket
     return dict(sorted(env.items()))
 
 
@@ -81,6 +88,8 @@ class ReconcilerFunction(Construct):
         audit_bus_name: str,
         failure_queue: sqs.IQueue,
         drift_queue: sqs.IQueue | None = None,
+        snapshot_bucket: s3.IBucket | None = None,
+        snapshot_object_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = log_group_with_retention(
@@ -105,6 +114,7 @@ class ReconcilerFunction(Construct):
             log_group_arn=log_group_target_arn(self.log_group),
             url_suffix=Aws.URL_SUFFIX,
             drift_queue_arn=drift_queue.queue_arn if drift_queue is not None else None,
+            snapshot_object_arn=snapshot_object_arn,
         )
         self.policy = iam.Policy(
             self,
@@ -134,6 +144,7 @@ class ReconcilerFunction(Construct):
                 bucket_name,
                 audit_bus_name,
                 drift_queue.queue_url if drift_queue is not None else None,
+                snapshot_bucket.bucket_name if snapshot_bucket is not None else None,
             ),
             retry_attempts=RETRY_ATTEMPTS,
             max_event_age=MAX_EVENT_AGE,

@@ -50,10 +50,13 @@ class KopsIamStack(Stack):
             audit_bus_name=self.audit.bus.event_bus_name,
             failure_queue=self.failures.queue,
             drift_queue=self.drift.queue,
+            snapshot_bucket=self.drift.snapshots,
+            snapshot_object_arn=self.drift.snapshot_object_arn,
         )
         function = self.reconciler.function
         self.specs.trigger(function, self.failures.queue)
         self.drift.connect(function, dead_letters=self.failures.queue)
+        self.drift.only_for(self.reconciler.role)
         self.failures.watch(function, drift_dead_letters=self.drift.dead_letters)
 
         outputs = {

@@ -66,8 +66,11 @@ def test_own_bucket_refuses_plain_http_and_old_tls(own_bucket: Synthesized) -> N
 
 
 def test_existing_bucket_is_never_created_nor_modified(existing_bucket: Synthesized) -> None:
-    assert existing_bucket.resources("AWS::S3::Bucket") == {}
-    assert existing_bucket.resources("AWS::S3::BucketPolicy") == {}
+    # the one bucket made is the drift snapshot bucket (docs/adr/0117), and only it has a policy
+    snapshots = existing_bucket.logical_id("AWS::S3::Bucket", "DriftSnapshots")
+    assert list(existing_bucket.resources("AWS::S3::Bucket")) == [snapshots]
+    policies = existing_bucket.resources("AWS::S3::BucketPolicy").values()
+    assert [p["Properties"]["Bucket"] for p in policies] == [ref(snapshots)]
     assert existing_bucket.resources("Custom::S3BucketNotifications") == {}
 
 
@@ -75,7 +78,7 @@ def test_existing_bucket_is_never_created_nor_modified(existing_bucket: Synthesi
 
 
 def _owns_bucket(deployment: Synthesized) -> bool:
-    return bool(deployment.resources("AWS::S3::Bucket"))
+    return any(key.startswith("SpecsBucket") for key in deployment.resources("AWS::S3::Bucket"))
 
 
 def test_own_bucket_sends_its_events_to_eventbridge_and_a_rule_to_the_function(
@@ -222,6 +225,7 @@ def test_default_configuration_reaches_the_function(own_bucket: Synthesized) -> 
         Env.DRIFT_READ: "bulk",
         Env.DRIFT_QUEUE_URL: ref(own_bucket.logical_id("AWS::SQS::Queue", "DriftChecks")),
         Env.DRIFT_MAX_RECEIVES: str(Defaults.DRIFT_MAX_RECEIVES),
+        Env.SNAPSHOT_BUCKET: ref(own_bucket.logical_id("AWS::S3::Bucket", "DriftSnapshots")),
         Env.AUDIENCE: "stack",
         "POWERTOOLS_SERVICE_NAME": Defaults.POWERTOOLS_SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": Defaults.METRICS_NAMESPACE,
@@ -415,7 +419,7 @@ def test_outputs_name_the_bucket_bus_and_failure_queue(deployment: Synthesized) 
     assert outputs["AuditBusArn"]["Value"] == arn_of(bus_id)
     assert outputs["FailureQueueUrl"]["Value"] == ref(queue_id)
     bucket = outputs["SpecsBucketName"]["Value"]
-    if deployment.resources("AWS::S3::Bucket"):
+    if _owns_bucket(deployment):
         assert bucket == ref(deployment.logical_id("AWS::S3::Bucket", "SpecsBucket"))
     else:
         assert bucket == EXISTING_BUCKET
@@ -526,6 +530,7 @@ def test_own_bucket_policy_statements(
             "NeverRemoveOwnershipTags",
             "NeverReassignToAnotherCluster",
             "QueueDriftChecks",
+            "ShareDriftSnapshot",
         ]
     )
     assert policy["ReadClusterSpecs"]["Resource"] == [
@@ -596,3 +601,42 @@ def test_own_bucket_denies_spec_writes_to_every_kops_cluster_role(own_bucket: Sy
         *(f"{role}/{p}.*" for p in ("masters", "nodes", "bastions")),
         *(f"{role}/*/{p}.*" for p in ("masters", "nodes", "bastions")),
     ]
+
+
+# --- the drift snapshot bucket (docs/adr/0117) ---------------------------------------------
+
+
+def test_the_function_reads_and_writes_one_snapshot_object_and_no_one_else_touches_it(
+    deployment: Synthesized,
+    statements_of: Callable[[Synthesized], dict[str | None, dict[str, Any]]],
+) -> None:
+    from kops_iam.aws.snapshot_store import SNAPSHOT_KEY
+
+    bucket_id = deployment.logical_id("AWS::S3::Bucket", "DriftSnapshots")
+    share = statements_of(deployment)["ShareDriftSnapshot"]
+    assert share["Effect"] == "Allow"
+    assert sorted(_actions(share)) == ["s3:GetObject", "s3:PutObject"]
+    assert share["Resource"] == {"Fn::Join": ["", [arn_of(bucket_id), f"/{SNAPSHOT_KEY}"]]}
+    [policy] = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in deployment.resources("AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == ref(bucket_id)
+    ]
+    [only] = [s for s in policy if s.get("Sid") == "OnlyTheFunctionReadsAndWritesSnapshots"]
+    role_id = deployment.logical_id("AWS::IAM::Role", "ReconcilerRole")
+    assert only["Effect"] == "Deny" and only["Principal"] == {"AWS": "*"}
+    assert sorted(_actions(only)) == [
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:PutObject",
+    ]
+    assert only["Resource"] == {"Fn::Join": ["", [arn_of(bucket_id), "/*"]]}
+    assert only["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": arn_of(role_id)}}
+    denies = [s["Condition"] for s in policy if s["Effect"] == "Deny"]
+    assert {"Bool": {"aws:SecureTransport": "false"}} in denies
+    bucket = deployment.resources("AWS::S3::Bucket")[bucket_id]["Properties"]
+    assert bucket["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+    [rule] = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == 2

@@ -193,9 +193,9 @@ def test_several_threads_check_a_batch_and_stay_correct(world: World) -> None:
 
 
 def test_one_snapshot_serves_a_run_and_a_later_run_takes_a_new_one(world: World) -> None:
-    # Given two clusters and one worker container
+    # Given two clusters and one worker container, no shared snapshot (its own bulk reads)
     apply_clusters(world, "a.k8s.example.com", "b.k8s.example.com")
-    runtime = world.runtime()
+    runtime = world.runtime(world.with_settings(snapshot_bucket=""))
 
     # When a run's checks arrive one per batch
     world.drift_run(runtime, batch_size=1)
@@ -208,6 +208,95 @@ def test_one_snapshot_serves_a_run_and_a_later_run_takes_a_new_one(world: World)
     world.drift_run(runtime, batch_size=1)
     assert world.calls.count("iam:GetAccountAuthorizationDetails") == 1
     assert runtime.snapshots.reads == 2
+
+
+def test_the_schedule_reads_iam_once_and_every_worker_takes_its_snapshot(world: World) -> None:
+    # Given three clusters, one of them drifted by hand
+    clusters = ["a.k8s.example.com", "b.k8s.example.com", "c.k8s.example.com"]
+    apply_clusters(world, *clusters)
+    role = nodes("b.k8s.example.com")
+    world.iam.delete_role_policy(RoleName=role, PolicyName=f"additional.{role}")
+    world.calls.clear()
+
+    # When the schedule's container queues the run and two fresh containers drain it
+    start = world.invoke(scheduled_event(), world.runtime())
+    assert start.summary is not None and start.summary["drift"]["sharedRoles"] == 6
+    schedule_pages = world.calls.count("iam:GetAccountAuthorizationDetails")
+    workers = [world.runtime(), world.runtime()]
+    first = world.drift_queue.receive(2)
+    parts = [world.invoke(world.drift_queue.event(first), workers[0])]
+    world.drift_queue.settle(first, parts[0].summary)
+    parts += world.drift_checks(workers[1])
+
+    # Then IAM was read in bulk once, by the schedule, and each worker took the shared copy
+    assert schedule_pages == 1
+    assert world.calls.count("iam:GetAccountAuthorizationDetails") == 1
+    assert [(w.snapshots.reads, w.snapshots.loads) for w in workers if w.snapshots] == [
+        (0, 1),
+        (0, 1),
+    ]
+    assert world.calls.count("s3:PutObject") == 1
+    # And the drifted cluster, only it, was corrected from the comparison with that copy
+    outcomes = [o for p in parts if p.summary for o in p.summary["outcomes"]]
+    assert sorted((o["cluster"], o["detailType"]) for o in outcomes) == [
+        ("a.k8s.example.com", DetailType.SPEC_UNCHANGED),
+        ("b.k8s.example.com", DetailType.DRIFT_CORRECTED),
+        ("c.k8s.example.com", DetailType.SPEC_UNCHANGED),
+    ]
+    assert f"additional.{role}" in world.inline(role)
+
+
+def test_a_snapshot_that_cannot_be_shared_leaves_each_worker_to_read_iam(world: World) -> None:
+    # Given a drifted cluster, and S3 refusing the schedule's snapshot object
+    apply_clusters(world, "a.k8s.example.com")
+    role = nodes("a.k8s.example.com")
+    world.iam.delete_role_policy(RoleName=role, PolicyName=f"additional.{role}")
+    world.wire.faults = [
+        Fault.persistent("s3:PutObject", "server-error", status=403, code="AccessDenied")
+    ]
+    world.calls.clear()
+
+    # When a period runs with a fresh worker container
+    start = world.invoke(scheduled_event(), world.runtime())
+    worker = world.runtime()
+    parts = world.drift_checks(worker)
+
+    # Then the run was queued all the same, and the worker read IAM itself and corrected it
+    assert start.raised is None and start.summary is not None
+    assert start.summary["drift"] == {
+        "run": start.summary["drift"]["run"],
+        "clusters": 1,
+        "queued": 1,
+        "sharedRoles": None,
+    }
+    assert worker.snapshots is not None and (worker.snapshots.reads, worker.snapshots.loads) == (
+        1,
+        1,
+    )
+    outcomes = [o for p in parts if p.summary for o in p.summary["outcomes"]]
+    assert [o["detailType"] for o in outcomes] == [DetailType.DRIFT_CORRECTED]
+    assert f"additional.{role}" in world.inline(role)
+
+
+def test_last_period_s_shared_snapshot_never_hides_this_period_s_drift(world: World) -> None:
+    # Given a period that left its snapshot, then a hand edit, then the next period's checks
+    # queued by a schedule whose own snapshot could not be shared (the old object remains)
+    apply_clusters(world, "a.k8s.example.com")
+    world.drift_run(world.runtime())
+    role = nodes("a.k8s.example.com")
+    world.iam.delete_role_policy(RoleName=role, PolicyName=f"additional.{role}")
+    world.wire.faults = [
+        Fault.persistent("s3:PutObject", "server-error", status=403, code="AccessDenied")
+    ]
+    world.invoke(scheduled_event(), world.runtime())
+    world.wire.faults = []
+
+    # When a fresh worker checks the cluster
+    parts = world.drift_checks(world.runtime())
+
+    # Then it did not compare with the older snapshot (which shows no drift): corrected
+    outcomes = [o for p in parts if p.summary for o in p.summary["outcomes"]]
+    assert [o["detailType"] for o in outcomes] == [DetailType.DRIFT_CORRECTED]
 
 
 def test_a_check_that_fails_is_tried_again_and_reported_on_its_last_delivery(

@@ -348,6 +348,11 @@ def _requests(
             action = "s3:GetObjectVersion" if params.get("VersionId") else "s3:GetObject"
             yield Request(action, arn, {}, label)
             return
+        if operation == "PutObject":  # the drift snapshot (docs/adr/0117)
+            yield Request(
+                "s3:PutObject", f"arn:{PARTITION}:s3:::{target}/{params['Key']}", {}, label
+            )
+            return
         if operation in ("ListObjectsV2", "ListObjects"):
             yield Request("s3:ListBucket", f"arn:{PARTITION}:s3:::{target}", {}, label)
             return

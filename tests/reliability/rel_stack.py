@@ -72,7 +72,10 @@ def synthesize(name: str) -> Deployment:
     # An own bucket gets a generated name in AWS; here it gets the default one, which the
     # moto world uses too.
     buckets = [k for k, v in raw["Resources"].items() if v["Type"] == "AWS::S3::Bucket"]
-    names = {b: Defaults.SPECS_BUCKET for b in buckets}
+    names = {
+        b: Defaults.SNAPSHOT_BUCKET if b.startswith("DriftSnapshots") else Defaults.SPECS_BUCKET
+        for b in buckets
+    }
     # Likewise the drift queues (generated names in AWS; the world's names here).
     for logical_id, resource in raw["Resources"].items():
         if resource["Type"] == "AWS::SQS::Queue" and logical_id.startswith("DriftChecks"):

@@ -238,6 +238,9 @@ def run_with_fault(
     # The bulk read has a fallback: role by role (at once, or on a throttled check's last
     # delivery), so drift is still corrected while it fails (docs/adr/0111, 0112).
     bulk_site = fault.site == "iam:GetAccountAuthorizationDetails"
+    # So has the shared snapshot: a schedule that cannot write it leaves each worker to read
+    # IAM in bulk itself (docs/adr/0117); the function writes no other S3 object.
+    share_site = fault.site == "s3:PutObject"
     try:
         check_truthful(invocation, cluster, lost_responses=lost)
         if not (publish_site and fault.is_persistent):  # checked below: logged, not published
@@ -262,12 +265,18 @@ def run_with_fault(
             outcomes = (invocation.summary or {}).get("outcomes", [])
             check(all(o.get("published") is False for o in outcomes), f"published? {outcomes}")
             rel_support.record(PART, "audit_events_logged_not_published", len(outcomes))
-        elif bulk_site:
-            check(invocation.raised is None, f"bulk read down failed: {invocation.raised}")
-            check(state == base.expected, "IAM differs from the spec with the bulk read down")
+        elif bulk_site or share_site:
+            what = "bulk read" if bulk_site else "snapshot bucket"
+            check(invocation.raised is None, f"{what} down failed: {invocation.raised}")
+            check(state == base.expected, f"IAM differs from the spec with the {what} down")
             kinds = {e["detail-type"] for e in invocation.audit}
-            check(kinds == {DetailType.DRIFT_CORRECTED}, f"bulk read down: {sorted(kinds)}")
-            rel_support.record(PART, "bulk_read_down_fell_back_to_per_role")
+            check(kinds == {DetailType.DRIFT_CORRECTED}, f"{what} down: {sorted(kinds)}")
+            rel_support.record(
+                PART,
+                "bulk_read_down_fell_back_to_per_role"
+                if bulk_site
+                else "snapshot_share_down_workers_read_iam",
+            )
         else:
             check(invocation.raised is not None, "a persistent fault did not fail the invocation")
             kinds = {e["detail-type"] for e in invocation.audit}

@@ -364,10 +364,22 @@ def _raw_forbidden(deployment: rel_stack.Deployment) -> Iterator[tuple[str, Requ
     for action in sorted(ESCALATION_ACTIONS - {"iam:PassRole"}):
         for resource in everywhere:
             yield f"{action} on {resource}", Request(action, resource, {})
-    bucket = deployment.template.resolve(
-        {"Fn::GetAtt": [deployment.template.logical_ids("AWS::S3::Bucket")[0], "Arn"]}
-    )
+    buckets = deployment.template.logical_ids("AWS::S3::Bucket")
+    [specs] = [b for b in buckets if b.startswith("SpecsBucket")]
+    bucket = deployment.template.resolve({"Fn::GetAtt": [specs, "Arn"]})
+    [snapshots] = [b for b in buckets if b.startswith("DriftSnapshots")]
+    snapshot_bucket = deployment.template.resolve({"Fn::GetAtt": [snapshots, "Arn"]})
     for label, action, resource, context in [
+        # the drift snapshot bucket: its one object only (docs/adr/0117)
+        ("write another snapshot object", "s3:PutObject", f"{snapshot_bucket}/drift/x", {}),
+        (
+            "delete the snapshot",
+            "s3:DeleteObject",
+            f"{snapshot_bucket}/drift/iam-snapshot.json.gz",
+            {},
+        ),
+        ("read another snapshot object", "s3:GetObject", f"{snapshot_bucket}/other", {}),
+        ("change the snapshot bucket's policy", "s3:PutBucketPolicy", snapshot_bucket, {}),
         ("write a spec", "s3:PutObject", f"{bucket}/c1/config", {}),
         ("delete a spec", "s3:DeleteObject", f"{bucket}/c1/config", {}),
         ("write an InstanceGroup", "s3:PutObject", f"{bucket}/c1/instancegroup/nodes", {}),

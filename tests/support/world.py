@@ -341,13 +341,19 @@ class World:
         """The handler's runtime as ``build_runtime`` makes it, on the world's clients (a
         fresh IAM snapshot cache: a new container)."""
         from kops_iam.application.drift import SnapshotCache
+        from kops_iam.aws.snapshot_store import SnapshotStore
 
         reconciler = self.reconciler(settings, **clients)
         chosen = reconciler.settings
+        store = None
+        if chosen.snapshot_bucket:
+            s3 = clients.get("s3") or function_client("s3", chosen)
+            store = SnapshotStore(s3, chosen.snapshot_bucket)
         return handler.Runtime(
             settings=chosen,
             reconciler=reconciler,
             snapshots=SnapshotCache(chosen.snapshot_max_age_seconds),
+            store=store,
             sqs_factory=lambda: clients.get("sqs") or function_client("sqs", chosen),
         )
 
@@ -525,6 +531,8 @@ def world(
     """
     base = settings or Settings(bucket=BUCKET, bus_name=BUS).with_account(ACCOUNT)
     base = replace(base, drift_queue_url=DRIFT_QUEUE_URL)
+    if base.snapshot_bucket is None:  # as the stack: a snapshot bucket (docs/adr/0117)
+        base = replace(base, snapshot_bucket=Defaults.SNAPSHOT_BUCKET)
     with moto.mock_aws():
         wire = Wire()
         _CURRENT.append(wire)
@@ -537,6 +545,7 @@ def world(
                 versioned=versioned,
                 managed_policies=dict.fromkeys(managed_policies),
                 drift_max_receives=base.drift_max_receives,
+                snapshot_bucket=base.snapshot_bucket,
             )
             assert resources.drift.url == DRIFT_QUEUE_URL, resources.drift.url
             alias = None

@@ -142,6 +142,7 @@ class Emulator:
         self.audit_queue_url = ""
         self.failure_queue_url = ""
         self.drift_queue_url = ""
+        self.snapshot_bucket = ""
         self.console_queue_url = ""
         self.session: boto3.session.Session | None = None
         self.resources: Resources | None = None
@@ -240,6 +241,7 @@ class Emulator:
             bucket=self.bucket,
             bus_name=self.bus_name,
             drift_queue_url=self.drift_queue_url,
+            snapshot_bucket=self.snapshot_bucket,
             endpoint_url=self.endpoint_url,
             region=self.region,
         )
@@ -283,6 +285,7 @@ class Emulator:
         self.account_id = resources.account_id
         self.failure_queue_url = resources.failure.url
         self.drift_queue_url = resources.drift.url
+        self.snapshot_bucket = resources.snapshot_bucket
         self.delivery_queue_url = resources.deliveries[self.delivery].url
         self.audit_queue_url = resources.audit_tail.url
         self.console_queue_url = resources.console.url if resources.console else ""

@@ -1,13 +1,16 @@
 """Drift checks on AWS's own fan-out: every cluster, every period, whatever the fleet's size.
 
-* :func:`start_run`: the drift schedule's invocation lists the spec keys and puts one
-  message per cluster on the drift queue (``SendMessageBatch``, ten a call).
+* :func:`start_run`: the drift schedule's invocation reads IAM in bulk once
+  (``GetAccountAuthorizationDetails``) and leaves the snapshot in the snapshot bucket
+  (:class:`~kops_iam.aws.snapshot_store.SnapshotStore`, docs/adr/0117), then lists the
+  spec keys and puts one message per cluster on the drift queue (``SendMessageBatch``, ten
+  a call).
 * :func:`check_batch`: the queue's event source hands the messages to the function in
   batches, at most ``kops-iam:driftConcurrency`` invocations at once (the IAM rate budget).
   A worker compares each cluster's spec with one IAM snapshot per container and run
-  (``GetAccountAuthorizationDetails``, :class:`SnapshotCache`) and reconciles, role by
-  role, only the clusters that differ; with ``drift_read = per-role`` it reconciles every
-  cluster role by role, as an event does.
+  (:class:`SnapshotCache`: the period's shared snapshot, or its own bulk read when there is
+  none) and reconciles, role by role, only the clusters that differ; with
+  ``drift_read = per-role`` it reconciles every cluster role by role, as an event does.
 * Failures are per message: the handler reports the checks to try again as batch item
   failures; the queue delivers them again and, after its last delivery, moves them to its
   dead-letter queue. A check throttled before any write is put off quietly (no audit
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -41,6 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
     from kops_iam.application.reconciler import Reconciler
     from kops_iam.aws.iam_snapshot import IamSnapshot
+    from kops_iam.aws.snapshot_store import SnapshotStore
 
 log = logging.getLogger("kops-iam.drift")
 
@@ -65,6 +70,8 @@ class RunReport:
     started: float
     clusters: int
     sent: int
+    #: kops roles in the snapshot left for the workers (``None``: none was left).
+    shared_roles: int | None = None
 
 
 def start_run(
@@ -75,8 +82,15 @@ def start_run(
     run_id: str | None = None,
     request_id: str | None = None,
     clock: Callable[[], float] = time.time,
+    store: SnapshotStore | None = None,
+    snapshots: SnapshotCache | None = None,
 ) -> RunReport:
     """List every spec key of the bucket and put one drift check per cluster on the queue.
+
+    With a ``store`` (and ``drift_read = bulk``), IAM is first read in bulk once and the
+    snapshot written there for the workers (and kept in ``snapshots``, this container's
+    cache). A snapshot that cannot be read or written is only a warning: the workers then
+    read IAM themselves.
 
     The listing reads top-level prefixes only (``ListObjectsV2`` with a delimiter: 1,000
     clusters a page). Messages go out ten a call, ``drift_threads`` calls at a time;
@@ -86,9 +100,14 @@ def start_run(
     """
     if reconciler.source is None:
         raise RuntimeError("start_run needs an S3 client")
-    started = clock()
+    # whole milliseconds, down: the messages carry this start, and the run's own snapshot,
+    # taken after it, must count as taken after it
+    started = math.floor(clock() * 1000) / 1000
     run_id = run_id or str(uuid.uuid4())
     request_id = request_id or str(uuid.uuid4())
+    shared = None
+    if store is not None and reconciler.settings.drift_read == "bulk":
+        shared = share_snapshot(reconciler, store, snapshots, clock=clock)
     try:
         keys = sorted(reconciler.source.spec_keys())
     except Exception as exc:
@@ -119,7 +138,46 @@ def start_run(
             f"(first: {unsent[0]['MessageBody'][:200]})"
         )
     log.info("drift run %s: %d cluster(s) queued", run_id, len(keys))
-    return RunReport(run_id=run_id, started=started, clusters=len(keys), sent=len(entries))
+    return RunReport(
+        run_id=run_id,
+        started=started,
+        clusters=len(keys),
+        sent=len(entries),
+        shared_roles=None if shared is None else len(shared.roles),
+    )
+
+
+def share_snapshot(
+    reconciler: Reconciler,
+    store: SnapshotStore,
+    snapshots: SnapshotCache | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> IamSnapshot | None:
+    """Read IAM in bulk and leave the snapshot in ``store``; ``None`` (and a warning) when
+    either fails, so the workers read IAM themselves."""
+    from kops_iam.aws.iam_snapshot import read_snapshot
+
+    try:
+        snapshot = read_snapshot(reconciler.iam, clock=clock)
+    except Exception as exc:  # noqa: BLE001 - the workers fall back to their own read
+        log.warning("IAM snapshot for the run failed: workers read IAM themselves: %s", exc)
+        return None
+    if snapshots is not None:
+        snapshots.keep(snapshot)
+    try:
+        size = store.put(snapshot)
+    except Exception as exc:  # noqa: BLE001 - as above
+        log.warning("IAM snapshot could not be shared: workers read IAM themselves: %s", exc)
+        return None
+    log.info(
+        "IAM snapshot shared: %d kops role(s) of %d, %d page(s), %d bytes",
+        len(snapshot.roles),
+        snapshot.seen,
+        snapshot.pages,
+        size,
+    )
+    return snapshot
 
 
 # --------------------------------------------------------------------------- the workers
@@ -130,7 +188,8 @@ class SnapshotCache:
 
     A snapshot serves the checks of every run that started before it was taken (so each
     check compares with IAM as it was after its run began), for at most ``max_age``
-    seconds; a check of a later run takes a new one. One refresh at a time.
+    seconds; a check of a later run takes a new one: the period's shared snapshot when a
+    ``store`` holds one that qualifies, else its own bulk read. One refresh at a time.
     """
 
     def __init__(self, max_age: float, clock: Callable[[], float] = time.time) -> None:
@@ -138,41 +197,67 @@ class SnapshotCache:
         self._clock = clock
         self._lock = threading.Lock()
         self._snapshot: IamSnapshot | None = None
-        #: Snapshots read so far (each one ``pages`` calls).
+        #: Snapshots read from IAM so far (each one ``pages`` calls).
         self.reads = 0
+        #: Shared snapshots taken from the store so far (one ``GetObject`` each).
+        self.loads = 0
 
-    def get(self, iam: IAMClient, run_started: float) -> IamSnapshot:
-        """A snapshot taken after ``run_started``: the cached one, or a new one.
+    def _serves(self, snapshot: IamSnapshot | None, run_started: float) -> bool:
+        return (
+            snapshot is not None
+            and snapshot.taken_at >= run_started
+            and self._clock() - snapshot.taken_at <= self._max_age
+        )
+
+    def keep(self, snapshot: IamSnapshot) -> None:
+        """Hold ``snapshot`` (the schedule's own, read for the workers)."""
+        with self._lock:
+            self._snapshot = snapshot
+
+    def get(
+        self, iam: IAMClient, run_started: float, store: SnapshotStore | None = None
+    ) -> IamSnapshot:
+        """A snapshot taken after ``run_started``: the cached one, the shared one in
+        ``store``, or a new bulk read.
 
         No run starts in the future: a later ``run_started`` (a clock's skew, a forged
-        message) counts as now, so it cannot make every batch read IAM in bulk anew.
+        message) counts as now, so it cannot make every batch read IAM in bulk anew. A
+        shared snapshot that is missing, older than the run or unreadable is passed over.
         """
         from kops_iam.aws.iam_snapshot import read_snapshot
 
         run_started = min(run_started, self._clock())
         with self._lock:
             snapshot = self._snapshot
-            if (
-                snapshot is None
-                or snapshot.taken_at < run_started
-                or self._clock() - snapshot.taken_at > self._max_age
-            ):
-                snapshot = read_snapshot(iam, clock=self._clock)
-                self._snapshot = snapshot
-                self.reads += 1
-                log.info(
-                    "IAM snapshot: %d kops role(s) of %d, %d page(s)",
-                    len(snapshot.roles),
-                    snapshot.seen,
-                    snapshot.pages,
+            if snapshot is not None and self._serves(snapshot, run_started):
+                return snapshot
+            if store is not None:
+                try:
+                    shared = store.get()
+                except Exception as exc:  # noqa: BLE001 - read IAM instead
+                    log.warning("shared IAM snapshot unreadable: reading IAM: %s", exc)
+                    shared = None
+                self.loads += 1
+                if shared is not None and self._serves(shared, run_started):
+                    self._snapshot = shared
+                    log.info("IAM snapshot of the run: %d kops role(s)", len(shared.roles))
+                    return shared
+            snapshot = read_snapshot(iam, clock=self._clock)
+            self._snapshot = snapshot
+            self.reads += 1
+            log.info(
+                "IAM snapshot: %d kops role(s) of %d, %d page(s)",
+                len(snapshot.roles),
+                snapshot.seen,
+                snapshot.pages,
+            )
+            if snapshot.profile_tags_missing:
+                log.warning(
+                    "GetAccountAuthorizationDetails gave %d instance profile(s) without "
+                    "tags: their tags are taken as planned (docs/adr/0111)",
+                    snapshot.profile_tags_missing,
                 )
-                if snapshot.profile_tags_missing:
-                    log.warning(
-                        "GetAccountAuthorizationDetails gave %d instance profile(s) without "
-                        "tags: their tags are taken as planned (docs/adr/0111)",
-                        snapshot.profile_tags_missing,
-                    )
-            return snapshot
+        return snapshot
 
     @property
     def current(self) -> IamSnapshot | None:
@@ -205,11 +290,13 @@ def check_batch(
     checks: Sequence[DriftCheck],
     *,
     snapshots: SnapshotCache | None = None,
+    store: SnapshotStore | None = None,
     request_id: str | None = None,
     deadline: float | None = None,
 ) -> BatchReport:
     """Check a batch of clusters for drift; say which checks to deliver again.
 
+    ``store`` holds the period's shared snapshot (:meth:`SnapshotCache.get`).
     ``deadline`` is a value of ``reconciler.clock``: no check starts after it. Once a check
     is throttled (after botocore's own back-off), the checks not yet started are put off
     too: the run slows down instead of failing (docs/adr/0112).
@@ -224,7 +311,9 @@ def check_batch(
     throttled = threading.Event()
     if settings.drift_read == "bulk" and snapshots is not None and checks:
         try:
-            snapshot = snapshots.get(reconciler.iam, max(c.run_started for c in checks))
+            snapshot = snapshots.get(
+                reconciler.iam, max(c.run_started for c in checks), store=store
+            )
         except Exception as exc:
             if is_throttling(exc):
                 throttled.set()

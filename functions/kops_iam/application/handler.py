@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from kops_iam.application.drift import SnapshotCache
     from kops_iam.application.reconciler import Outcome, Reconciler
     from kops_iam.aws.events import ParsedEvent
+    from kops_iam.aws.snapshot_store import SnapshotStore
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", Defaults.POWERTOOLS_SERVICE_NAME))
 metrics = Metrics(
@@ -53,11 +54,13 @@ class ReconcileFailed(RuntimeError):
 @dataclass(frozen=True)
 class Runtime:
     """What an invocation needs: settings, the reconciler, the container's IAM snapshot
-    cache and, for drift runs and batches, an SQS client (made on first use)."""
+    cache, the period's shared snapshot (when the stack has a snapshot bucket) and, for
+    drift runs and batches, an SQS client (made on first use)."""
 
     settings: Settings
     reconciler: Reconciler
     snapshots: SnapshotCache | None = None
+    store: SnapshotStore | None = None
     sqs_factory: Callable[[], SQSClient] | None = None
     _sqs: list[SQSClient] = field(default_factory=list, repr=False, compare=False)
 
@@ -87,10 +90,11 @@ def build_runtime(
 
     settings = Settings.from_env(environ, account_id=account_id)
     session = session or boto3.session.Session()
+    s3 = session.client("s3", config=settings.boto_config("s3"))
     reconciler = Reconciler(
         settings,
         iam=session.client("iam", config=settings.boto_config("iam")),
-        s3=session.client("s3", config=settings.boto_config("s3")),
+        s3=s3,
         events=session.client("events", config=settings.boto_config("events")),
         # KMS aliases are resolved in each cluster's region, not the function's.
         kms_factory=lambda region: session.client(
@@ -98,10 +102,16 @@ def build_runtime(
         ),
         route53_factory=lambda: session.client("route53", config=settings.boto_config("route53")),
     )
+    store = None
+    if settings.snapshot_bucket:
+        from kops_iam.aws.snapshot_store import SnapshotStore
+
+        store = SnapshotStore(s3, settings.snapshot_bucket)
     return Runtime(
         settings=settings,
         reconciler=reconciler,
         snapshots=SnapshotCache(settings.snapshot_max_age_seconds),
+        store=store,
         sqs_factory=lambda: session.client("sqs", config=settings.boto_config("sqs")),
     )
 
@@ -251,10 +261,17 @@ def _start_run(
         queue_url,
         run_id=parsed.scheduled.event_id or request_id,
         request_id=request_id,
+        store=runtime.store,
+        snapshots=runtime.snapshots,
     )
     if metrics is not None:
         metrics.add_metric(name="DriftChecksQueued", unit=MetricUnit.Count, value=run.sent)
-    return {"run": run.run_id, "clusters": run.clusters, "queued": run.sent}
+    return {
+        "run": run.run_id,
+        "clusters": run.clusters,
+        "queued": run.sent,
+        "sharedRoles": run.shared_roles,
+    }
 
 
 def _check(
@@ -269,6 +286,7 @@ def _check(
         reconciler,
         parsed.checks,
         snapshots=runtime.snapshots,
+        store=runtime.store,
         request_id=request_id,
         deadline=_deadline(context, runtime.settings, reconciler.clock),
     )

@@ -195,7 +195,8 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         None,
         "bulk",
         "How drift workers read IAM: `bulk` reads every role of the account with "
-        "`GetAccountAuthorizationDetails` once per worker and run (read-only metadata, "
+        "`GetAccountAuthorizationDetails` once per run, in the schedule's invocation, and shares "
+        "it with the workers (docs/adr/0117; read-only metadata, "
         "account-wide: AWS cannot scope it, docs/adr/0111); `per-role` reads only each "
         "cluster's roles, about 6 calls per role.",
     ),
@@ -206,6 +207,16 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         None,
         "none: set by the stack",
         "The drift queue the schedule fills and the function drains (the stack sets it).",
+    ),
+    Setting(
+        "snapshot_bucket",
+        None,
+        "KOPS_IAM_SNAPSHOT_BUCKET",
+        None,
+        "none: set by the stack",
+        "The bucket where the schedule's invocation leaves the period's IAM snapshot for the "
+        "drift workers (one object only the function may read or write; the stack makes it). "
+        "Unset: each worker reads IAM in bulk itself (docs/adr/0117).",
     ),
     Setting(
         "drift_max_receives",
@@ -314,6 +325,7 @@ class Env:
     DRIFT_READ: Final = _env("drift_read")
     DRIFT_QUEUE_URL: Final = _env("drift_queue_url")
     DRIFT_MAX_RECEIVES: Final = _env("drift_max_receives")
+    SNAPSHOT_BUCKET: Final = _env("snapshot_bucket")
 
 
 Audience = Literal["stack", "cli"]
@@ -346,6 +358,8 @@ class Defaults:
     """Default resource names (the stack's when not overridden, and the local emulator's)."""
 
     SPECS_BUCKET: Final = "kops-iam-specs"
+    #: The local emulator's snapshot bucket (the stack: a generated name).
+    SNAPSHOT_BUCKET: Final = "kops-iam-snapshots"
     AUDIT_BUS_NAME: Final = "kops-iam-audit"
     AUDIT_LOG_GROUP: Final = "/kops-iam/audit"
     FAILURE_QUEUE: Final = "kops-iam-failed-events"  # local emulator (the stack: a generated name)
@@ -416,7 +430,8 @@ class Settings:
         The drift queue (the schedule puts one message per cluster there).
     drift_read
         ``bulk``: drift workers compare specs with one ``GetAccountAuthorizationDetails``
-        snapshot per worker and run; ``per-role``: with each cluster's own roles.
+        snapshot per run (the schedule's, shared; else one per worker); ``per-role``: with
+        each cluster's own roles.
     drift_max_receives
         Deliveries of a drift check before it goes to the dead-letter queue.
     drift_threads
@@ -425,6 +440,9 @@ class Settings:
     drift_time_margin_seconds
         A drift worker starts no new check when less than this remains of its invocation;
         the rest go back to the queue.
+    snapshot_bucket
+        Where the schedule's invocation leaves the period's IAM snapshot for the workers
+        (``None``: each worker reads IAM in bulk itself).
     snapshot_max_age_seconds
         A worker reuses its IAM snapshot for checks of runs that started before it was
         taken, for at most this long.
@@ -453,6 +471,7 @@ class Settings:
     drift_threads: int = 4
     drift_time_margin_seconds: float = 30.0
     snapshot_max_age_seconds: float = 900.0
+    snapshot_bucket: str | None = None
     retry_mode: RetryMode = "standard"
     iam_retry_mode: RetryMode = "adaptive"
     max_attempts: int = 5
@@ -551,6 +570,7 @@ class Settings:
             drift_max_receives=_integer(
                 environ, Env.DRIFT_MAX_RECEIVES, Defaults.DRIFT_MAX_RECEIVES
             ),
+            snapshot_bucket=environ.get(Env.SNAPSHOT_BUCKET, "").strip() or None,
             retry_mode=environ.get("AWS_RETRY_MODE", "standard").strip() or "standard",  # type: ignore[arg-type]
             max_attempts=max_attempts,
         )

@@ -24,13 +24,21 @@ and per-role reconciles only (docs/adr/0111).
 
 The action cannot be scoped to kops roles: it returns every role of the account, and the
 function's policy must allow it on ``"*"`` (docs/adr/0111).
+
+:func:`dump_snapshot` and :func:`load_snapshot` turn a snapshot into bytes and back
+(gzip-compressed JSON, versioned), so the schedule's invocation can read IAM once per
+period and share it with every worker (docs/adr/0117). :func:`load_snapshot` checks the
+shape of what it reads and raises :class:`ValueError` on anything else.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
+import math
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote
@@ -44,6 +52,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 #: Most items one page may hold (IAM's bound for ``MaxItems``).
 MAX_PAGE_ITEMS: Final = 1000
+#: Format of :func:`dump_snapshot`'s output (a reader refuses any other).
+SNAPSHOT_FORMAT: Final = "kops-iam/iam-snapshot/1"
 
 Tags = tuple[tuple[str, str], ...]
 
@@ -231,3 +241,141 @@ def _text(value: Any) -> str:
 def _document(text: str) -> JSONDict:
     loaded = json.loads(text)
     return dict(loaded) if isinstance(loaded, Mapping) else {}
+
+
+# --------------------------------------------------------------------------- shared form
+
+
+def dump_snapshot(snapshot: IamSnapshot) -> bytes:
+    """``snapshot`` as gzip-compressed JSON (:func:`load_snapshot` reads it back)."""
+    document = {
+        "format": SNAPSHOT_FORMAT,
+        "takenAt": snapshot.taken_at,
+        "pages": snapshot.pages,
+        "seen": snapshot.seen,
+        "profileTagsMissing": snapshot.profile_tags_missing,
+        "roles": [
+            [
+                role.name,
+                role.path,
+                role.trust,
+                [list(tag) for tag in role.tags],
+                role.boundary,
+                [list(policy) for policy in role.inline],
+                sorted(role.managed),
+                [
+                    [
+                        p.name,
+                        p.path,
+                        list(p.roles),
+                        None if p.tags is None else [list(tag) for tag in p.tags],
+                    ]
+                    for p in role.profiles
+                ],
+            ]
+            for role in snapshot.roles.values()
+        ],
+    }
+    text = json.dumps(document, separators=(",", ":"))
+    return gzip.compress(text.encode("utf-8"), compresslevel=1, mtime=0)
+
+
+def load_snapshot(data: bytes) -> IamSnapshot:
+    """A snapshot :func:`dump_snapshot` wrote; :class:`ValueError` for anything else.
+
+    The document and each role's name are checked here; a role's other fields when it is
+    first looked up (a worker looks up the roles of the clusters it checks, a fraction of
+    the account's), with the same :class:`ValueError`.
+    """
+    try:
+        document = json.loads(gzip.decompress(data))
+    except (OSError, EOFError, ValueError) as exc:
+        raise ValueError(f"not a snapshot: {exc}") from exc
+    if not isinstance(document, dict) or document.get("format") != SNAPSHOT_FORMAT:
+        raise ValueError(f"not a snapshot in format {SNAPSHOT_FORMAT}")
+    try:
+        rows: dict[str, list[Any]] = {}
+        for row in _items(document["roles"]):
+            name = _str(_items(row, 8)[0])
+            if name in rows:
+                raise ValueError(f"role {name!r} twice")
+            rows[name] = row
+        return IamSnapshot(
+            roles=_Roles(rows),
+            taken_at=_number(document["takenAt"]),
+            pages=int(_number(document["pages"])),
+            seen=int(_number(document["seen"])),
+            profile_tags_missing=int(_number(document["profileTagsMissing"])),
+        )
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"not a snapshot: {exc!r}") from exc
+
+
+class _Roles(Mapping[str, SnapshotRole]):
+    """A loaded snapshot's roles, each made (and checked) when first looked up."""
+
+    def __init__(self, rows: dict[str, list[Any]]) -> None:
+        self._rows = rows
+        self._made: dict[str, SnapshotRole] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> SnapshotRole:
+        role = self._made.get(name)
+        if role is None:
+            role = _role(self._rows[name])
+            with self._lock:
+                self._made[name] = role
+        return role
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+def _role(row: list[Any]) -> SnapshotRole:
+    try:
+        name, path, trust, tags, boundary, inline, managed, profiles = row
+        return SnapshotRole(
+            name=_str(name),
+            path=_str(path),
+            trust=_str(trust),
+            tags=_pairs(tags),
+            boundary=None if boundary is None else _str(boundary),
+            inline=_pairs(inline),
+            managed=frozenset(_str(arn) for arn in _items(managed)),
+            profiles=tuple(
+                SnapshotProfile(
+                    name=_str(p_name),
+                    path=_str(p_path),
+                    roles=tuple(_str(r) for r in _items(p_roles)),
+                    tags=None if p_tags is None else _pairs(p_tags),
+                )
+                for p_name, p_path, p_roles, p_tags in (_items(p, 4) for p in _items(profiles))
+            ),
+        )
+    except TypeError as exc:
+        raise ValueError(f"not a snapshot role: {exc!r}") from exc
+
+
+def _items(value: Any, length: int | None = None) -> list[Any]:
+    if not isinstance(value, list) or (length is not None and len(value) != length):
+        raise ValueError(f"expected a list{f' of {length}' if length else ''}, not {value!r:.80}")
+    return value
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, not {value!r:.80}")
+    return value
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"expected a finite number, not {value!r:.80}")
+    return float(value)
+
+
+def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
+    return tuple((_str(k), _str(v)) for k, v in (_items(pair, 2) for pair in _items(value)))

@@ -51,6 +51,7 @@ def function_environment(
     bucket: str = Defaults.SPECS_BUCKET,
     bus_name: str = Defaults.AUDIT_BUS_NAME,
     drift_queue_url: str = "",
+    snapshot_bucket: str = Defaults.SNAPSHOT_BUCKET,
     endpoint_url: str = "",
     region: str = REGION,
 ) -> dict[str, str]:
@@ -75,6 +76,7 @@ def function_environment(
         Env.AUDIENCE: "cli",  # refusals name kops-iam local's flags, not context keys
         Env.DRIFT_READ: config.drift_read,
         Env.DRIFT_QUEUE_URL: drift_queue_url,
+        Env.SNAPSHOT_BUCKET: snapshot_bucket,
         Env.DRIFT_MAX_RECEIVES: str(Defaults.DRIFT_MAX_RECEIVES),
         "POWERTOOLS_SERVICE_NAME": Defaults.POWERTOOLS_SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": Defaults.METRICS_NAMESPACE,

@@ -13,6 +13,8 @@ emulator behind ``kops-iam local`` and ``kops-iam demo``, the end-to-end tests):
   Each goes to a stand-in queue (:data:`~kops_iam_tools.world.names.DELIVERY_QUEUES`) that
   retries and then redrives to the failure queue, as Lambda's asynchronous invocation and
   on-failure destination do;
+* the snapshot bucket (:attr:`Defaults.SNAPSHOT_BUCKET`) where the schedule's run leaves
+  the period's IAM snapshot for the drift workers (docs/adr/0117);
 * the failure queue (:attr:`Defaults.FAILURE_QUEUE`);
 * the drift queue (:attr:`Defaults.DRIFT_QUEUE`) the schedule's run fills, with its
   dead-letter queue and redrive policy as the stack makes them
@@ -75,6 +77,8 @@ class Resources:
     failure: Queue
     drift: Queue
     drift_dead_letters: Queue
+    #: The snapshot bucket ("" when none was made).
+    snapshot_bucket: str = ""
     #: The stand-in queue of each spec delivery provisioned.
     deliveries: Mapping[Delivery, Queue] = field(default_factory=dict)
     console: Queue | None = None
@@ -95,6 +99,7 @@ def provision(
     console: bool = False,
     managed_policies: Mapping[str, Mapping[str, Any] | None] | None = None,
     drift_max_receives: int = Defaults.DRIFT_MAX_RECEIVES,
+    snapshot_bucket: str | None = Defaults.SNAPSHOT_BUCKET,
 ) -> Resources:
     """Create the stack's resources with clients from ``client(service)``.
 
@@ -110,6 +115,8 @@ def provision(
             PolicyName=name, PolicyDocument=json.dumps(document or PLACEHOLDER_DOCUMENT)
         )
     _create_bucket(s3, bucket, region, versioned)
+    if snapshot_bucket:
+        _create_bucket(s3, snapshot_bucket, region, versioned=False)
     failure = create_queue(sqs, Defaults.FAILURE_QUEUE)
     drift_dead_letters = create_queue(sqs, Defaults.DRIFT_DEAD_LETTERS)
     drift = create_queue(
@@ -186,6 +193,7 @@ def provision(
         failure=failure,
         drift=drift,
         drift_dead_letters=drift_dead_letters,
+        snapshot_bucket=snapshot_bucket or "",
         deliveries=queues,
         console=console_queue,
     )
