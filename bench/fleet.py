@@ -16,7 +16,9 @@ hand", so every period also corrects drift.
 Every AWS call of the function waits ``latency`` first (a botocore ``before-send`` hook on
 the function's session: 25 ms, and 100 ms at the largest fleet), except the bulk read's
 pages, which wait :data:`BULK_PAGE_S` (IAM builds a 1,000-role answer on its side: an
-assumption, stated with the figures); moto then answers. moto runs at fleet scale
+assumption, stated with the figures); moto then answers. moto's own time to build those
+pages is spent before the period (:func:`prebuild_bulk_answer`), so a page is charged the
+assumed latency once, not that plus moto's build time (docs/adr/0117). moto runs at fleet scale
 (:mod:`support.moto_scale`: its quadratic answers made linear, repeated bulk answers served
 again) and its CPU time is metered per request, so each period splits the process's CPU
 into moto's, the bench's poller's and the function's own. Per period: wall time, that CPU
@@ -101,9 +103,13 @@ class Cpu:
     process: float
     moto: float  # moto answering requests (metered per request)
     poller: float  # the bench's pollers (Lambda's event source, played)
-    schedule: float  # the function: the schedule's invocation
-    snapshot: float  # the function: reading and parsing IAM snapshots (all workers)
-    snapshot_reads: int
+    schedule: float  # the function: the schedule's invocation, its shared snapshot apart
+    snapshot: float  # the function: IAM snapshots (the schedule's shared one + the workers')
+    snapshot_reads: int  # bulk reads of IAM (the schedule's included)
+    #: of ``snapshot``: the schedule's bulk read, parse and write of the shared snapshot
+    share: float = 0.0
+    #: shared snapshots the workers took from S3 (one GetObject each)
+    snapshot_loads: int = 0
 
     @property
     def function(self) -> float:
@@ -133,6 +139,10 @@ class Period:
     snapshot_roles: int = 0
     bulk_page_s: float = BULK_PAGE_S
     load: float = 0.0
+    #: kops roles in the snapshot the schedule shared (``None``: none shared)
+    shared_roles: int | None = None
+    #: seconds moto took, before the period, to build its bulk answer (not in the period)
+    prebuilt_s: float = 0.0
 
     @property
     def cpu_s(self) -> float:
@@ -239,6 +249,31 @@ def _drift(world: BenchWorld, size: int, seed: int) -> int:
     return len(drifted)
 
 
+def prebuild_bulk_answer(world: BenchWorld) -> tuple[float, int]:
+    """Have moto build its ``GetAccountAuthorizationDetails`` pages for the IAM state the
+    period will read, before the period: the period then charges each page the assumed
+    :data:`BULK_PAGE_S` (IAM's own time to build it) and not moto's time to build it as well.
+    The pages are asked exactly as the function asks them (:func:`read_snapshot`'s
+    requests), through the bench's own uncounted client; returns the seconds it took and
+    the pages."""
+    from kops_iam.aws.iam_snapshot import MAX_PAGE_ITEMS
+
+    begin = time.perf_counter()
+    pages = 0
+    marker = None
+    with world.calls.paused():
+        while True:
+            request: dict[str, Any] = {"Filter": ["Role"], "MaxItems": MAX_PAGE_ITEMS}
+            if marker:
+                request["Marker"] = marker
+            page = world.iam.get_account_authorization_details(**request)
+            pages += 1
+            marker = page.get("Marker")
+            if not page.get("IsTruncated"):
+                break
+    return time.perf_counter() - begin, pages
+
+
 def _metered_snapshots(max_age: float) -> Any:
     """The function's :class:`SnapshotCache`, with the function's CPU per read metered
     (thread CPU of the reading thread, moto's share taken out)."""
@@ -247,18 +282,48 @@ def _metered_snapshots(max_age: float) -> Any:
     class MeteredSnapshots(SnapshotCache):
         cpu_s = 0.0
 
-        def get(self, iam: Any, run_started: float) -> Any:
-            reads = self.reads
+        def get(self, iam: Any, run_started: float, store: Any = None) -> Any:
+            before = (self.reads, self.loads)
             cpu = time.thread_time()
             moto = moto_scale.MOTO_CPU.thread_seconds()
             try:
-                return super().get(iam, run_started)
+                return super().get(iam, run_started, store)
             finally:
-                if self.reads != reads:
+                if (self.reads, self.loads) != before:
                     spent = time.thread_time() - cpu
                     self.cpu_s += spent - (moto_scale.MOTO_CPU.thread_seconds() - moto)
 
     return MeteredSnapshots(max_age)
+
+
+class _MeteredShare:
+    """The schedule's :func:`~kops_iam.application.drift.share_snapshot`, its CPU metered
+    (moto's share taken out) while the bench runs a period."""
+
+    def __init__(self) -> None:
+        from kops_iam.application import drift
+
+        self.module = drift
+        self.original = drift.share_snapshot
+        self.cpu_s = 0.0
+        self.reads = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        cpu = time.thread_time()
+        moto = moto_scale.MOTO_CPU.thread_seconds()
+        try:
+            return self.original(*args, **kwargs)
+        finally:
+            self.reads += 1
+            spent = time.thread_time() - cpu
+            self.cpu_s += spent - (moto_scale.MOTO_CPU.thread_seconds() - moto)
+
+    def __enter__(self) -> _MeteredShare:
+        self.module.share_snapshot = self  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.module.share_snapshot = self.original
 
 
 def _runtime(world: BenchWorld) -> Any:
@@ -285,6 +350,8 @@ def period(
     from kops_iam.application.settings import Defaults
 
     drifted = _drift(world, size, seed)
+    prebuilt_s, _ = prebuild_bulk_answer(world)
+    computed = moto_scale.BULK_ANSWERS.computed
     queue = world.world.drift_queue
     runtimes = [_runtime(world) for _ in range(workers + 1)]
     world.calls.take()
@@ -300,13 +367,15 @@ def period(
     moto_scale.MOTO_CPU.take()
     start = time.perf_counter()
     cpu_start = time.process_time()
-    queued = handler.handle(scheduled_event(), LambdaContext(), runtimes[0], None)
+    with _MeteredShare() as share:
+        queued = handler.handle(scheduled_event(), LambdaContext(), runtimes[0], None)
     # only the schedule's invocation (and its sending threads) ran so far
     schedule_moto, _ = moto_scale.MOTO_CPU.take()
-    schedule_cpu = time.process_time() - cpu_start - schedule_moto
+    schedule_cpu = time.process_time() - cpu_start - schedule_moto - share.cpu_s
     schedule_calls = world.calls.take()
     if queued["drift"]["queued"] != size:
         raise RuntimeError(f"the schedule queued {queued['drift']} for {size} clusters")
+    shared = queued["drift"].get("sharedRoles")
 
     def polled(action: Any) -> Any:
         """The poller's work, its CPU (moto's taken out) counted as the bench's."""
@@ -355,14 +424,18 @@ def period(
         raise errors[0]
     calls = world.calls.take()
     dead = len(world.world.drift_dead_letters())
+    if moto_scale.BULK_ANSWERS.computed != computed:
+        raise RuntimeError("moto built a bulk answer during the period: it was not prebuilt")
     held = [r.snapshots.current for r in runtimes[1:] if r.snapshots and r.snapshots.current]
     cpu = Cpu(
         process=process_cpu,
         moto=moto_cpu,
         poller=poller_cpu[0],
         schedule=max(0.0, schedule_cpu),
-        snapshot=sum(r.snapshots.cpu_s for r in runtimes[1:]),
-        snapshot_reads=sum(r.snapshots.reads for r in runtimes[1:]),
+        snapshot=share.cpu_s + sum(r.snapshots.cpu_s for r in runtimes[1:]),
+        snapshot_reads=share.reads * bool(shared) + sum(r.snapshots.reads for r in runtimes[1:]),
+        share=share.cpu_s,
+        snapshot_loads=sum(r.snapshots.loads for r in runtimes[1:]),
     )
     return Period(
         clusters=size,
@@ -379,6 +452,8 @@ def period(
         snapshot_roles=max((len(h.roles) for h in held), default=0),
         bulk_page_s=bulk_seconds,
         load=load,
+        shared_roles=shared,
+        prebuilt_s=prebuilt_s,
     )
 
 
@@ -396,19 +471,24 @@ def worker_memory(world: BenchWorld, size: int) -> Memory:
     snapshot of ``size`` clusters and checking one batch of them: the traced peak, and
     what is still held after (the snapshot, as a warm container keeps it). Another worker
     reads first, untraced, so moto's answers are computed outside the trace."""
+    from kops_iam.application.drift import share_snapshot
     from kops_iam.application.settings import Defaults
 
     runtime = _runtime(world)
     keys = [f"{cluster(i)}/config" for i in range(min(size, Defaults.DRIFT_BATCH_SIZE))]
     start = time.perf_counter()
-    # moto's answers computed first (untraced), so the traced read is served from the
-    # bench's cache and the trace is (nearly) the function's own allocations
-    _runtime(world).snapshots.get(runtime.reconciler.iam, 0.0)
+    # the schedule's shared snapshot (or, without a snapshot bucket, moto's answers) made
+    # first, untraced, so the trace is (nearly) the worker's own allocations
+    scheduler = _runtime(world)
+    if runtime.store is not None:
+        share_snapshot(scheduler.reconciler, runtime.store)
+    else:
+        scheduler.snapshots.get(runtime.reconciler.iam, 0.0)
     tracemalloc.start()
     try:
         before, _ = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
-        snapshot = runtime.snapshots.get(runtime.reconciler.iam, 0.0)
+        snapshot = runtime.snapshots.get(runtime.reconciler.iam, 0.0, runtime.store)
         for key in keys:
             runtime.reconciler.check_key(key, snapshot)
         after, peak = tracemalloc.get_traced_memory()
@@ -523,6 +603,8 @@ def _raw(p: Period) -> dict[str, object]:
         "dead_letters": p.dead_letters,
         "outcomes": p.outcomes,
         "snapshot_roles": p.snapshot_roles,
+        "shared_roles": p.shared_roles,
+        "bulk_answer_prebuilt_s": p.prebuilt_s,
         "calls": _flat(p.calls),
         "schedule_calls": _flat(p.schedule_calls),
     }
@@ -564,8 +646,11 @@ def model_minutes(
 
     * the schedule: its listing pages one after the other, its ``SendMessageBatch`` calls
       ``drift_threads`` at a time, its CPU;
+    * with a shared snapshot (docs/adr/0117), the schedule's bulk read too: its pages one
+      after the other at ``page_s``, its parsing and writing CPU;
     * then, ``workers`` in parallel, each with ``clusters / workers`` checks: one snapshot
-      (its pages one after the other at ``page_s``, its parsing CPU), then its checks,
+      (the shared one: a GET and its decoding CPU; else its own bulk read: its pages one
+      after the other at ``page_s``, its parsing CPU), then its checks,
       ``drift_threads`` at a time, each taking the longer of its calls' latency and its
       CPU (a worker's threads share its CPU).
 
@@ -585,9 +670,18 @@ def model_minutes(
     schedule_s = lists * latency + sends * latency / threads + p.cpu.schedule * scale * cpu_scale
     roles = p.snapshot_roles * scale
     pages = max(1, math.ceil(roles / 1000))
-    per_read_cpu = p.cpu.snapshot / max(1, p.cpu.snapshot_reads) * scale
-    snapshot_s = pages * page_s + per_read_cpu * cpu_scale
-    worker_calls = p.calls.total - sched.total - p.snapshot_pages
+    if p.shared_roles is not None:
+        # the schedule reads IAM once and shares it (docs/adr/0117): its pages and parsing
+        # come before any check; each worker then takes the copy (a GET and its decoding)
+        per_read_cpu = p.cpu.share * scale
+        schedule_s += pages * page_s + per_read_cpu * cpu_scale
+        loads = max(1, p.cpu.snapshot_loads)
+        snapshot_s = latency + (p.cpu.snapshot - p.cpu.share) / loads * scale * cpu_scale
+    else:
+        per_read_cpu = p.cpu.snapshot / max(1, p.cpu.snapshot_reads) * scale
+        snapshot_s = pages * page_s + per_read_cpu * cpu_scale
+    worker_pages = p.snapshot_pages - sched.counts.get("iam:GetAccountAuthorizationDetails", 0)
+    worker_calls = p.calls.total - sched.total - worker_pages
     calls_per_check = worker_calls / p.clusters
     cpu_per_check = p.cpu.checks / p.clusters
     per_worker = clusters / workers
@@ -661,7 +755,8 @@ def _rows(
         if not measured_big:
             # each worker reads every kops role once: 1,000 roles a page at most
             roles = p.snapshot_roles / p.clusters * TARGET_FLEET
-            per_unchanged = p.workers * math.ceil(roles / 1000) / (TARGET_FLEET * 0.99)
+            readers = 1 if p.shared_roles is not None else p.workers
+            per_unchanged = readers * math.ceil(roles / 1000) / (TARGET_FLEET * 0.99)
             value = f"{per_unchanged:.4f} (projected; measured {p.snapshot_pages / unchanged:.4f})"
         rows.append(
             Row(
@@ -671,8 +766,14 @@ def _rows(
                 target=f"<= {TARGET_IAM_PER_UNCHANGED} at {TARGET_FLEET:,}",
                 status=verdict(per_unchanged <= TARGET_IAM_PER_UNCHANGED),
                 note=f"{where}: {p.snapshot_pages} GetAccountAuthorizationDetails page(s) by "
-                f"{p.cpu.snapshot_reads} snapshot read(s) of {p.workers} workers "
-                f"({p.snapshot_roles:,} kops roles, 1,000 a page) for {unchanged:,} "
+                f"{p.cpu.snapshot_reads} bulk read(s) "
+                + (
+                    f"(the schedule's, shared with the {p.workers} workers through S3: "
+                    f"{p.cpu.snapshot_loads} GetObject) "
+                    if p.shared_roles is not None
+                    else f"of {p.workers} workers "
+                )
+                + f"({p.snapshot_roles:,} kops roles, 1,000 a page) for {unchanged:,} "
                 f"unchanged clusters of {p.clusters:,}; "
                 f"the {p.per_role_iam} other IAM calls are the {corrected} drifted clusters' "
                 f"reconciles ({p.per_role_iam / max(corrected, 1):.1f} each); all IAM calls "
@@ -704,7 +805,9 @@ def _rows(
             f"its start): the function {cpu.function:.0f} s (of which parsing "
             f"{cpu.snapshot_reads} snapshots {cpu.snapshot:.0f} s), moto {cpu.moto:.0f} s, "
             f"the bench's pollers {cpu.poller:.0f} s; {slow.workers} workers x 4 threads "
-            "share one GIL here, where Lambda gives each worker its own CPU",
+            "share one GIL here, where Lambda gives each worker its own CPU; moto built its "
+            f"bulk answer before the period ({slow.prebuilt_s:.0f} s, not in it: each page is "
+            f"charged {BULK_PAGE_S:g} s instead)",
         )
     )
     rows.append(_model_row(slow))
@@ -765,9 +868,16 @@ def _model_row(slow: Period) -> Row:
         f"{m.minutes:.2f} min",
         target=f"<= {TARGET_MINUTES:g} (model)",
         status=verdict(m.minutes <= TARGET_MINUTES),
-        note=f"MODELLED, not measured ({basis}): schedule {m.schedule_s:.0f} s + per worker "
-        f"snapshot {m.snapshot_s:.0f} s ({m.pages_per_snapshot} pages x {BULK_PAGE_S:g} s + "
-        f"{m.snapshot_cpu_s:.1f} s parsing CPU x {m.cpu_scale:.2f}) + checks {m.checks_s:.0f} s "
+        note=f"MODELLED, not measured ({basis}): schedule {m.schedule_s:.0f} s"
+        + (
+            f" (with the shared snapshot: {m.pages_per_snapshot} pages x {BULK_PAGE_S:g} s + "
+            f"{m.snapshot_cpu_s:.1f} s parsing and writing CPU x {m.cpu_scale:.2f}) + per "
+            f"worker taking it {m.snapshot_s:.0f} s"
+            if slow.shared_roles is not None
+            else f" + per worker snapshot {m.snapshot_s:.0f} s ({m.pages_per_snapshot} pages x "
+            f"{BULK_PAGE_S:g} s + {m.snapshot_cpu_s:.1f} s parsing CPU x {m.cpu_scale:.2f})"
+        )
+        + f" + checks {m.checks_s:.0f} s "
         f"({TARGET_FLEET // WORKERS:,} per worker, 4 at a time, each the longer of "
         f"{m.calls_per_check:.2f} calls x 100 ms and {m.cpu_per_check_ms:.1f} ms measured "
         f"function CPU x {m.cpu_scale:.2f}: Lambda's CPU share at {LAMBDA_MEMORY_MB} MB of "
@@ -794,7 +904,9 @@ def _period_row(ps: list[Period]) -> Row:
         f"{cpu.process:.1f} s = function {cpu.function:.1f} s (checks "
         f"{cpu.checks / p.clusters * 1000:.1f} ms each, {cpu.snapshot_reads} snapshots "
         f"{cpu.snapshot:.1f} s, schedule {cpu.schedule:.1f} s) + moto {cpu.moto:.1f} s + "
-        f"pollers {cpu.poller:.1f} s; load {p.load:.1f} at its start",
+        f"pollers {cpu.poller:.1f} s; load {p.load:.1f} at its start; moto's bulk answer "
+        f"built before it in {p.prebuilt_s:.1f} s (not in it: each page is charged "
+        f"{p.bulk_page_s:g} s instead)",
     )
 
 
