@@ -12,7 +12,7 @@ Bytecode: every child reads and writes it under one cache directory of the run's
 Without that, ``PYTHONDONTWRITEBYTECODE=1`` in the environment (the development sessions set
 it) had kops_iam compiled from source in every child while boto3, pydantic and Powertools
 came from pip's bytecode: a cost charged to one side only, and absent from a run without the
-variable. The deployed asset's bytecode: docs/adr/0117.
+variable. The deployed asset's bytecode: docs/adr/0118.
 
 The first-event runs alternate with plain-handler runs and their ratio is paired per run, so
 load that changes during the benchmark hits both sides alike.
@@ -297,7 +297,7 @@ def _run(rounds: int, first_event_runs: int, pycache: str) -> tuple[list[Row], d
                 f"<= {TARGET_COLD_RATIO}x plain",
                 verdict(paired.median <= TARGET_COLD_RATIO),
                 note=f"plain handler (boto3 + iam/s3/events clients) {plain_ms.median:.0f} ms; "
-                "paired per run, in fresh interpreters, bytecode cached; docs/adr/0113, 0117",
+                "paired per run, in fresh interpreters, bytecode cached; docs/adr/0113, 0118",
             )
         )
         rows.append(

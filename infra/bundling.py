@@ -9,7 +9,7 @@ triple the asset).
 
 The bundle carries bytecode compiled by the runtime's own Python version when this machine
 has that interpreter (``python3.13``): ``/var/task`` is read-only, so without it every cold
-start compiles kops_iam, pydantic, Powertools and PyYAML from source (docs/adr/0117).
+start compiles kops_iam, pydantic, Powertools and PyYAML from source (docs/adr/0118).
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ class PipLocalBundling:
             print(
                 f"kops-iam: no Python {self.python_version} on this machine (set "
                 f"{COMPILER_ENV}): the bundle carries no bytecode, so every cold start "
-                "compiles it (docs/adr/0117)",
+                "compiles it (docs/adr/0118)",
                 file=sys.stderr,
             )
             return False

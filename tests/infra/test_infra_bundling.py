@@ -158,7 +158,7 @@ THIS_RUNTIME = lambda_.Runtime(f"python{sys.version_info[0]}.{sys.version_info[1
 def test_the_bundle_carries_bytecode_for_the_runtimes_python(
     fake_pip: FakePip, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given an interpreter of the runtime's version on this machine (docs/adr/0117)
+    # Given an interpreter of the runtime's version on this machine (docs/adr/0118)
     fake_pip.payload_bytes = 0  # an empty yaml/__init__.py: valid Python
     tag = sys.implementation.cache_tag
     assert bundling.find_compiler(bundling.python_version(THIS_RUNTIME)) is not None

@@ -76,7 +76,7 @@ with moto.mock_aws():
 
 
 def test_an_s3_events_cold_path_builds_and_loads_only_what_it_needs(tmp_path: Any) -> None:
-    # Given a fresh interpreter with the stack's environment (docs/adr/0117)
+    # Given a fresh interpreter with the stack's environment (docs/adr/0118)
     spec = tmp_path / "config"
     spec.write_text(
         "apiVersion: kops.k8s.io/v1alpha2\nkind: Cluster\nmetadata:\n  name: c.example.com\n"

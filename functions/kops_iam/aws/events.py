@@ -349,7 +349,7 @@ def _models() -> Any:
 
     Each is built (its validator made) when it first validates (``defer_build``): an S3
     event from EventBridge never pays for the ``Records`` models, nor a batch of drift
-    checks for the EventBridge ones (docs/adr/0117).
+    checks for the EventBridge ones (docs/adr/0118).
     """
     from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
     from pydantic import BaseModel, ConfigDict, Field
