@@ -74,6 +74,7 @@ def lambda_like_env(extra: dict[str, str] | None = None) -> dict[str, str]:
             "POWERTOOLS_METRICS_NAMESPACE": "KopsIam",
             "KOPS_IAM_SPECS_BUCKET": "kops-iam-specs",
             "KOPS_IAM_AUDIT_BUS_NAME": "kops-iam-audit",
+            "PYDANTIC_DISABLE_PLUGINS": "__all__",
             "PYTHONPATH": str(FUNCTIONS_DIR),
         }
     )

@@ -6,11 +6,16 @@ CDK's local bundling hook runs ``pip`` on this machine for the function's platfo
 the function's, ``functions/requirements.txt`` (not the tools', docs/adr/0080), minus the AWS
 SDK the Lambda runtime already carries (see docs/adr/0011: bundling boto3/botocore would
 triple the asset).
+
+The bundle carries bytecode compiled by the runtime's own Python version when this machine
+has that interpreter (``python3.13``): ``/var/task`` is read-only, so without it every cold
+start compiles kops_iam, pydantic, Powertools and PyYAML from source (docs/adr/0118).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -40,6 +45,9 @@ MAX_BUNDLE_BYTES: Final = 20 * 1024 * 1024
 EXCLUDE: Final = ("*.egg-info", "**/__pycache__", "**/*.pyc")
 
 _ARCH_PLATFORM: Final = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+#: Environment variable naming the interpreter that compiles the bundle's bytecode (its
+#: version must be the runtime's); unset: ``python<version>`` on ``PATH``.
+COMPILER_ENV: Final = "KOPS_IAM_BYTECODE_PYTHON"
 
 
 def canonical(name: str) -> str:
@@ -63,6 +71,39 @@ def tree_size(path: Path) -> int:
     return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
 
 
+def cache_tag(python_version: str) -> str:
+    """``cpython-313`` for ``3.13``: the bytecode tag the runtime's interpreter looks for."""
+    return "cpython-" + python_version.replace(".", "")
+
+
+def find_compiler(python_version: str) -> str | None:
+    """An interpreter of the runtime's Python version on this machine, or ``None``.
+
+    :data:`COMPILER_ENV` names one explicitly; otherwise ``python<version>`` on ``PATH``,
+    or the running interpreter when it is that version. The candidate is asked for its
+    bytecode tag, so a stale shim or a wrong version is never used.
+    """
+    named = os.environ.get(COMPILER_ENV, "").strip()
+    if named:
+        candidates = [named]
+    else:
+        candidates = [shutil.which(f"python{python_version}") or "", sys.executable]
+    for candidate in filter(None, candidates):
+        try:
+            done = subprocess.run(  # noqa: S603
+                [candidate, "-c", "import sys; print(sys.implementation.cache_tag)"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if done.returncode == 0 and done.stdout.strip() == cache_tag(python_version):
+            return candidate
+    return None
+
+
 @jsii.implements(ILocalBundling)
 class PipLocalBundling:
     """Install the dependencies for the Lambda platform with pip, then copy the package.
@@ -75,6 +116,9 @@ class PipLocalBundling:
         Requirement strings; defaults to the function's (``functions/requirements.txt``).
     max_bytes
         Synth fails when the bundle is larger (unzipped).
+    compiler
+        Interpreter that compiles the bundle's bytecode, of the runtime's version; defaults
+        to :func:`find_compiler`'s; ``""`` compiles none.
     """
 
     def __init__(
@@ -83,11 +127,47 @@ class PipLocalBundling:
         architecture: lambda_.Architecture,
         requirements: Sequence[str] | None = None,
         max_bytes: int = MAX_BUNDLE_BYTES,
+        compiler: str | None = None,
     ) -> None:
         self.python_version = python_version(runtime)
         self.platform = _ARCH_PLATFORM[architecture.name]
         self.requirements = list(requirements or runtime_dependencies())
         self.max_bytes = max_bytes
+        self._compiler = compiler
+
+    def compile_bytecode(self, output: Path) -> bool:
+        """Compile every module of ``output`` for the runtime; ``False`` when this machine
+        has no interpreter of the runtime's version (the bundle then carries none).
+
+        Hash-based, unchecked bytecode (PEP 552): valid whatever timestamps the zip keeps,
+        and the same bytes for the same sources, so the asset hash stays reproducible.
+        """
+        compiler = find_compiler(self.python_version) if self._compiler is None else self._compiler
+        if not compiler:
+            print(
+                f"kops-iam: no Python {self.python_version} on this machine (set "
+                f"{COMPILER_ENV}): the bundle carries no bytecode, so every cold start "
+                "compiles it (docs/adr/0118)",
+                file=sys.stderr,
+            )
+            return False
+        command = [
+            compiler,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            str(output),
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"compileall failed ({' '.join(command)}):\n{result.stdout}{result.stderr}".strip()
+            )
+        return True
 
     def _pip(self, *args: str) -> None:
         command = [
@@ -138,13 +218,18 @@ class PipLocalBundling:
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
             dirs_exist_ok=True,
         )
+        compiled = self.compile_bytecode(output)
         size = tree_size(output)
         if size > self.max_bytes:
             raise RuntimeError(
                 f"Lambda bundle is {size / 2**20:.1f} MiB unzipped, over the "
                 f"{self.max_bytes / 2**20:.0f} MiB budget (docs/adr/0011)"
             )
-        print(f"kops-iam: Lambda bundle {size / 2**20:.1f} MiB unzipped", file=sys.stderr)
+        bytecode = f"bytecode for {cache_tag(self.python_version)}" if compiled else "no bytecode"
+        print(
+            f"kops-iam: Lambda bundle {size / 2**20:.1f} MiB unzipped, {bytecode}",
+            file=sys.stderr,
+        )
         return True
 
 

@@ -63,6 +63,9 @@ def environment(
             Env.AUDIENCE: "stack",
             "POWERTOOLS_SERVICE_NAME": Defaults.POWERTOOLS_SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": Defaults.METRICS_NAMESPACE,
+            # The function uses no pydantic plugin: skip their discovery, a scan of every
+            # installed distribution's entry points on the first model (docs/adr/0118).
+            "PYDANTIC_DISABLE_PLUGINS": "__all__",
         }
     )
     if drift_queue_url is not None:

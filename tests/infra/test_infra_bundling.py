@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,8 +63,14 @@ def fake_pip(monkeypatch: pytest.MonkeyPatch) -> FakePip:
     return fake
 
 
-def bundler(**kwargs: int) -> PipLocalBundling:
-    return PipLocalBundling(lambda_.Runtime.PYTHON_3_13, lambda_.Architecture.ARM_64, **kwargs)
+def bundler(max_bytes: int = bundling.MAX_BUNDLE_BYTES, compiler: str = "") -> PipLocalBundling:
+    # No bytecode unless a test asks for it (the fake pip's payload is not Python).
+    return PipLocalBundling(
+        lambda_.Runtime.PYTHON_3_13,
+        lambda_.Architecture.ARM_64,
+        max_bytes=max_bytes,
+        compiler=compiler,
+    )
 
 
 def _names(requirements: list[str]) -> set[str]:
@@ -141,3 +149,48 @@ def test_pip_failure_is_reported_with_its_output(
     monkeypatch.setattr(bundling.subprocess, "run", lambda *a, **k: Failed())
     with pytest.raises(RuntimeError, match="No matching distribution"):
         bundler().try_bundle(str(tmp_path), image=IMAGE)
+
+
+#: The runtime of this interpreter's version, so that this interpreter compiles its bytecode.
+THIS_RUNTIME = lambda_.Runtime(f"python{sys.version_info[0]}.{sys.version_info[1]}")
+
+
+def test_the_bundle_carries_bytecode_for_the_runtimes_python(
+    fake_pip: FakePip, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an interpreter of the runtime's version on this machine (docs/adr/0118)
+    fake_pip.payload_bytes = 0  # an empty yaml/__init__.py: valid Python
+    tag = sys.implementation.cache_tag
+    assert bundling.find_compiler(bundling.python_version(THIS_RUNTIME)) is not None
+    bundle = PipLocalBundling(THIS_RUNTIME, lambda_.Architecture.ARM_64, compiler=sys.executable)
+
+    # When CDK asks for a local bundle
+    assert bundle.try_bundle(str(tmp_path), image=IMAGE) is True
+
+    # Then every module, the dependencies' and kops_iam's, has its bytecode for that version
+    sources = list(tmp_path.rglob("*.py"))
+    assert len(sources) > 40
+    for source in sources:
+        assert Path(importlib.util.cache_from_source(str(source))).is_file(), source
+    handler = tmp_path / "kops_iam" / "application" / "__pycache__" / f"handler.{tag}.pyc"
+    # And it is hash-based and unchecked (PEP 552 flags 0b01): the zip's timestamps do not
+    # matter and the same sources give the same bytes
+    assert int.from_bytes(handler.read_bytes()[4:8], "little") == 0b01
+    assert f"bytecode for {tag}" in capsys.readouterr().err
+
+
+def test_without_the_runtimes_python_the_bundle_says_it_has_no_bytecode(
+    fake_pip: FakePip, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert bundler().try_bundle(str(tmp_path), image=IMAGE) is True
+
+    assert not list(tmp_path.rglob("*.pyc"))
+    err = capsys.readouterr().err
+    assert "carries no bytecode" in err and bundling.COMPILER_ENV in err
+
+
+def test_a_compiler_of_another_version_is_never_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    # This interpreter is not Python 2.7: named explicitly, it is still refused
+    monkeypatch.setenv(bundling.COMPILER_ENV, sys.executable)
+    assert bundling.find_compiler("2.7") is None
+    assert bundling.find_compiler(bundling.python_version(THIS_RUNTIME)) == sys.executable

@@ -229,6 +229,7 @@ def test_default_configuration_reaches_the_function(own_bucket: Synthesized) -> 
         Env.AUDIENCE: "stack",
         "POWERTOOLS_SERVICE_NAME": Defaults.POWERTOOLS_SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": Defaults.METRICS_NAMESPACE,
+        "PYDANTIC_DISABLE_PLUGINS": "__all__",
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from typing import Any
@@ -34,6 +35,81 @@ def test_importing_the_handler_leaves_heavy_modules_for_later() -> None:
 
     # Then none of the heavy modules was loaded
     assert json.loads(result.stdout) == []
+
+
+#: A fresh interpreter handles an S3 event from EventBridge (moto in-process) as a cold
+#: container's first event, then reports what that event loaded and built.
+_FIRST_S3_EVENT = """
+import json, os, sys
+from pathlib import Path
+import boto3, moto
+with moto.mock_aws():
+    boto3.client("s3").create_bucket(Bucket="specs")
+    boto3.client("s3").put_object(
+        Bucket="specs", Key="c.example.com/config", Body=Path(sys.argv[1]).read_bytes()
+    )
+    boto3.client("events").create_event_bus(Name="kops-iam-audit")
+    from kops_iam.application import handler
+    from kops_iam.aws import events
+    runtime = handler.build_runtime(os.environ, account_id="123456789012")
+    event = {
+        "version": "0", "id": "1", "detail-type": "Object Created", "source": "aws.s3",
+        "account": "123456789012", "time": "2024-01-01T00:00:00Z", "region": "us-east-1",
+        "resources": [],
+        "detail": {"bucket": {"name": "specs"}, "object": {"key": "c.example.com/config"}},
+    }
+    summary = handler.handle(event, None, runtime)
+    import pydantic.plugin._loader as plugins
+    from aws_lambda_powertools.utilities.parser.functions import CACHE_TYPE_ADAPTER
+    models = events._models()
+    names = ("Records", "S3EventBridge", "Scheduled")
+    adapted = [getattr(a, "_type", None) for a in CACHE_TYPE_ADAPTER.values()]
+    print(json.dumps({
+        "applied": [o["detailType"] for o in summary["outcomes"]],
+        # A deferred model is built as a class, or as the adapter Powertools caches for it.
+        "built": [n for n in names if getattr(models, n) in adapted],
+        "classes built": [n for n in names if getattr(models, n).__pydantic_complete__],
+        "plugins scanned": plugins._plugins is not None,
+        "bulk read loaded": "kops_iam.aws.iam_snapshot" in sys.modules,
+    }))
+"""
+
+
+def test_an_s3_events_cold_path_builds_and_loads_only_what_it_needs(tmp_path: Any) -> None:
+    # Given a fresh interpreter with the stack's environment (docs/adr/0118)
+    spec = tmp_path / "config"
+    spec.write_text(
+        "apiVersion: kops.k8s.io/v1alpha2\nkind: Cluster\nmetadata:\n  name: c.example.com\n"
+        "spec:\n  cloudProvider: aws\n  configBase: s3://state/c.example.com\n"
+        "  networkCIDR: 10.0.0.0/16\n  subnets:\n  - name: us-east-1a\n    zone: us-east-1a\n"
+    )
+    env = dict(os.environ)
+    env.update(
+        {
+            Env.SPECS_BUCKET: "specs",
+            Env.AUDIT_BUS_NAME: "kops-iam-audit",
+            "AWS_REGION": "us-east-1",
+            "PYDANTIC_DISABLE_PLUGINS": "__all__",
+        }
+    )
+
+    # When it handles an S3 event from EventBridge as its first event
+    result = subprocess.run(
+        [sys.executable, "-c", _FIRST_S3_EVENT, str(spec)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+
+    # Then the spec was applied, and only the event model it needed was built
+    assert report["applied"] == ["Spec Applied"]
+    assert report["built"] == ["S3EventBridge"]
+    assert report["classes built"] == []
+    # And pydantic did not scan for plugins, nor did the event load the drift's bulk read
+    assert report["plugins scanned"] is False
+    assert report["bulk read loaded"] is False
 
 
 def test_the_container_builds_its_runtime_once() -> None:

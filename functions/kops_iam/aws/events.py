@@ -345,12 +345,17 @@ def _eventbridge(event: Mapping[str, Any]) -> ParsedEvent:
 
 @functools.cache
 def _models() -> Any:
-    """Build the pydantic models once, on first use (pydantic is heavy to import)."""
+    """Define the pydantic models once, on first use (pydantic is heavy to import).
+
+    Each is built (its validator made) when it first validates (``defer_build``): an S3
+    event from EventBridge never pays for the ``Records`` models, nor a batch of drift
+    checks for the EventBridge ones (docs/adr/0118).
+    """
     from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
     from pydantic import BaseModel, ConfigDict, Field
 
     class _Lenient(BaseModel):
-        model_config = ConfigDict(extra="ignore", populate_by_name=True)
+        model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
 
     class S3Bucket(_Lenient):
         name: str = Field(min_length=1)
@@ -388,9 +393,11 @@ def _models() -> Any:
         object: EBObject
 
     class S3EventBridge(EventBridgeModel):
+        model_config = ConfigDict(defer_build=True)
         detail: EBDetail
 
     class Scheduled(EventBridgeModel):
+        model_config = ConfigDict(defer_build=True)
         detail: dict[str, Any] = Field(default_factory=dict)
 
     class Models:
