@@ -88,6 +88,7 @@ def test_an_s3_events_cold_path_builds_and_loads_only_what_it_needs(tmp_path: An
         {
             Env.SPECS_BUCKET: "specs",
             Env.AUDIT_BUS_NAME: "kops-iam-audit",
+            Env.SNAPSHOT_BUCKET: "snapshots",  # as the stack: the drift snapshot's bucket
             "AWS_REGION": "us-east-1",
             "PYDANTIC_DISABLE_PLUGINS": "__all__",
         }

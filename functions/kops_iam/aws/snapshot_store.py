@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from kops_iam.aws.errors import error_code
-from kops_iam.aws.iam_snapshot import IamSnapshot, dump_snapshot, load_snapshot
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from mypy_boto3_s3 import S3Client
+
+    from kops_iam.aws.iam_snapshot import IamSnapshot
 
 #: The one object holding the latest period's snapshot.
 SNAPSHOT_KEY: Final = "drift/iam-snapshot.json.gz"
@@ -44,6 +45,8 @@ class SnapshotStore:
 
     def put(self, snapshot: IamSnapshot) -> int:
         """Write ``snapshot``; return the object's size in bytes."""
+        from kops_iam.aws.iam_snapshot import dump_snapshot  # drift work only: not at init
+
         body = dump_snapshot(snapshot)
         self.s3.put_object(
             Bucket=self.bucket,
@@ -56,6 +59,8 @@ class SnapshotStore:
     def get(self) -> IamSnapshot | None:
         """The shared snapshot; ``None`` when there is none yet. A malformed or oversized
         object raises :class:`ValueError`."""
+        from kops_iam.aws.iam_snapshot import load_snapshot  # drift work only: not at init
+
         try:
             answer = self.s3.get_object(Bucket=self.bucket, Key=self.key)
         except Exception as exc:
