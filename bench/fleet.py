@@ -253,24 +253,13 @@ def prebuild_bulk_answer(world: BenchWorld) -> tuple[float, int]:
     """Have moto build its ``GetAccountAuthorizationDetails`` pages for the IAM state the
     period will read, before the period: the period then charges each page the assumed
     :data:`BULK_PAGE_S` (IAM's own time to build it) and not moto's time to build it as well.
-    The pages are asked exactly as the function asks them (:func:`read_snapshot`'s
-    requests), through the bench's own uncounted client; returns the seconds it took and
-    the pages."""
-    from kops_iam.aws.iam_snapshot import MAX_PAGE_ITEMS
+    The pages are asked exactly as the function asks them (its own :func:`role_pages`),
+    through the bench's own uncounted client; returns the seconds it took and the pages."""
+    from kops_iam.aws.iam_snapshot import role_pages
 
     begin = time.perf_counter()
-    pages = 0
-    marker = None
     with world.calls.paused():
-        while True:
-            request: dict[str, Any] = {"Filter": ["Role"], "MaxItems": MAX_PAGE_ITEMS}
-            if marker:
-                request["Marker"] = marker
-            page = world.iam.get_account_authorization_details(**request)
-            pages += 1
-            marker = page.get("Marker")
-            if not page.get("IsTruncated"):
-                break
+        pages = sum(1 for _ in role_pages(world.iam))
     return time.perf_counter() - begin, pages
 
 

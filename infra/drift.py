@@ -30,7 +30,6 @@ from infra.config import StackConfig
 from infra.eventing import function_target
 from infra.nag import acknowledge
 from kops_iam.application.settings import Defaults
-from kops_iam.aws.snapshot_store import SNAPSHOT_KEY
 
 #: Drift checks one invocation receives at most (Lambda gathers them for up to
 #: :data:`BATCH_WINDOW`). A worker checks them ``drift_threads`` at a time; an unchanged
@@ -118,11 +117,6 @@ class DriftQueues(Construct):
         )
         self.rule: events.Rule | None = None
         self.source: sources.SqsEventSource | None = None
-
-    @property
-    def snapshot_object_arn(self) -> str:
-        """The one object the function writes and reads."""
-        return self.snapshots.arn_for_objects(SNAPSHOT_KEY)
 
     def only_for(self, role: iam.IRole) -> None:
         """Deny reading or writing the snapshot bucket's objects to every principal but

@@ -19,6 +19,7 @@ from infra.eventing import MAX_EVENT_AGE, RETRY_ATTEMPTS
 from infra.nag import acknowledge, resource_text
 from infra.permissions import Targets, reconciler_statements
 from kops_iam.application.settings import SETTINGS, Defaults, Env
+from kops_iam.aws.snapshot_store import SNAPSHOT_KEY
 
 HANDLER: Final = "kops_iam.application.handler.lambda_handler"
 #: Newest runtime whose bundled boto3 is documented (docs/adr/0011); arm64 (Graviton).
@@ -92,7 +93,6 @@ class ReconcilerFunction(Construct):
         failure_queue: sqs.IQueue,
         drift_queue: sqs.IQueue | None = None,
         snapshot_bucket: s3.IBucket | None = None,
-        snapshot_object_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = log_group_with_retention(
@@ -117,7 +117,12 @@ class ReconcilerFunction(Construct):
             log_group_arn=log_group_target_arn(self.log_group),
             url_suffix=Aws.URL_SUFFIX,
             drift_queue_arn=drift_queue.queue_arn if drift_queue is not None else None,
-            snapshot_object_arn=snapshot_object_arn,
+            # the one object the function writes and reads (docs/adr/0117)
+            snapshot_object_arn=(
+                snapshot_bucket.arn_for_objects(SNAPSHOT_KEY)
+                if snapshot_bucket is not None
+                else None
+            ),
         )
         self.policy = iam.Policy(
             self,

@@ -51,7 +51,6 @@ class KopsIamStack(Stack):
             failure_queue=self.failures.queue,
             drift_queue=self.drift.queue,
             snapshot_bucket=self.drift.snapshots,
-            snapshot_object_arn=self.drift.snapshot_object_arn,
         )
         function = self.reconciler.function
         self.specs.trigger(function, self.failures.queue)

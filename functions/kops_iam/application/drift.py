@@ -163,6 +163,7 @@ def share_snapshot(
     except Exception as exc:  # noqa: BLE001 - the workers fall back to their own read
         log.warning("IAM snapshot for the run failed: workers read IAM themselves: %s", exc)
         return None
+    _log_read(snapshot)
     if snapshots is not None:
         snapshots.keep(snapshot)
     try:
@@ -170,14 +171,24 @@ def share_snapshot(
     except Exception as exc:  # noqa: BLE001 - as above
         log.warning("IAM snapshot could not be shared: workers read IAM themselves: %s", exc)
         return None
+    log.info("IAM snapshot shared: %d bytes", size)
+    return snapshot
+
+
+def _log_read(snapshot: IamSnapshot) -> None:
+    """Log a bulk read of IAM (and the profiles whose tags it could not see)."""
     log.info(
-        "IAM snapshot shared: %d kops role(s) of %d, %d page(s), %d bytes",
+        "IAM snapshot: %d kops role(s) of %d, %d page(s)",
         len(snapshot.roles),
         snapshot.seen,
         snapshot.pages,
-        size,
     )
-    return snapshot
+    if snapshot.profile_tags_missing:
+        log.warning(
+            "GetAccountAuthorizationDetails gave %d instance profile(s) without "
+            "tags: their tags are taken as planned (docs/adr/0111)",
+            snapshot.profile_tags_missing,
+        )
 
 
 # --------------------------------------------------------------------------- the workers
@@ -199,14 +210,13 @@ class SnapshotCache:
         self._snapshot: IamSnapshot | None = None
         #: Snapshots read from IAM so far (each one ``pages`` calls).
         self.reads = 0
-        #: Shared snapshots taken from the store so far (one ``GetObject`` each).
+        #: Times the shared snapshot was asked of the store (one ``GetObject`` each).
         self.loads = 0
 
-    def _serves(self, snapshot: IamSnapshot | None, run_started: float) -> bool:
+    def _serves(self, snapshot: IamSnapshot, run_started: float) -> bool:
+        """Taken after the run began, and not too old."""
         return (
-            snapshot is not None
-            and snapshot.taken_at >= run_started
-            and self._clock() - snapshot.taken_at <= self._max_age
+            snapshot.taken_at >= run_started and self._clock() - snapshot.taken_at <= self._max_age
         )
 
     def keep(self, snapshot: IamSnapshot) -> None:
@@ -245,18 +255,7 @@ class SnapshotCache:
             snapshot = read_snapshot(iam, clock=self._clock)
             self._snapshot = snapshot
             self.reads += 1
-            log.info(
-                "IAM snapshot: %d kops role(s) of %d, %d page(s)",
-                len(snapshot.roles),
-                snapshot.seen,
-                snapshot.pages,
-            )
-            if snapshot.profile_tags_missing:
-                log.warning(
-                    "GetAccountAuthorizationDetails gave %d instance profile(s) without "
-                    "tags: their tags are taken as planned (docs/adr/0111)",
-                    snapshot.profile_tags_missing,
-                )
+            _log_read(snapshot)
         return snapshot
 
     @property

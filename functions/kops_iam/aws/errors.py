@@ -15,6 +15,9 @@ def error_code(exc: BaseException) -> str:
     return str(error.get("Code", "")) if isinstance(error, Mapping) else ""
 
 
+#: Error codes S3 answers for an object (or version) that is not there.
+S3_MISSING_CODES: Final = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchVersion"})
+
 #: Error codes AWS answers when a caller exceeds a request rate (IAM: ``Throttling``; S3:
 #: ``SlowDown``; JSON services: ``ThrottlingException``; ...): botocore's own list of
 #: throttling codes (``botocore.retries.standard``). Not IAM's ``LimitExceeded``, a quota.

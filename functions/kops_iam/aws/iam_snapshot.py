@@ -126,17 +126,10 @@ def read_snapshot(
 ) -> IamSnapshot:
     """Read every role of the account (``GetAccountAuthorizationDetails``, paginated) and
     keep those ``keep`` selects by name."""
-    if not 1 <= page_size <= MAX_PAGE_ITEMS:
-        raise ValueError(f"page_size must be within 1..{MAX_PAGE_ITEMS}")
     taken_at = clock()
     roles: dict[str, SnapshotRole] = {}
     pages = seen = missing = 0
-    marker: str | None = None
-    while True:
-        request: dict[str, Any] = {"Filter": ["Role"], "MaxItems": page_size}
-        if marker:
-            request["Marker"] = marker
-        page = iam.get_account_authorization_details(**request)
+    for page in role_pages(iam, page_size):
         pages += 1
         for detail in page.get("RoleDetailList", []):
             seen += 1
@@ -146,14 +139,28 @@ def read_snapshot(
             role = snapshot_role(detail)
             missing += sum(1 for p in role.profiles if p.tags is None)
             roles[name] = role
-        marker = page.get("Marker")
-        if not page.get("IsTruncated"):
-            break
-        if not marker:
-            raise RuntimeError("GetAccountAuthorizationDetails: truncated page without Marker")
     return IamSnapshot(
         roles=roles, taken_at=taken_at, pages=pages, seen=seen, profile_tags_missing=missing
     )
+
+
+def role_pages(iam: IAMClient, page_size: int = MAX_PAGE_ITEMS) -> Iterator[Mapping[str, Any]]:
+    """The pages of ``GetAccountAuthorizationDetails`` with ``Filter=["Role"]``, one call
+    each, ``Marker`` to continue until ``IsTruncated`` is false."""
+    if not 1 <= page_size <= MAX_PAGE_ITEMS:
+        raise ValueError(f"page_size must be within 1..{MAX_PAGE_ITEMS}")
+    marker: str | None = None
+    while True:
+        request: dict[str, Any] = {"Filter": ["Role"], "MaxItems": page_size}
+        if marker:
+            request["Marker"] = marker
+        page = iam.get_account_authorization_details(**request)
+        yield page
+        marker = page.get("Marker")
+        if not page.get("IsTruncated"):
+            return
+        if not marker:
+            raise RuntimeError("GetAccountAuthorizationDetails: truncated page without Marker")
 
 
 def snapshot_role(detail: Mapping[str, Any]) -> SnapshotRole:

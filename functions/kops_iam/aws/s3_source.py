@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kops_iam.aws.errors import S3_MISSING_CODES, error_code
 from kops_iam.domain.state_store import (
     MAX_INSTANCE_GROUP_BYTES,
     MAX_INSTANCE_GROUPS,
@@ -25,7 +26,6 @@ from kops_iam.domain.state_store import (
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from mypy_boto3_s3 import S3Client
 
-_MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchVersion"})
 _CHANGED_CODES = frozenset({"412", "PreconditionFailed", "InvalidObjectState"})
 
 
@@ -115,7 +115,7 @@ class SpecSource:
         try:
             response = self._s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if _code(exc) in _MISSING_CODES:
+            if error_code(exc) in S3_MISSING_CODES:
                 return None
             raise
         version = response.get("VersionId")
@@ -149,7 +149,7 @@ class SpecSource:
         try:
             response = self._s3.get_object(**request)
         except ClientError as exc:
-            if _code(exc) in _MISSING_CODES | _CHANGED_CODES:
+            if error_code(exc) in S3_MISSING_CODES | _CHANGED_CODES:
                 raise ObjectChanged(str(exc)) from exc
             raise
         body = response["Body"]
@@ -177,7 +177,7 @@ class SpecSource:
         try:
             response = self._s3.get_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if _code(exc) in _MISSING_CODES:
+            if error_code(exc) in S3_MISSING_CODES:
                 return None
             raise
         body = response["Body"]
@@ -257,12 +257,6 @@ class SpecSource:
                 key = f"{prefix.get('Prefix', '').rstrip('/')}{SPEC_KEY_SUFFIX}"
                 if cluster_from_key(key):
                     yield key
-
-
-def _code(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    error = response.get("Error", {}) if isinstance(response, dict) else {}
-    return str(error.get("Code", ""))
 
 
 def _strip_quotes(etag: str | None) -> str | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from kops_iam.aws.errors import error_code
+from kops_iam.aws.errors import S3_MISSING_CODES, error_code
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from mypy_boto3_s3 import S3Client
@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 SNAPSHOT_KEY: Final = "drift/iam-snapshot.json.gz"
 #: Largest object a worker reads (a 5,000-role account compresses to a few MB).
 MAX_SNAPSHOT_BYTES: Final = 256 * 2**20
-_MISSING: Final = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
 class SnapshotTooLarge(ValueError):
@@ -64,7 +63,7 @@ class SnapshotStore:
         try:
             answer = self.s3.get_object(Bucket=self.bucket, Key=self.key)
         except Exception as exc:
-            if error_code(exc) in _MISSING:
+            if error_code(exc) in S3_MISSING_CODES:
                 return None
             raise
         size = int(answer.get("ContentLength", 0))
