@@ -121,6 +121,7 @@ class StackConfig(BaseModel):
         "kops-iam:driftConcurrency", 5
     )
     drift_read: Literal["bulk", "per-role"] = _setting("kops-iam:driftRead", "bulk")
+    event_read: Literal["bulk", "per-role"] = _setting("kops-iam:eventRead", "bulk")
     audit_bus_name: str = _setting("kops-iam:auditBusName", Defaults.AUDIT_BUS_NAME)
     audit_archive_retention_days: Annotated[int, Field(ge=0, le=36500)] = _setting(
         "kops-iam:auditArchiveRetentionDays", 365

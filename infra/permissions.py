@@ -205,8 +205,9 @@ class Targets:
             },
             "*": (
                 "route53:ListHostedZonesByName (a strict spec's hosted zone, by name) and, "
-                "with kops-iam:driftRead=bulk, iam:GetAccountAuthorizationDetails (every "
-                "role's policies in a few calls, docs/adr/0111) have no resource-level "
+                "with kops-iam:driftRead or kops-iam:eventRead bulk, "
+                "iam:GetAccountAuthorizationDetails (every role's policies in a few calls, "
+                "docs/adr/0111, 0121) have no resource-level "
                 'permission: AWS only accepts Resource "*". Both are read-only metadata: zone '
                 "ids and names, never records; role and policy documents, never credentials."
             ),
@@ -396,10 +397,11 @@ def reconciler_statements(config: StackConfig, targets: Targets) -> list[iam.Pol
             [*targets.readable_arns("role"), *targets.readable_arns("instance-profile")],
         ),
         *(
-            # Drift checks read every role in a few calls; IAM cannot scope this action to
-            # some roles (docs/adr/0111). Off with kops-iam:driftRead=per-role.
+            # Drift checks and events read every role in a few calls; IAM cannot scope this
+            # action to some roles (docs/adr/0111, 0121). Off when both
+            # kops-iam:driftRead and kops-iam:eventRead are per-role.
             [_statement("ReadAccountRolesInBulk", BULK_READS, ["*"])]
-            if config.drift_read == "bulk"
+            if "bulk" in (config.drift_read, config.event_read)
             else []
         ),
         _statement(

@@ -48,6 +48,7 @@ EXISTING_CONTEXT: dict[str, Any] = {
     "kops-iam:driftSchedule": "rate(30 minutes)",
     "kops-iam:driftConcurrency": "3",
     "kops-iam:driftRead": "per-role",
+    "kops-iam:eventRead": "per-role",
     "kops-iam:auditBusName": "kops-audit",
     "kops-iam:auditArchiveRetentionDays": "0",
     "kops-iam:auditLogRetentionDays": 3653,

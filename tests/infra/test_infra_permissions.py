@@ -116,14 +116,27 @@ def test_resource_star_only_for_finding_hosted_zones_and_the_bulk_read(
             assert as_list(statement["Resource"]) == ["*"]
 
 
-def test_the_bulk_read_is_granted_only_when_drift_checks_read_in_bulk() -> None:
-    # Given the default (bulk) and the per-role setting
+@pytest.mark.parametrize(
+    ("drift", "event", "granted"),
+    [
+        ("per-role", "bulk", True),
+        ("bulk", "per-role", True),
+        ("per-role", "per-role", False),
+    ],
+    ids=["events-bulk", "drift-bulk", "neither"],
+)
+def test_the_bulk_read_is_granted_only_when_drift_checks_or_events_read_in_bulk(
+    drift: str, event: str, granted: bool
+) -> None:
+    # Given the default (bulk for both)
     assert DEFAULT["ReadAccountRolesInBulk"]["Action"] == "iam:GetAccountAuthorizationDetails"
-    per_role = statements(**{"kops-iam:driftRead": "per-role"})
-    # Then per-role drift checks cannot read the account's roles in bulk
-    assert "ReadAccountRolesInBulk" not in per_role
-    assert not any(
-        "iam:GetAccountAuthorizationDetails" in as_list(s["Action"]) for s in per_role.values()
+    # When drift checks and events are set to read one way or the other
+    chosen = statements(**{"kops-iam:driftRead": drift, "kops-iam:eventRead": event})
+    # Then the account's roles can be read in bulk only if one of them reads in bulk
+    assert ("ReadAccountRolesInBulk" in chosen) is granted
+    assert (
+        any("iam:GetAccountAuthorizationDetails" in as_list(s["Action"]) for s in chosen.values())
+        is granted
     )
 
 

@@ -181,6 +181,7 @@ def test_the_drift_queue_feeds_the_function_within_the_iam_budget(
     assert variables[Env.DRIFT_QUEUE_URL] == ref(queue_id)
     assert variables[Env.DRIFT_MAX_RECEIVES] == str(Defaults.DRIFT_MAX_RECEIVES)
     assert variables[Env.DRIFT_READ] == ("bulk" if _owns_bucket(deployment) else "per-role")
+    assert variables[Env.EVENT_READ] == ("bulk" if _owns_bucket(deployment) else "per-role")
 
 
 # --- the function -------------------------------------------------------------------------
@@ -223,6 +224,7 @@ def test_default_configuration_reaches_the_function(own_bucket: Synthesized) -> 
         Env.RETAIN_ON_DELETE: "false",
         Env.MANAGE_ROOT_PATH_ROLES: "false",
         Env.DRIFT_READ: "bulk",
+        Env.EVENT_READ: "bulk",
         Env.DRIFT_QUEUE_URL: ref(own_bucket.logical_id("AWS::SQS::Queue", "DriftChecks")),
         Env.DRIFT_MAX_RECEIVES: str(Defaults.DRIFT_MAX_RECEIVES),
         Env.SNAPSHOT_BUCKET: ref(own_bucket.logical_id("AWS::S3::Bucket", "DriftSnapshots")),

@@ -49,7 +49,7 @@ def test_adding_a_new_role_to_its_profile_waits_for_iam_to_show_the_role(world: 
     assert summary["outcomes"][0]["detailType"] == DetailType.SPEC_APPLIED
     assert slept == [0.5, 1.0, 2.0]
     assert world.calls.count("iam:CreateRole") == 2  # never created twice
-    assert world.calls.count("iam:GetRole") == 3  # once per kind (bastion too): one pass
+    assert world.calls.count("iam:GetAccountAuthorizationDetails") == 1  # one pass, one read
     [event] = world.audit()
     assert event["detail"]["passes"] == 1
     profiles = world.inspect_iam.get_instance_profile(InstanceProfileName=MASTERS)[

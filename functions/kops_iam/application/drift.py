@@ -164,6 +164,7 @@ def share_snapshot(
         log.warning("IAM snapshot for the run failed: workers read IAM themselves: %s", exc)
         return None
     _log_read(snapshot)
+    reconciler.note_bulk_pages(snapshot.pages)
     if snapshots is not None:
         snapshots.keep(snapshot)
     try:
@@ -313,6 +314,7 @@ def check_batch(
             snapshot = snapshots.get(
                 reconciler.iam, max(c.run_started for c in checks), store=store
             )
+            reconciler.note_bulk_pages(snapshot.pages)
         except Exception as exc:
             if is_throttling(exc):
                 throttled.set()

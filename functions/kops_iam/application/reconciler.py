@@ -18,7 +18,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from kops_iam.application.audit_details import (
     AuditDetails,
@@ -31,7 +31,7 @@ from kops_iam.application.audit_details import (
 )
 from kops_iam.application.settings import Settings
 from kops_iam.aws.audit import AuditPublisher, make_event
-from kops_iam.aws.errors import is_throttling
+from kops_iam.aws.errors import error_code, is_throttling
 from kops_iam.aws.iam_diff import CONFLICT_PRECEDENCE, ClusterChanges, Write, diff_cluster
 from kops_iam.aws.iam_read import Observed, observe_cluster
 from kops_iam.aws.iam_write import ConcurrentChange, PropagationRetry, execute
@@ -66,6 +66,9 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from kops_iam.aws.iam_snapshot import IamSnapshot
 
 log = logging.getLogger("kops-iam.reconciler")
+
+#: Error codes of a request the caller's policy does not allow.
+ACCESS_DENIED_CODES: Final = frozenset({"AccessDenied", "AccessDeniedException"})
 
 #: An object of a cluster's input: ``(path its issues are reported at, bytes)``.
 InputObject = tuple[str, bytes]
@@ -149,6 +152,8 @@ class Reconciler:
         self._planner = planner or default_planner
         self.clock = clock
         self._sleep = sleep
+        #: Whether the account's roles fit one bulk page (``None``: not known yet).
+        self._one_page_account: bool | None = None
         region = s3.meta.region_name if s3 is not None else iam.meta.region_name
         self._partition = partition_for_region(region or "us-east-1")
 
@@ -206,16 +211,57 @@ class Reconciler:
             )
         return plan
 
+    def observe(
+        self, cluster: str, plan: ClusterPlan | None, *, bulk: bool = True
+    ) -> dict[RoleKind, Observed]:
+        """Read what IAM holds under the cluster's role names.
+
+        With ``bulk`` and ``event_read = bulk``: one ``GetAccountAuthorizationDetails``
+        page when it holds every role of the account (plus a read for each thing it cannot
+        vouch for, :func:`~kops_iam.aws.iam_snapshot.observe_snapshot`). A bulk read that
+        fails for any reason (throttling included) is done role by role instead; once the
+        account has needed more than one page, or the action was denied, this reconciler
+        reads role by role from then on (docs/adr/0121).
+        """
+        if bulk and self.settings.event_read == "bulk" and self._one_page_account is not False:
+            from kops_iam.aws.iam_snapshot import observe_cluster_in_one_page
+
+            try:
+                observed = observe_cluster_in_one_page(self.iam, cluster, plan)
+            except Exception as exc:  # noqa: BLE001 - the per-role reads decide
+                # throttled too: the per-role reads are other actions, with their own rate
+                log.warning(
+                    "bulk IAM read failed, reading role by role: %s",
+                    exc,
+                    extra={"throttled": is_throttling(exc)},
+                )
+                if error_code(exc) in ACCESS_DENIED_CODES:
+                    self.note_bulk_pages(None)  # not granted: not asked again
+                return observe_cluster(self.iam, cluster, plan)
+            if observed is not None:
+                self._one_page_account = True
+                return observed
+            log.info("the account's roles take more than one page: reading role by role")
+            self.note_bulk_pages(None)
+        return observe_cluster(self.iam, cluster, plan)
+
+    def note_bulk_pages(self, pages: int | None) -> None:
+        """What a bulk read of the account took (``None``: it could not be used): a
+        reconcile reads in bulk only while the account fits one page."""
+        self._one_page_account = pages == 1
+
     def changes_for(
         self,
         cluster: str,
         plan: ClusterPlan | None,
         observed: dict[RoleKind, Observed] | None = None,
+        *,
+        bulk: bool = True,
     ) -> ClusterChanges:
         """Read the cluster's roles from IAM (unless ``observed`` already says what IAM
-        holds) and compute what must change (no write)."""
+        holds; :meth:`observe`) and compute what must change (no write)."""
         if observed is None:
-            observed = observe_cluster(self.iam, cluster, plan)
+            observed = self.observe(cluster, plan, bulk=bulk)
         return diff_cluster(
             cluster,
             plan,
@@ -280,7 +326,9 @@ class Reconciler:
                 if before is None and skip_missing:
                     return Outcome(key=key, cluster=cluster, detail_type=None)
                 try:
-                    current, groups = self._one_pass(cluster, before)
+                    # a drift check already read IAM in bulk this period: its reconcile
+                    # reads the cluster's own roles (docs/adr/0121)
+                    current, groups = self._one_pass(cluster, before, bulk=trigger != "schedule")
                 except ObjectChanged:
                     continue
                 except ConcurrentChange as exc:
@@ -351,7 +399,9 @@ class Reconciler:
         context.passes = 1
         return context.finish(PassResult(version, changes, (), warnings=plan.warnings), [])
 
-    def _one_pass(self, cluster: str, version: ObjectVersion | None) -> tuple[PassResult, Listing]:
+    def _one_pass(
+        self, cluster: str, version: ObjectVersion | None, *, bulk: bool
+    ) -> tuple[PassResult, Listing]:
         """Read the cluster's objects (its ``config``, then its InstanceGroups), apply.
 
         Returns the pass and the InstanceGroup listing it used, which the caller lists again
@@ -368,7 +418,7 @@ class Reconciler:
                 plan = self.plan_document(
                     data, cluster=cluster, instance_groups=self._read_groups(groups)
                 )
-            changes = self.changes_for(cluster, plan)
+            changes = self.changes_for(cluster, plan, bulk=bulk)
             raise_conflicts(changes)
         except (ObjectTooLarge, TooManyInstanceGroups) as exc:
             path = "" if isinstance(exc, ObjectTooLarge) else INSTANCE_GROUP_DIRECTORY

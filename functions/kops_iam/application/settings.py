@@ -201,6 +201,19 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "cluster's roles, about 6 calls per role.",
     ),
     Setting(
+        "event_read",
+        "kops-iam:eventRead",
+        "KOPS_IAM_EVENT_READ",
+        None,
+        "bulk",
+        "How a reconcile triggered by a spec change (not by a drift check) reads IAM: `bulk` "
+        "asks `GetAccountAuthorizationDetails` for one page and uses it when it holds every "
+        "role of the account (up to 1,000 roles, IAM's default quota): 1 call for the whole "
+        "cluster, the same account-wide read as `kops-iam:driftRead=bulk`; a larger account "
+        "is read role by role (docs/adr/0121). `per-role` always reads each role: 5 calls per "
+        "role, 6 with `additionalPolicies`.",
+    ),
+    Setting(
         "drift_queue_url",
         None,
         "KOPS_IAM_DRIFT_QUEUE_URL",
@@ -323,6 +336,7 @@ class Env:
     MANAGE_ROOT_PATH_ROLES: Final = _env("manage_root_path_roles")
     AUDIENCE: Final = _env("audience")
     DRIFT_READ: Final = _env("drift_read")
+    EVENT_READ: Final = _env("event_read")
     DRIFT_QUEUE_URL: Final = _env("drift_queue_url")
     DRIFT_MAX_RECEIVES: Final = _env("drift_max_receives")
     SNAPSHOT_BUCKET: Final = _env("snapshot_bucket")
@@ -377,8 +391,11 @@ class Defaults:
 
 Mode = Literal["apply", "plan"]
 RetryMode = Literal["standard", "adaptive", "legacy"]
-DriftRead = Literal["bulk", "per-role"]
-DRIFT_READS: Final[tuple[DriftRead, ...]] = ("bulk", "per-role")
+#: How IAM is read: in bulk (``GetAccountAuthorizationDetails``) or role by role.
+IamRead = Literal["bulk", "per-role"]
+DriftRead = IamRead
+IAM_READS: Final[tuple[IamRead, ...]] = ("bulk", "per-role")
+DRIFT_READS: Final = IAM_READS
 
 #: A spec bigger than this is refused from its HEAD, before any byte is downloaded.
 MAX_SPEC_BYTES: Final = 1024 * 1024
@@ -432,6 +449,10 @@ class Settings:
         ``bulk``: drift workers compare specs with one ``GetAccountAuthorizationDetails``
         snapshot per run (the schedule's, shared; else one per worker); ``per-role``: with
         each cluster's own roles.
+    event_read
+        ``bulk``: a reconcile not triggered by a drift check reads IAM with one
+        ``GetAccountAuthorizationDetails`` page when that page holds the whole account, else
+        role by role; ``per-role``: always role by role (docs/adr/0121).
     drift_max_receives
         Deliveries of a drift check before it goes to the dead-letter queue.
     drift_threads
@@ -467,6 +488,7 @@ class Settings:
     audit_unchanged_on_schedule: bool = False
     drift_queue_url: str | None = None
     drift_read: DriftRead = "bulk"
+    event_read: IamRead = "bulk"
     drift_max_receives: int = Defaults.DRIFT_MAX_RECEIVES
     drift_threads: int = 4
     drift_time_margin_seconds: float = 30.0
@@ -484,10 +506,9 @@ class Settings:
         for mode in (self.retry_mode, self.iam_retry_mode):
             if mode not in ("standard", "adaptive", "legacy"):
                 raise SettingsError(f"retry mode must be standard, adaptive or legacy: {mode!r}")
-        if self.drift_read not in DRIFT_READS:
-            raise SettingsError(
-                f"{Env.DRIFT_READ}: must be 'bulk' or 'per-role', not {self.drift_read!r}"
-            )
+        for env, read in ((Env.DRIFT_READ, self.drift_read), (Env.EVENT_READ, self.event_read)):
+            if read not in IAM_READS:
+                raise SettingsError(f"{env}: must be 'bulk' or 'per-role', not {read!r}")
         for name in (
             "max_object_bytes",
             "max_passes",
@@ -557,6 +578,7 @@ class Settings:
         )
         max_attempts = _integer(environ, "AWS_MAX_ATTEMPTS", 5)
         drift_read = environ.get(Env.DRIFT_READ, "bulk").strip().lower() or "bulk"
+        event_read = environ.get(Env.EVENT_READ, "bulk").strip().lower() or "bulk"
         return cls(
             bucket=environ.get(Env.SPECS_BUCKET, "").strip() or Defaults.SPECS_BUCKET,
             bus_name=environ.get(Env.AUDIT_BUS_NAME, "").strip() or Defaults.AUDIT_BUS_NAME,
@@ -567,6 +589,7 @@ class Settings:
             manage_root_path_roles=_flag(environ, Env.MANAGE_ROOT_PATH_ROLES),
             drift_queue_url=environ.get(Env.DRIFT_QUEUE_URL, "").strip() or None,
             drift_read=drift_read,  # type: ignore[arg-type]  # checked in __post_init__
+            event_read=event_read,  # type: ignore[arg-type]  # checked in __post_init__
             drift_max_receives=_integer(
                 environ, Env.DRIFT_MAX_RECEIVES, Defaults.DRIFT_MAX_RECEIVES
             ),

@@ -129,16 +129,31 @@ def read_role(iam: IAMClient, name: str) -> LiveRole | None:
         if error_code(exc) == "NoSuchEntity":
             return None
         raise
-    boundary = role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
-    return LiveRole(
-        name=name,
-        path=role.get("Path", "/"),
-        trust=_as_document(role.get("AssumeRolePolicyDocument", {})),
-        tags={t["Key"]: t["Value"] for t in role.get("Tags", [])},
-        boundary=boundary,
-        inline=inline,
-        managed=frozenset(managed),
-    )
+    return LiveRole(name=name, inline=inline, managed=frozenset(managed), **_role_facts(role))
+
+
+def read_role_facts(iam: IAMClient, role: LiveRole) -> LiveRole | None:
+    """``role`` with what ``GetRole`` says of it (path, trust policy, tags, boundary), its
+    policies as given; ``None`` when the role is gone. One call."""
+    from botocore.exceptions import ClientError
+
+    try:
+        found = iam.get_role(RoleName=role.name)["Role"]
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            return None
+        raise
+    return replace(role, **_role_facts(found))
+
+
+def _role_facts(role: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``GetRole`` answers of a role that :class:`LiveRole` keeps."""
+    return {
+        "path": role.get("Path", "/"),
+        "trust": _as_document(role.get("AssumeRolePolicyDocument", {})),
+        "tags": {t["Key"]: t["Value"] for t in role.get("Tags", [])},
+        "boundary": role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn"),
+    }
 
 
 def _role_policy(iam: IAMClient, role: str, policy: str) -> JSONDict | None:

@@ -39,12 +39,18 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote
 
-from kops_iam.aws.iam_read import LiveProfile, LiveRole, Observed
-from kops_iam.domain.model import ROLE_KINDS, ClusterPlan, JSONDict, RoleKind
+from kops_iam.aws.iam_read import (
+    LiveProfile,
+    LiveRole,
+    Observed,
+    read_profile,
+    read_role_facts,
+)
+from kops_iam.domain.model import ROLE_KINDS, ClusterPlan, JSONDict, RoleKind, RolePlan
 from kops_iam.domain.naming import ROLE_NAME_PREFIXES, role_name
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -196,35 +202,93 @@ def snapshot_role(detail: Mapping[str, Any]) -> SnapshotRole:
 
 
 def observe_snapshot(
-    snapshot: IamSnapshot, cluster: str, plan: ClusterPlan | None
+    snapshot: IamSnapshot,
+    cluster: str,
+    plan: ClusterPlan | None,
+    *,
+    iam: IAMClient | None = None,
 ) -> dict[RoleKind, Observed]:
     """What :func:`~kops_iam.aws.iam_read.observe_cluster` reads for ``cluster``, taken
-    from ``snapshot`` (no AWS call)."""
+    from ``snapshot``.
+
+    Without ``iam`` (a drift check's first look) no AWS call is made: an instance profile
+    the answer gave without tags is taken as planned, and one that does not hold its role
+    reads as absent (so the cluster differs and is reconciled role by role). With ``iam``
+    (a reconcile, :func:`observe_cluster_in_one_page`), what the answer cannot vouch for is
+    read on its own, one call each, so the result is what the per-role reads would say:
+
+    * ``GetInstanceProfile`` for a profile the answer does not show holding its role (an
+      answer lists profiles only under the roles they hold) or shows without tags;
+    * ``GetRole`` for a role the answer does not show as this cluster's (its tags decide
+      a rejection or an adoption), a role the plan does not want (to be deleted), or one
+      without the permissions boundary the plan wants.
+    """
     observed: dict[RoleKind, Observed] = {}
     for kind in ROLE_KINDS:
         wanted = plan.roles.get(kind) if plan is not None else None
         name = wanted.role_name if wanted is not None else role_name(kind, cluster)
         found = snapshot.roles.get(name)
         profile_name = wanted.instance_profile_name if wanted is not None else name
-        if found is None:
-            observed[kind] = Observed(role=None, profile=None)
-            continue
-        held = {p.name: p for p in found.profiles}
-        role = found.live()
+        held = {p.name: p for p in found.profiles} if found is not None else {}
+        role = found.live() if found is not None else None
+        if iam is not None and role is not None and _unsure(role, wanted, cluster):
+            role = read_role_facts(iam, role)
         # as iam_read: another cluster's role (a name collision) is never deleted
-        mine = role.owned and role.owner == cluster
+        mine = role is not None and role.owned and role.owner == cluster
         profile = None
-        if wanted is not None or mine:
+        if (wanted is not None or mine) and (role is not None or iam is not None):
             seen = held.get(profile_name)
-            if seen is not None:
-                tags = dict(seen.tags) if seen.tags is not None else None
-                if tags is None:  # not in the answer: taken as planned (module docstring)
-                    tags = dict(wanted.tags) if wanted is not None else {}
+            if seen is not None and seen.tags is not None:
+                profile = LiveProfile(
+                    name=seen.name, roles=seen.roles, tags=dict(seen.tags), path=seen.path
+                )
+            elif iam is not None:
+                profile = read_profile(iam, profile_name)
+            elif seen is not None:  # not in the answer: taken as planned (module docstring)
+                tags = dict(wanted.tags) if wanted is not None else {}
                 profile = LiveProfile(name=seen.name, roles=seen.roles, tags=tags, path=seen.path)
-        if wanted is None and mine:
-            role = found.live(tuple(n for n in held if n != profile_name))
+        if wanted is None and mine and role is not None:
+            role = replace(role, other_profiles=tuple(n for n in held if n != profile_name))
         observed[kind] = Observed(role=role, profile=profile)
     return observed
+
+
+def _unsure(role: LiveRole, wanted: RolePlan | None, cluster: str) -> bool:
+    """Whether a reconcile must ask ``GetRole`` what the bulk answer said of ``role``: its
+    tags do not show it as this cluster's, the plan no longer wants it (a deletion, rare,
+    is decided on what ``GetRole`` says now), or the boundary the plan wants is missing."""
+    if wanted is None or not (role.owned and role.owner == cluster):
+        return True
+    return bool(wanted.permissions_boundary) and role.boundary is None
+
+
+def observe_cluster_in_one_page(
+    iam: IAMClient,
+    cluster: str,
+    plan: ClusterPlan | None,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> dict[RoleKind, Observed] | None:
+    """What :func:`~kops_iam.aws.iam_read.observe_cluster` reads for ``cluster``, from one
+    ``GetAccountAuthorizationDetails`` page, or ``None`` when that page does not hold every
+    role of the account (the caller then reads role by role).
+
+    One call when the answer vouches for everything, plus the reads
+    :func:`observe_snapshot` makes for what it cannot vouch for (docs/adr/0121).
+    """
+    names = {
+        wanted.role_name if wanted is not None else role_name(kind, cluster)
+        for kind in ROLE_KINDS
+        for wanted in [plan.roles.get(kind) if plan is not None else None]
+    }
+    taken_at = clock()
+    page = next(role_pages(iam))
+    if page.get("IsTruncated"):
+        return None
+    details = page.get("RoleDetailList", [])
+    roles = {str(d["RoleName"]): snapshot_role(d) for d in details if d.get("RoleName") in names}
+    snapshot = IamSnapshot(roles=roles, taken_at=taken_at, pages=1, seen=len(details))
+    return observe_snapshot(snapshot, cluster, plan, iam=iam)
 
 
 def _tags(items: Iterable[Mapping[str, Any]]) -> Tags:
