@@ -1,8 +1,8 @@
 """The package bench measures the asset as synth builds it (``infra/bundling.py``), bytecode
 included when this machine has the runtime's Python, and says which (docs/adr/0118).
 
-pip is faked (no wheels are downloaded); the bundling itself, its package copy and its
-compileall, is infra's, run for real.
+pip is faked (no wheels are downloaded: ``infra_support.FakePip``); the bundling itself, its
+resolution, package copy and compileall, is infra's, run for real.
 """
 
 from __future__ import annotations
@@ -11,44 +11,25 @@ import platform
 import sys
 from pathlib import Path
 
-import infra_support  # noqa: F401  (the repository's root on sys.path, quiet jsii)
 import pytest
 from aws_cdk import aws_lambda as lambda_
+from infra_support import FakePip
 
 from bench import package
 from infra import bundling
-from infra.bundling import PipLocalBundling
 
 #: The runtime of this interpreter's version, so that this interpreter compiles its bytecode.
 THIS_RUNTIME = lambda_.Runtime(f"python{sys.version_info[0]}.{sys.version_info[1]}")
 TAG = sys.implementation.cache_tag
 
 
-class FakePip:
-    """Stands in for pip: resolves to one wheel and installs a small pure-Python tree."""
-
-    def __init__(self) -> None:
-        self.targets: list[Path] = []
-
-    def __call__(self, *args: str) -> None:
-        for arg in args:
-            if arg.startswith("--target="):
-                target = Path(arg.removeprefix("--target="))
-                self.targets.append(target)
-                (target / "yaml").mkdir(parents=True)
-                (target / "yaml" / "__init__.py").write_text("VERSION = 6\n")
-                (target / "bin").mkdir()
-                (target / "bin" / "some-script").write_text("#!/bin/sh\n")
-
-
 @pytest.fixture
-def fake_pip(monkeypatch: pytest.MonkeyPatch) -> FakePip:
-    fake = FakePip()
-    monkeypatch.setattr(PipLocalBundling, "_pip", fake)
-    monkeypatch.setattr(PipLocalBundling, "resolve", lambda _self: ["pyyaml==6.0.2"])
+def bench_build(fake_pip: FakePip, monkeypatch: pytest.MonkeyPatch) -> FakePip:
+    """The package bench on the fake pip, for this interpreter's runtime."""
+    fake_pip.payload_bytes = 0  # an empty yaml/__init__.py: valid Python
     monkeypatch.setattr(package, "RUNTIME", THIS_RUNTIME)
     monkeypatch.delenv(bundling.COMPILER_ENV, raising=False)
-    return fake
+    return fake_pip
 
 
 def _rows(rows: list[package.Row]) -> dict[str, package.Row]:
@@ -56,7 +37,7 @@ def _rows(rows: list[package.Row]) -> dict[str, package.Row]:
 
 
 def test_the_deployed_asset_is_synths_with_the_runtimes_bytecode_and_says_so(
-    fake_pip: FakePip,
+    bench_build: FakePip,
 ) -> None:
     # Given an interpreter of the runtime's version on this machine (this one)
     assert bundling.find_compiler(bundling.python_version(THIS_RUNTIME)) is not None
@@ -65,7 +46,8 @@ def test_the_deployed_asset_is_synths_with_the_runtimes_bytecode_and_says_so(
     rows, raw = package.run(quick=True)
 
     # Then the asset was built by the stack's bundling, for the stack's platform
-    assert len(fake_pip.targets) == 1 and fake_pip.targets[0].name == "deployed"
+    [target] = [a for call in bench_build.calls for a in call if a.startswith("--target=")]
+    assert target.endswith("/deployed")
     by_figure = _rows(rows)
     size = by_figure["asset as deployed, unzipped"]
     assert (size.target, size.status) == ("<= 20 MB", "met")
@@ -84,7 +66,7 @@ def test_the_deployed_asset_is_synths_with_the_runtimes_bytecode_and_says_so(
 
 
 def test_without_the_runtimes_python_the_bench_says_the_asset_has_no_bytecode(
-    fake_pip: FakePip, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    bench_build: FakePip, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # Given no interpreter of the runtime's version (the one named is not one)
     monkeypatch.setenv(bundling.COMPILER_ENV, str(tmp_path / "no-python"))
