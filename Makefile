@@ -46,6 +46,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check functions tools infra tests bench scripts app.py
 	$(BIN)/ruff format --check functions tools infra tests bench scripts app.py
 
+# mypy --strict over functions/kops_iam, tools/kops_iam_tools and bench/ (pyproject.toml, [tool.mypy])
 typecheck: $(STAMP)
 	$(BIN)/mypy
 

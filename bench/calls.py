@@ -22,7 +22,7 @@ from support.wire import Calls
 
 from bench import specs
 from bench.aws import BenchWorld, bench_world
-from bench.report import Row, fmt, verdict
+from bench.report import Row, Status, fmt, verdict
 from bench.stats import summarize
 from kops_iam_tools.world.events import object_event
 
@@ -134,6 +134,7 @@ def _calls_row(name: str, scenario: str, runs: list[tuple[Calls, str, int]]) -> 
         f"S3 {first.s3}, EventBridge {first.events}"
     )
     per_role = reads.median / roles
+    status: Status
     target, status = "", "info"
     if scenario == "unchanged":
         target = f"0 IAM writes; reads fixed, <= {MAX_READS_PER_ROLE}/role"

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 
 from bench.machine import ROOT, lambda_like_env
-from bench.report import Row, fmt, not_measured, verdict
+from bench.report import Row, Status, fmt, not_measured, verdict
 from bench.stats import ratio, summarize
 
 SECTION = "cold start"
@@ -222,7 +222,7 @@ def _run(rounds: int, first_event_runs: int, pycache: str) -> tuple[list[Row], d
         wall = summarize([s * 1000 for s in data["wall_s"]])
         wall_rel = ratio(data["wall_s"], base["wall_s"])
         is_subject = v.label == f"import {subject}"
-        status = "info"
+        status: Status = "info"
         target = ""
         note = ""
         if is_subject and have_handler:

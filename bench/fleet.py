@@ -308,7 +308,7 @@ class _MeteredShare:
             self.cpu_s += spent - (moto_scale.MOTO_CPU.thread_seconds() - moto)
 
     def __enter__(self) -> _MeteredShare:
-        self.module.share_snapshot = self  # type: ignore[assignment]
+        self.module.share_snapshot = self
         return self
 
     def __exit__(self, *_: object) -> None:

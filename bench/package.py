@@ -1,15 +1,18 @@
 """Package size: the Lambda asset, unzipped and zipped.
 
-Two builds from the same runtime dependencies (``functions/requirements.txt``), each
-``pip install --platform manylinux2014_aarch64 --only-binary=:all: --python-version X
---target DIR`` plus ``functions/kops_iam`` copied in (the asset root is ``functions/``):
+Two builds from the same runtime dependencies (``functions/requirements.txt``):
 
-* **as deployed**: the stack's recipe (``infra/bundling.py``): the function's runtime
-  version (read from ``infra/reconciler.py``), ``--no-compile``, and without the AWS SDK
-  closure the Lambda Python runtime already provides (boto3, botocore, ...) or ``bin/``.
-  The target applies to this one.
-* **everything bundled**: the plain command with every dependency, boto3 included, and the
-  bytecode pip compiles with this machine's interpreter, to show what the exclusions save.
+* **as deployed**: built by the stack's own bundling (``infra.bundling.PipLocalBundling``,
+  for the function's runtime and architecture from ``infra.reconciler``), exactly as synth
+  builds it: the wheels for the runtime's Python and platform, without the AWS SDK closure
+  the Lambda Python runtime already provides (boto3, botocore, ...) or ``bin/``, with
+  ``functions/kops_iam`` copied in, and with bytecode for the runtime's Python when this
+  machine has that interpreter (``KOPS_IAM_BYTECODE_PYTHON``, else ``python3.13`` on
+  ``PATH``; docs/adr/0118). The bench says whether bytecode went in and which Python
+  compiled it. The target applies to this one.
+* **everything bundled**: the plain ``pip install --platform ... --target DIR`` with every
+  dependency, boto3 included, and the bytecode pip compiles with this machine's interpreter,
+  to show what the exclusions save.
 
 Each build runs once per run in a temporary directory; pip's own cache keeps the wheels
 between runs.
@@ -17,51 +20,124 @@ between runs.
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.machine import FUNCTIONS_DIR, ROOT
+from bench.machine import FUNCTIONS_DIR
 from bench.report import Row, fmt_number, not_measured, verdict
+from infra.bundling import (
+    COMPILER_ENV,
+    RUNTIME_PROVIDED,
+    PipLocalBundling,
+    cache_tag,
+    canonical,
+    find_compiler,
+    python_version,
+    runtime_dependencies,
+)
+from infra.reconciler import ARCHITECTURE, RUNTIME
 
 SECTION = "package"
 TARGET_MB = 20.0
+#: The plain build's platform and Python (the comparison only; the deployed build is infra's).
 PLATFORM = "manylinux2014_aarch64"
 DEFAULT_PYTHON = "3.12"
 MB = 1024 * 1024
-#: Top-level names in the asset that belong to the runtime-provided AWS SDK closure.
+#: Top-level names in a plain build that belong to the runtime-provided AWS SDK closure.
 RUNTIME_PROVIDED_DIRS = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3"}
 )
-RUNTIME_PROVIDED_DISTS = frozenset(
-    {"boto3", "botocore", "s3transfer", "jmespath", "python_dateutil", "six", "urllib3"}
-)
 
 
-def runtime_dependencies() -> list[str]:
-    """The function's runtime dependencies: ``functions/requirements.txt``, as the stack's."""
-    text = (FUNCTIONS_DIR / "requirements.txt").read_text()
-    lines = (line.partition("#")[0].strip() for line in text.splitlines())
-    return [line for line in lines if line]
+@dataclass(frozen=True)
+class Deployed:
+    """The deployed build: its platform, and the bytecode it carries for the runtime."""
+
+    #: ``manylinux2014_aarch64``: the wheels' platform, the stack's architecture's
+    platform: str
+    #: the runtime's Python (``3.13``)
+    python_version: str
+    #: the runtime's bytecode tag (``cpython-313``)
+    tag: str
+    #: the interpreter that compiled it, ``None`` when this machine has none of that version
+    compiler: str | None
+    #: its full version (``3.13.0``), ``""`` without one
+    compiler_version: str
+    #: ``.pyc`` files of that tag in the asset, and their bytes
+    pyc_files: int
+    pyc_bytes: int
+
+    @property
+    def included(self) -> bool:
+        return self.pyc_files > 0
+
+    def describe(self) -> str:
+        if self.included:
+            return (
+                f"bytecode for {self.tag}: {self.pyc_files:,} .pyc, {self.pyc_bytes / MB:.1f} MB, "
+                f"compiled by Python {self.compiler_version} ({self.compiler})"
+            )
+        if self.compiler is None:
+            return (
+                f"NO bytecode: no Python {self.python_version} on this machine (set "
+                f"{COMPILER_ENV}); synth here would ship the same asset, every cold start "
+                "compiling it"
+            )
+        return f"NO bytecode for {self.tag}, although {self.compiler} was found"
 
 
-def function_python_version() -> str:
-    """The function's Python version as the stack declares it (``PYTHON_3_13`` -> ``3.13``)."""
+def interpreter_version(interpreter: str) -> str:
+    """``3.13.0`` for an interpreter of that version (``""`` when it does not answer)."""
     try:
-        text = (ROOT / "infra" / "reconciler.py").read_text()
-    except OSError:
-        return DEFAULT_PYTHON
-    found = re.search(r"Runtime\.PYTHON_(\d+)_(\d+)", text)
-    return f"{found.group(1)}.{found.group(2)}" if found else DEFAULT_PYTHON
+        done = subprocess.run(
+            [interpreter, "-c", "import platform; print(platform.python_version())"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
 
 
-def build(target: Path, python_version: str, *, compile_bytecode: bool) -> str | None:
-    """pip-install the runtime dependencies for the Lambda platform into ``target``.
+def build_deployed(target: Path) -> Deployed:
+    """Fill ``target`` with the asset as synth builds it (``PipLocalBundling.try_bundle``).
+
+    The compiler is looked up as synth looks it up (:func:`infra.bundling.find_compiler`)
+    and handed over, so the bench knows which one it was. The size budget is left to the
+    bench's target (synth would refuse an oversized bundle; the bench reports it NOT MET).
+    Raises ``RuntimeError`` as synth does when pip or compileall fails.
+    """
+    version = python_version(RUNTIME)
+    compiler = find_compiler(version)
+    # compiler "": none found, the bundle carries no bytecode (and says so, as in synth)
+    bundling = PipLocalBundling(
+        RUNTIME, ARCHITECTURE, max_bytes=sys.maxsize, compiler=compiler or ""
+    )
+    bundling.try_bundle(str(target), image=RUNTIME.bundling_image)
+    tag = cache_tag(version)
+    pyc = [p for p in target.rglob(f"*.{tag}.pyc") if p.is_file()]
+    return Deployed(
+        platform=bundling.platform,
+        python_version=version,
+        tag=tag,
+        compiler=compiler,
+        compiler_version=interpreter_version(compiler) if compiler else "",
+        pyc_files=len(pyc),
+        pyc_bytes=sum(p.stat().st_size for p in pyc),
+    )
+
+
+def build_everything(target: Path) -> str | None:
+    """The plain build: every runtime dependency (boto3 included) for the Lambda platform,
+    with the bytecode pip compiles, plus ``functions/kops_iam``.
 
     Returns ``None`` on success, else pip's last error line.
     """
@@ -78,12 +154,11 @@ def build(target: Path, python_version: str, *, compile_bytecode: bool) -> str |
         PLATFORM,
         "--only-binary=:all:",
         "--python-version",
-        python_version,
+        DEFAULT_PYTHON,
         "--implementation",
         "cp",
         "--target",
         str(target),
-        *([] if compile_bytecode else ["--no-compile"]),
         *runtime_dependencies(),
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
@@ -98,13 +173,14 @@ def build(target: Path, python_version: str, *, compile_bytecode: bool) -> str |
 
 
 def is_runtime_provided(root: Path) -> Callable[[Path], bool]:
-    """Predicate: does a file of the asset belong to the runtime-provided SDK (or ``bin/``)?"""
+    """Predicate: does a file of a plain build belong to the runtime-provided SDK (or
+    ``bin/``)?"""
 
     def provided(path: Path) -> bool:
         top = path.relative_to(root).parts[0]
         if top in RUNTIME_PROVIDED_DIRS or top == "bin":
             return True
-        return top.endswith(".dist-info") and top.split("-")[0].lower() in RUNTIME_PROVIDED_DISTS
+        return top.endswith(".dist-info") and canonical(top.split("-")[0]) in RUNTIME_PROVIDED
 
     return provided
 
@@ -138,21 +214,37 @@ def _top(parts: list[tuple[str, int]], count: int = 7) -> str:
 
 def run(quick: bool = False) -> tuple[list[Row], dict[str, object]]:
     """Build the asset(s) once and measure them."""
-    version = function_python_version()
     rows: list[Row] = []
-    raw: dict[str, object] = {"python_version": version, "platform": PLATFORM}
+    raw: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="kops-iam-asset-") as tmp:
         deployed = Path(tmp) / "deployed"
-        error = build(deployed, version, compile_bytecode=False)
-        if error:
+        try:
+            built = build_deployed(deployed)
+        except RuntimeError as exc:
+            failed = (str(exc).strip().splitlines() or ["bundling failed"])[-1]
             return [
-                not_measured(SECTION, "asset as deployed, unzipped", f"pip: {error}", "<= 20 MB")
-            ], {"error": error}
-        files = files_of(deployed, lambda p: not is_runtime_provided(deployed)(p))
+                not_measured(
+                    SECTION, "asset as deployed, unzipped", f"bundling: {failed}", "<= 20 MB"
+                )
+            ], {"error": failed}
+        files = files_of(deployed)
         size = sum(p.stat().st_size for p in files)
         zipped = zipped_bytes(deployed, files, Path(tmp) / "deployed.zip")
         parts = breakdown(deployed, files)
-        raw.update(deployed=size, deployed_zipped=zipped, deployed_breakdown=parts)
+        raw.update(
+            python_version=built.python_version,
+            platform=built.platform,
+            deployed=size,
+            deployed_zipped=zipped,
+            deployed_breakdown=parts,
+            bytecode_included=built.included,
+            bytecode_tag=built.tag,
+            bytecode_compiler=built.compiler,
+            bytecode_compiler_version=built.compiler_version,
+            bytecode_files=built.pyc_files,
+            bytecode_bytes=built.pyc_bytes,
+        )
+        with_bytecode = f"bytecode for {built.tag}" if built.included else "NO bytecode"
         rows.append(
             Row(
                 SECTION,
@@ -160,15 +252,24 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, object]]:
                 f"{fmt_number(size / MB)} MB",
                 target=f"<= {TARGET_MB:.0f} MB",
                 status=verdict(size / MB <= TARGET_MB),
-                note=f"{PLATFORM}, cp{version.replace('.', '')}, --no-compile, without the "
+                note=f"as synth builds it (infra/bundling.py): {built.platform}, "
+                f"cp{built.python_version.replace('.', '')}, {with_bytecode}, without the "
                 f"runtime's boto3/botocore closure. Largest (MB): {_top(parts)}",
             )
         )
         rows.append(Row(SECTION, "asset as deployed, zipped", f"{fmt_number(zipped / MB)} MB"))
+        rows.append(
+            Row(
+                SECTION,
+                "asset as deployed, bytecode",
+                f"Python {built.compiler_version}" if built.included else "none",
+                note=built.describe(),
+            )
+        )
         if quick:
             return rows, raw
         everything = Path(tmp) / "everything"
-        error = build(everything, DEFAULT_PYTHON, compile_bytecode=True)
+        error = build_everything(everything)
         if error:
             rows.append(not_measured(SECTION, "everything bundled", f"pip: {error}"))
             return rows, raw
@@ -190,8 +291,8 @@ def run(quick: bool = False) -> tuple[list[Row], dict[str, object]]:
             "everything bundled, unzipped",
             f"{fmt_number(total / MB)} MB",
             f"{total / size:.1f}x deployed",
-            note=f"plain `pip install --target` (cp{DEFAULT_PYTHON.replace('.', '')}, boto3 "
-            f"included, bytecode compiled); zipped {total_zip / MB:.1f} MB. Of it: "
+            note=f"plain `pip install --target` ({PLATFORM}, cp{DEFAULT_PYTHON.replace('.', '')}, "
+            f"boto3 included, bytecode compiled); zipped {total_zip / MB:.1f} MB. Of it: "
             f"boto3/botocore closure {sdk / MB:.1f} MB ({sdk / total:.0%}); .pyc compiled by "
             f"this machine's Python {sys.version_info.major}.{sys.version_info.minor}, which "
             f"the runtime ignores, {pyc / MB:.1f} MB ({pyc / total:.0%})",

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from botocore.retries.standard import ExponentialBackoff
 from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +34,14 @@ os.environ.pop("AWS_PROFILE", None)
 settings.register_profile("mutation", derandomize=True, database=None, deadline=None)
 if os.environ.get("KOPS_IAM_MUTATION"):
     settings.load_profile("mutation")
+
+
+@pytest.fixture
+def no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's retries without their back-off sleeps (seconds under throttling), for a
+    test that injects faults (``support.wire``) and asks for it, or a module's
+    ``pytestmark = pytest.mark.usefixtures("no_backoff_sleep")``."""
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
 
 
 @pytest.fixture(scope="session")

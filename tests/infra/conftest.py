@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
-from infra_support import EXISTING_CONTEXT, Synthesized, load, synthesize
+from infra_support import EXISTING_CONTEXT, FakePip, Synthesized, load, synthesize
 
 #: The deployments the tests synthesize, by name.
 VARIANTS: dict[str, Mapping[str, Any] | None] = {"own": None, "existing": EXISTING_CONTEXT}
@@ -71,3 +71,13 @@ def statements_of() -> Callable[[Synthesized], dict[str | None, dict[str, Any]]]
         return by_sid
 
     return collect
+
+
+@pytest.fixture
+def fake_pip(monkeypatch: pytest.MonkeyPatch) -> FakePip:
+    """pip replaced in the stack's bundling (``PipLocalBundling._pip``): no network."""
+    from infra.bundling import PipLocalBundling
+
+    fake = FakePip()
+    monkeypatch.setattr(PipLocalBundling, "_pip", fake)
+    return fake

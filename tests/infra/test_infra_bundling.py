@@ -7,60 +7,18 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import json
 import re
 import sys
 from pathlib import Path
 
 import pytest
 from aws_cdk import aws_lambda as lambda_
-from infra_support import ROOT
+from infra_support import ROOT, FakePip
 
 from infra import bundling
 from infra.bundling import RUNTIME_PROVIDED, PipLocalBundling, canonical, runtime_dependencies
 
 IMAGE = lambda_.Runtime.PYTHON_3_13.bundling_image
-REPORT = [
-    ("aws_lambda_powertools", "3.1.0"),
-    ("aws-xray-sdk", "2.14.0"),
-    ("boto3", "1.35.0"),
-    ("botocore", "1.35.0"),
-    ("jmespath", "1.0.1"),
-    ("pydantic", "2.9.0"),
-    ("python-dateutil", "2.9.0"),
-    ("PyYAML", "6.0.2"),
-    ("s3transfer", "0.10.0"),
-    ("six", "1.16.0"),
-    ("urllib3", "2.2.0"),
-]
-
-
-class FakePip:
-    """Records pip invocations; writes a resolution report or an installed tree."""
-
-    def __init__(self, payload_bytes: int = 10) -> None:
-        self.calls: list[tuple[str, ...]] = []
-        self.payload_bytes = payload_bytes
-
-    def __call__(self, *args: str) -> None:
-        self.calls.append(args)
-        for arg in args:
-            if arg.startswith("--report="):
-                install = [{"metadata": {"name": n, "version": v}} for n, v in REPORT]
-                Path(arg.removeprefix("--report=")).write_text(json.dumps({"install": install}))
-            if arg.startswith("--target="):
-                target = Path(arg.removeprefix("--target="))
-                (target / "bin").mkdir(parents=True)
-                (target / "bin" / "some-script").write_text("#!/bin/sh\n")
-                (target / "yaml").mkdir()
-                (target / "yaml" / "__init__.py").write_bytes(b"x" * self.payload_bytes)
-
-
-@pytest.fixture
-def fake_pip(monkeypatch: pytest.MonkeyPatch) -> FakePip:
-    fake = FakePip()
-    monkeypatch.setattr(PipLocalBundling, "_pip", fake)
-    return fake
 
 
 def bundler(max_bytes: int = bundling.MAX_BUNDLE_BYTES, compiler: str = "") -> PipLocalBundling:

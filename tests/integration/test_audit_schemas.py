@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 import pytest
-from botocore.retries.standard import ExponentialBackoff
 from jsonschema import Draft202012Validator
 from spec_builders import allow, spec
 from support.wire import Fault
@@ -39,10 +38,8 @@ def test_each_detail_type_has_a_valid_schema(detail_type: str) -> None:
     assert schema["properties"]["detail-type"] == {"const": detail_type}
 
 
-def test_events_of_every_outcome_match_their_schema(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+@pytest.mark.usefixtures("no_backoff_sleep")
+def test_events_of_every_outcome_match_their_schema(world: World) -> None:
     cluster = "s.k8s.example.com"
     seen: list[dict[str, Any]] = []
 

@@ -4,7 +4,6 @@ and converges, without an ``Apply Failed`` storm (docs/adr/0112)."""
 from __future__ import annotations
 
 import pytest
-from botocore.retries.standard import ExponentialBackoff
 from spec_builders import allow, spec
 from support.wire import Fault
 from support.world import World, scheduled_event
@@ -27,10 +26,7 @@ def iam_attempts(world: World) -> int:
     return sum(n for site, n in world.wire.attempts.items() if site.startswith("iam:"))
 
 
-@pytest.fixture(autouse=True)
-def no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    # botocore's throttling back-off (seconds per retry) would only make the test wait
-    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+pytestmark = pytest.mark.usefixtures("no_backoff_sleep")
 
 
 @pytest.mark.parametrize("read", ["bulk", "per-role"])

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from botocore.retries.standard import ExponentialBackoff
 from spec_builders import spec
 from support.world import World
 
@@ -24,9 +23,7 @@ MASTERS, NODES = f"masters.{CLUSTER}", f"nodes.{CLUSTER}"
 BUDGET = PropagationRetry().budget_seconds
 
 
-@pytest.fixture(autouse=True)
-def no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+pytestmark = pytest.mark.usefixtures("no_backoff_sleep")
 
 
 def fail_first(world: World, site: str, calls: int, status: int, code: str) -> None:

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-from botocore.retries.standard import ExponentialBackoff
 from jsonschema import Draft202012Validator
 from spec_builders import allow, spec
 from support.wire import Fault
@@ -19,10 +18,7 @@ CLUSTER = "c1.k8s.example.com"
 NODES = f"nodes.{CLUSTER}"
 
 
-@pytest.fixture(autouse=True)
-def no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """botocore's retry back-off (up to seconds for throttling) is not what is tested here."""
-    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+pytestmark = pytest.mark.usefixtures("no_backoff_sleep")
 
 
 def test_throttled_iam_calls_converge_after_botocore_retries(world: World) -> None:

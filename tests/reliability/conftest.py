@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import rel_support
-from botocore.retries.standard import ExponentialBackoff
 from hypothesis import HealthCheck, settings
 
 _START = time.monotonic()
@@ -61,10 +60,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(f"{part}: {figures}")
 
 
+# ``no_backoff_sleep`` (botocore's retries without their sleeps) is tests/conftest.py's.
+
+
 @pytest.fixture
-def no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """botocore's retries without their sleeps (a test that asks for it)."""
-    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+def quiet_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """Every logger captured at CRITICAL only, for one test (restored after it)."""
+    caplog.set_level(logging.CRITICAL)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,6 @@ for a retry or publishes its event).
 from __future__ import annotations
 
 import itertools
-import logging
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +27,6 @@ import pytest
 import rel_scenarios
 import rel_support
 import support.world as W
-from botocore.retries.standard import ExponentialBackoff
 from support.wire import FAULT_KINDS, Fault
 
 from kops_iam.application.handler import ReconcileFailed
@@ -60,15 +58,7 @@ REQUIRED_SITES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """botocore's back-off sleeps (seconds under throttling) are not what is tested here."""
-    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
-
-
-@pytest.fixture(autouse=True)
-def quiet_logs(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.CRITICAL)
+pytestmark = pytest.mark.usefixtures("no_backoff_sleep", "quiet_logs")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ exist), never because IAM refused a policy the core accepted. Nothing raises but
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 
 import pytest
@@ -19,7 +18,6 @@ import rel_scenarios
 import rel_strategies
 import rel_support
 import support.world as W
-from botocore.retries.standard import ExponentialBackoff
 from hypothesis import given, settings
 
 from kops_iam.application.handler import ReconcileFailed
@@ -34,14 +32,11 @@ CASES = rel_support.budget(25, 500)
 AWS_SIDE = {"NoSuchEntity"}
 
 
-@pytest.fixture(autouse=True)
-def no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+pytestmark = pytest.mark.usefixtures("no_backoff_sleep")
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[W.World]:
-    logging.getLogger("kops-iam").setLevel(logging.CRITICAL)
+def world(quiet_kops_iam_logs: None) -> Iterator[W.World]:
     with rel_scenarios.world() as world:
         for name in ("staging-node-extras",):
             world.inspect_iam.create_policy(

@@ -16,7 +16,6 @@ Each invocation's audit events are also checked against the writes moto applied 
 from __future__ import annotations
 
 import itertools
-import logging
 import random
 import threading
 import time
@@ -29,7 +28,6 @@ import pytest
 import rel_scenarios
 import rel_support
 import support.world as W
-from botocore.retries.standard import ExponentialBackoff
 from rel_scheduler import Scheduler
 from test_fault_injection import check_nothing_lost, check_truthful
 
@@ -37,14 +35,7 @@ PART = "races"
 _NAMES = itertools.count()
 
 
-@pytest.fixture(autouse=True)
-def no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
-
-
-@pytest.fixture(autouse=True)
-def quiet_logs(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.CRITICAL)
+pytestmark = pytest.mark.usefixtures("no_backoff_sleep", "quiet_logs")
 
 
 @pytest.fixture(scope="module", params=["versioned", "unversioned"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,17 @@ def test_median_percentiles_and_spread_match_hand_computed_values() -> None:
         percentile([], 50)
     with pytest.raises(ValueError):
         ratio([1.0], [1.0, 2.0])
+
+
+def test_make_typecheck_holds_bench_to_the_same_strictness_as_the_function() -> None:
+    # Given the project's mypy settings (`make typecheck` runs mypy with no arguments)
+    root = Path(__file__).resolve().parents[2]
+    mypy = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]
+
+    # Then bench/ is among the files checked, under strict
+    assert {"functions/kops_iam", "bench"} <= set(mypy["files"])
+    assert mypy["strict"] is True
+    # and no override relaxes anything for bench/ (or for the function)
+    for override in mypy.get("overrides", []):
+        modules = override["module"]
+        assert not any(m.split(".")[0] in ("bench", "kops_iam") for m in modules), override
