@@ -9,6 +9,8 @@ from support.world import World
 
 CLUSTER = "bulk.k8s.example.com"
 
+pytestmark = pytest.mark.usefixtures("no_backoff_sleep")
+
 
 @pytest.mark.parametrize(
     ("code", "remembered"),
