@@ -16,7 +16,7 @@ import io
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 #: What the benchmarks add to the function's environment (metrics kept apart, logs quiet).
 BENCH_ENV: Mapping[str, str] = {
@@ -39,11 +39,21 @@ def reconciler_available() -> bool:
         return False
 
 
-def environment(allowed_managed_policies: tuple[str, ...] = (), **extra: str) -> dict[str, str]:
+def environment(
+    allowed_managed_policies: tuple[str, ...] = (),
+    *,
+    allowed_actions: tuple[str, ...] = (),
+    event_read: Literal["bulk", "per-role"] = "bulk",
+    **extra: str,
+) -> dict[str, str]:
     """The function's environment as the stack sets it, plus :data:`BENCH_ENV`."""
     from kops_iam_tools.world.function import FunctionConfig, function_environment
 
-    config = FunctionConfig(allowed_managed_policies=allowed_managed_policies)
+    config = FunctionConfig(
+        allowed_managed_policies=allowed_managed_policies,
+        allowed_actions=allowed_actions,
+        event_read=event_read,
+    )
     return {**function_environment(config, **extra), **BENCH_ENV}
 
 
@@ -99,10 +109,17 @@ class BenchWorld:
 
 
 @contextlib.contextmanager
-def bench_world(allowed_managed_policies: tuple[str, ...] = ()) -> Iterator[BenchWorld]:
+def bench_world(
+    allowed_managed_policies: tuple[str, ...] = (),
+    *,
+    allowed_actions: tuple[str, ...] = (),
+    event_read: Literal["bulk", "per-role"] = "bulk",
+) -> Iterator[BenchWorld]:
     """The test world with the function's runtime (``build_runtime`` on the world's
     function session, from the function's environment)."""
-    environ = environment(allowed_managed_policies)
+    environ = environment(
+        allowed_managed_policies, allowed_actions=allowed_actions, event_read=event_read
+    )
     apply_env(environ)
     from support.world import FUNCTION_SESSION, world
 

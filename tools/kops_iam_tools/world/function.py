@@ -43,6 +43,7 @@ class FunctionConfig:
     retain_on_delete: bool = False
     manage_root_path_roles: bool = False
     drift_read: Literal["bulk", "per-role"] = "bulk"
+    event_read: Literal["bulk", "per-role"] = "bulk"
 
 
 def function_environment(
@@ -75,6 +76,7 @@ def function_environment(
         Env.MANAGE_ROOT_PATH_ROLES: "true" if config.manage_root_path_roles else "false",
         Env.AUDIENCE: "cli",  # refusals name kops-iam local's flags, not context keys
         Env.DRIFT_READ: config.drift_read,
+        Env.EVENT_READ: config.event_read,
         Env.DRIFT_QUEUE_URL: drift_queue_url,
         Env.SNAPSHOT_BUCKET: snapshot_bucket,
         Env.DRIFT_MAX_RECEIVES: str(Defaults.DRIFT_MAX_RECEIVES),
