@@ -1,4 +1,4 @@
-"""IAM in bulk: the account's kops roles in a few calls, for drift checks.
+"""IAM in bulk: the account's kops roles in a few calls, for drift checks and events.
 
 :func:`read_snapshot` pages through ``GetAccountAuthorizationDetails`` with
 ``Filter=["Role"]`` (up to 1,000 roles a page, ``Marker`` until ``IsTruncated`` is false;
@@ -13,9 +13,11 @@ snapshot of 20,000 roles stays within tens of MB.
 answers, for one cluster, from the snapshot instead of per-role calls, so the very same
 :func:`~kops_iam.aws.iam_diff.diff_cluster` decides whether anything differs.
 
-What the snapshot cannot see reads as "differs" (the caller then reads and reconciles the
-cluster role by role): an instance profile that does not hold its role, and anything
-changed after the snapshot was taken. One thing it may not be given: AWS documents tags on
+In a drift check, what the snapshot cannot see reads as "differs" (the caller then reads
+and reconciles the cluster role by role): an instance profile that does not hold its role,
+and anything changed after the snapshot was taken. An event's reconcile
+(:func:`observe_cluster_in_one_page`, docs/adr/0121) reads those things on its own
+instead. One thing it may not be given: AWS documents tags on
 the instance profiles ``GetAccountAuthorizationDetails`` returns as part of the shape, not
 as returned (listing calls such as ``ListInstanceProfiles`` leave tags out). When an answer
 has none, the profile's tags are taken as planned and counted
