@@ -274,7 +274,8 @@ def observe_cluster_in_one_page(
     role of the account (the caller then reads role by role).
 
     One call when the answer vouches for everything, plus the reads
-    :func:`observe_snapshot` makes for what it cannot vouch for (docs/adr/0121).
+    :func:`observe_snapshot` makes for what it cannot vouch for (docs/adr/0121). A page
+    that continues (``IsTruncated`` or a ``Marker``) is not the account.
     """
     names = {
         wanted.role_name if wanted is not None else role_name(kind, cluster)
@@ -283,7 +284,7 @@ def observe_cluster_in_one_page(
     }
     taken_at = clock()
     page = next(role_pages(iam))
-    if page.get("IsTruncated"):
+    if page.get("IsTruncated") or page.get("Marker"):
         return None
     details = page.get("RoleDetailList", [])
     roles = {str(d["RoleName"]): snapshot_role(d) for d in details if d.get("RoleName") in names}

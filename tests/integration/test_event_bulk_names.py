@@ -1,0 +1,137 @@
+"""An event's bulk read (docs/adr/0121) against answers that name a cluster's roles in more
+than one way: a role whose name differs only by case, a role listed twice, a page that
+continues without saying it is truncated. In each, the reconcile decides on what the
+per-role reads see, never on a role the answer seems to lack or on one of two copies.
+
+AWS's names are not distinguished by case (the ``CreateRole`` reference: "you cannot create
+resources named both "MyResource" and "myresource""); moto's are. :class:`CaseBlind` gives
+moto AWS's rule for the calls the reads and the create make.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from spec_builders import allow, spec
+
+from kops_iam.application.reconciler import Reconciler
+from kops_iam.application.settings import Settings
+from kops_iam.domain.model import ClusterPlan
+from kops_iam.domain.naming import CLUSTER_TAG_KEY, OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE
+from kops_iam.domain.pipeline import plan_spec
+
+CLUSTER = "names.k8s.example.com"
+MASTER = f"masters.{CLUSTER}"
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": []})
+ADMIN = json.dumps({"Version": "2012-10-17", "Statement": [allow("*")]})
+
+
+class CaseBlind:
+    """moto's IAM, with role names not distinguished by case as in AWS: a read finds the
+    role whatever the case of the name asked, a create of a name held in another case is
+    ``EntityAlreadyExists``. Every other call goes to ``iam`` as is; the bulk answer can
+    be edited by ``edit``. Counts calls."""
+
+    def __init__(self, iam: Any, edit: Any = None) -> None:
+        self._iam = iam
+        self._edit = edit
+        self.calls: Counter[str] = Counter()
+
+    def _held(self, name: str) -> str:
+        """The name IAM holds for ``name`` (``name`` itself when none)."""
+        for role in self._iam.list_roles()["Roles"]:
+            if role["RoleName"].lower() == name.lower():
+                return str(role["RoleName"])
+        return name
+
+    def get_account_authorization_details(self, **request: Any) -> dict[str, Any]:
+        self.calls["GetAccountAuthorizationDetails"] += 1
+        answer: dict[str, Any] = self._iam.get_account_authorization_details(**request)
+        return self._edit(answer) if self._edit is not None else answer
+
+    def get_role(self, RoleName: str) -> Any:
+        self.calls["GetRole"] += 1
+        return self._iam.get_role(RoleName=self._held(RoleName))
+
+    def get_role_policy(self, RoleName: str, PolicyName: str) -> Any:
+        self.calls["GetRolePolicy"] += 1
+        return self._iam.get_role_policy(RoleName=self._held(RoleName), PolicyName=PolicyName)
+
+    def create_role(self, RoleName: str, **request: Any) -> Any:
+        if self._held(RoleName) != RoleName:
+            message = f"Role {RoleName} exists"
+            error = {"Error": {"Code": "EntityAlreadyExists", "Message": message}}
+            raise ClientError(error, "CreateRole")  # type: ignore[arg-type]
+        return self._iam.create_role(RoleName=RoleName, **request)
+
+    def get_paginator(self, operation: str) -> Any:
+        paginator = self._iam.get_paginator(operation)
+        blind = self
+
+        class Paginator:
+            def paginate(self, **request: Any) -> Any:
+                blind.calls[operation] += 1
+                if "RoleName" in request:
+                    request["RoleName"] = blind._held(request["RoleName"])
+                return paginator.paginate(**request)
+
+        return Paginator()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._iam, name)
+
+
+def _plan() -> ClusterPlan:
+    return plan_spec(spec(CLUSTER).encode(), Settings().options, None)
+
+
+def _owned() -> list[dict[str, str]]:
+    return [
+        {"Key": OWNERSHIP_TAG_KEY, "Value": OWNERSHIP_TAG_VALUE},
+        {"Key": CLUSTER_TAG_KEY, "Value": CLUSTER},
+    ]
+
+
+@pytest.fixture
+def iam() -> Iterator[Any]:
+    with mock_aws():
+        yield boto3.client("iam", region_name="us-east-1")
+
+
+def _applied(iam: Any, plan: ClusterPlan) -> None:
+    reconciler = Reconciler(Settings(event_read="per-role"), iam=iam)
+    reconciler.apply(reconciler.changes_for(plan.cluster, plan))
+
+
+def test_a_page_with_a_marker_is_not_the_whole_account(iam: Any) -> None:
+    # Given an applied cluster whose spec is deleted, and an answer that continues (Marker)
+    # without IsTruncated, the cluster's roles on the page to come
+    plan = _plan()
+    _applied(iam, plan)
+
+    def first_page(answer: dict[str, Any]) -> dict[str, Any]:
+        answer.pop("IsTruncated", None)
+        answer["Marker"] = "next"
+        answer["RoleDetailList"] = [
+            d for d in answer["RoleDetailList"] if not d["RoleName"].endswith(CLUSTER)
+        ]
+        return answer
+
+    blind = CaseBlind(iam, first_page)
+
+    # When an event's reconcile reads IAM
+    reconciler = Reconciler(Settings(), iam=blind)  # type: ignore[arg-type]
+    changes = reconciler.changes_for(CLUSTER, None)
+
+    # Then the page is not taken for the account: the roles are read, and deleted
+    assert changes == Reconciler(Settings(event_read="per-role"), iam=iam).changes_for(
+        CLUSTER, None
+    )
+    assert [c.action for c in changes.roles] == ["delete", "delete"]
