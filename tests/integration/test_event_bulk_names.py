@@ -10,6 +10,7 @@ moto AWS's rule for the calls the reads and the create make.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -108,6 +109,63 @@ def iam() -> Iterator[Any]:
 def _applied(iam: Any, plan: ClusterPlan) -> None:
     reconciler = Reconciler(Settings(event_read="per-role"), iam=iam)
     reconciler.apply(reconciler.changes_for(plan.cluster, plan))
+
+
+@pytest.mark.parametrize("deleted", [False, True], ids=["spec", "spec-deleted"])
+def test_a_role_named_in_another_case_is_decided_as_the_per_role_reads_decide(
+    iam: Any, deleted: bool
+) -> None:
+    # Given the cluster's master role name held in another case: by someone else (the spec
+    # wants the role) or tagged as this cluster's (the spec is deleted)
+    tags = _owned() if deleted else []
+    iam.create_role(
+        RoleName=MASTER.upper(), Path="/kops-iam/", AssumeRolePolicyDocument=TRUST, Tags=tags
+    )
+    plan = None if deleted else _plan()
+    blind = CaseBlind(iam)
+
+    # When an event's reconcile reads IAM in bulk, and another reads role by role
+    bulk = Reconciler(Settings(), iam=blind)  # type: ignore[arg-type]
+    per_role = Reconciler(Settings(event_read="per-role"), iam=blind)  # type: ignore[arg-type]
+    in_bulk = bulk.changes_for(CLUSTER, plan)
+
+    # Then both decide the same: the spec is rejected (the role is not this cluster's),
+    # not a create IAM refuses on every pass; a deleted spec's role is deleted, not left
+    assert in_bulk == per_role.changes_for(CLUSTER, plan)
+    assert blind.calls["GetAccountAuthorizationDetails"] == 1
+    if deleted:
+        assert [c.action for c in in_bulk.roles] == ["delete"]
+    else:
+        assert [c.code for c in in_bulk.conflicts] == ["foreign-role"]
+        assert f"create_role {MASTER}" not in {w.describe() for w in in_bulk.writes}
+
+
+def test_a_role_listed_twice_is_read_role_by_role(iam: Any) -> None:
+    # Given an applied cluster whose master role got an admin policy by hand
+    plan = _plan()
+    _applied(iam, plan)
+    iam.put_role_policy(RoleName=MASTER, PolicyName="handmade", PolicyDocument=ADMIN)
+
+    def twice(answer: dict[str, Any]) -> dict[str, Any]:
+        # an answer listing the role again, without the hand-made policy
+        details = answer["RoleDetailList"]
+        role = next(d for d in details if d["RoleName"] == MASTER)
+        clean = copy.deepcopy(role)
+        clean["RolePolicyList"] = [
+            p for p in clean["RolePolicyList"] if p["PolicyName"] != "handmade"
+        ]
+        details.append(clean)
+        return answer
+
+    # When an event's reconcile reads IAM from that answer
+    reconciler = Reconciler(Settings(), iam=CaseBlind(iam, twice))  # type: ignore[arg-type]
+    changes = reconciler.changes_for(CLUSTER, plan)
+
+    # Then it sees what IAM holds: the policy is drift, deleted
+    assert changes == Reconciler(Settings(event_read="per-role"), iam=iam).changes_for(
+        CLUSTER, plan
+    )
+    assert [w.describe() for w in changes.writes] == [f"delete_role_policy {MASTER}/handmade"]
 
 
 def test_a_page_with_a_marker_is_not_the_whole_account(iam: Any) -> None:
