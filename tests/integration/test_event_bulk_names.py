@@ -10,6 +10,7 @@ moto AWS's rule for the calls the reads and the create make.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from collections import Counter
@@ -19,11 +20,15 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 from spec_builders import allow, spec
 
 from kops_iam.application.reconciler import Reconciler
 from kops_iam.application.settings import Settings
+from kops_iam.aws.iam_read import observe_cluster
+from kops_iam.aws.iam_snapshot import observe_cluster_in_one_page
 from kops_iam.domain.model import ClusterPlan
 from kops_iam.domain.naming import CLUSTER_TAG_KEY, OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE
 from kops_iam.domain.pipeline import plan_spec
@@ -46,8 +51,10 @@ class CaseBlind:
         self.calls: Counter[str] = Counter()
 
     def _held(self, name: str) -> str:
-        """The name IAM holds for ``name`` (``name`` itself when none)."""
-        for role in self._iam.list_roles()["Roles"]:
+        """The name IAM holds for ``name`` (``name`` itself when none, or when moto holds
+        it in that case too)."""
+        held = [r for r in self._iam.list_roles()["Roles"] if r["RoleName"] == name]
+        for role in held or self._iam.list_roles()["Roles"]:
             if role["RoleName"].lower() == name.lower():
                 return str(role["RoleName"])
         return name
@@ -193,3 +200,79 @@ def test_a_page_with_a_marker_is_not_the_whole_account(iam: Any) -> None:
         CLUSTER, None
     )
     assert [c.action for c in changes.roles] == ["delete", "delete"]
+
+
+# --------------------------------------------------------------------------- decoys
+
+DECOY_NAMES = {
+    "longer": lambda name: f"{name}.evil",
+    "shorter": lambda name: name[:-1],
+    "upper": str.upper,
+    "look-alike": lambda name: name.replace("e", "\u0435", 1),  # Cyrillic e
+}
+
+
+def _decoy(iam: Any, name: str, owned: bool, into_profile: str | None) -> None:
+    """A role (and a profile of its name) made by someone else, perhaps tagged as this
+    cluster's, perhaps put in ``into_profile`` (which is emptied first)."""
+    tags = _owned() if owned else []
+    iam.create_role(RoleName=name, Path="/kops-iam/", AssumeRolePolicyDocument=TRUST, Tags=tags)
+    iam.put_role_policy(RoleName=name, PolicyName="handmade", PolicyDocument=ADMIN)
+    iam.create_instance_profile(InstanceProfileName=name, Path="/kops-iam/", Tags=tags)
+    iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
+    if into_profile is not None:
+        held = iam.get_instance_profile(InstanceProfileName=into_profile)["InstanceProfile"]
+        for role in held["Roles"]:
+            iam.remove_role_from_instance_profile(
+                InstanceProfileName=into_profile, RoleName=role["RoleName"]
+            )
+        iam.add_role_to_instance_profile(InstanceProfileName=into_profile, RoleName=name)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    decoys=st.lists(
+        st.tuples(
+            st.sampled_from(sorted(DECOY_NAMES)),
+            st.sampled_from(["masters", "nodes"]),
+            st.booleans(),  # tagged as this cluster's
+            st.booleans(),  # put in the cluster's own instance profile
+        ),
+        min_size=1,
+        max_size=3,
+        unique_by=lambda d: (d[0], d[1]),
+    ),
+    drop_tags=st.booleans(),
+)
+def test_decoys_around_the_clusters_names_are_seen_as_the_per_role_reads_see_them(
+    decoys: list[tuple[str, str, bool, bool]], drop_tags: bool
+) -> None:
+    # Given an applied cluster, and around its names roles and profiles made by someone
+    # else: longer or shorter names, the name in capitals or with a look-alike letter,
+    # tagged as the cluster's or not, put in the cluster's own instance profile or not
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-east-1")
+        plan = _plan()
+        _applied(iam, plan)
+        for how, prefix, owned, into in decoys:
+            own = f"{prefix}.{CLUSTER}"
+            with contextlib.suppress(iam.exceptions.ClientError):  # one decoy per profile
+                _decoy(iam, DECOY_NAMES[how](own), owned, own if into else None)
+
+        def without_profile_tags(answer: dict[str, Any]) -> dict[str, Any]:
+            for role in answer["RoleDetailList"]:
+                for profile in role.get("InstanceProfileList", []):
+                    profile.pop("Tags", None)
+            return answer
+
+        answer = CaseBlind(iam, without_profile_tags if drop_tags else None)
+        for wanted in (plan, None):  # the spec, and the spec deleted
+            # When the cluster is read in one bulk page, and role by role (moto's names)
+            bulk = observe_cluster_in_one_page(answer, CLUSTER, wanted)  # type: ignore[arg-type]
+
+            # Then both see the same roles and profiles
+            assert bulk == observe_cluster(iam, CLUSTER, wanted), (decoys, wanted is None)
