@@ -49,6 +49,7 @@ from kops_iam.aws.iam_read import (
     LiveProfile,
     LiveRole,
     Observed,
+    observe_cluster,
     read_profile,
     read_role_facts,
 )
@@ -276,7 +277,11 @@ def observe_cluster_in_one_page(
     role of the account (the caller then reads role by role).
 
     One call when the answer vouches for everything, plus the reads
-    :func:`observe_snapshot` makes for what it cannot vouch for (docs/adr/0121).
+    :func:`observe_snapshot` makes for what it cannot vouch for (docs/adr/0121). A page
+    that continues (``IsTruncated`` or a ``Marker``) is not the account. When the page
+    names a role of the cluster in another case (IAM's names are not distinguished by
+    case: ``GetRole`` and ``CreateRole`` find that role) or lists it twice, it cannot say
+    which role the per-role reads find: the cluster is read role by role.
     """
     names = {
         wanted.role_name if wanted is not None else role_name(kind, cluster)
@@ -285,10 +290,15 @@ def observe_cluster_in_one_page(
     }
     taken_at = clock()
     page = next(role_pages(iam))
-    if page.get("IsTruncated"):
+    if page.get("IsTruncated") or page.get("Marker"):
         return None
     details = page.get("RoleDetailList", [])
-    roles = {str(d["RoleName"]): snapshot_role(d) for d in details if d.get("RoleName") in names}
+    folded = {name.casefold() for name in names}
+    named = [d for d in details if str(d.get("RoleName", "")).casefold() in folded]
+    found = [str(d["RoleName"]) for d in named]
+    if len(set(found)) != len(found) or not set(found) <= names:
+        return observe_cluster(iam, cluster, plan)
+    roles = {str(d["RoleName"]): snapshot_role(d) for d in named}
     snapshot = IamSnapshot(roles=roles, taken_at=taken_at, pages=1, seen=len(details))
     return observe_snapshot(snapshot, cluster, plan, iam=iam)
 
