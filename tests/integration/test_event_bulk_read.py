@@ -45,8 +45,9 @@ DOCUMENT = json.dumps({"Version": "2012-10-17", "Statement": [allow("ec2:*")]})
 
 
 class Answer:
-    """An IAM client whose bulk answer leaves ``omit`` out (``profile-tags``, ``boundary``,
-    ``role-tags``), or is ``truncated``; every other call goes to ``iam``. Counts calls."""
+    """An IAM client whose bulk answer leaves ``omit`` out (``profile-tags``: no key;
+    ``profile-tags-empty``: ``[]``; ``boundary``; ``role-tags``), or is ``truncated``; every
+    other call goes to ``iam``. Counts calls."""
 
     def __init__(self, iam: Any, omit: str = "", *, truncated: bool = False) -> None:
         self._iam = iam
@@ -65,6 +66,8 @@ class Answer:
             for profile in role.get("InstanceProfileList", []):
                 if self._omit == "profile-tags":
                     profile.pop("Tags", None)
+                if self._omit == "profile-tags-empty":
+                    profile["Tags"] = []
         if self._truncated:
             answer.update(IsTruncated=True, Marker="next")
         return answer
@@ -275,7 +278,7 @@ def test_one_page_says_what_the_per_role_reads_say(
     for wanted in (plan, None):  # the spec, and the spec deleted
         # When the cluster is read role by role, and in one bulk page
         per_role = observe_cluster(iam, cluster, wanted)
-        for omit in ("", "profile-tags", "boundary", "role-tags"):
+        for omit in ("", "profile-tags", "profile-tags-empty", "boundary", "role-tags"):
             bulk = observe_cluster_in_one_page(Answer(iam, omit), cluster, wanted)  # type: ignore[arg-type]
 
             # Then both say the same, whatever the answer left out
@@ -301,6 +304,7 @@ def test_an_unchanged_cluster_costs_one_read_and_omissions_a_read_each(account: 
         "": {"GetAccountAuthorizationDetails": 1},
         # the answer gave no tags for the three profiles: each is read
         "profile-tags": {"GetAccountAuthorizationDetails": 1, "GetInstanceProfile": 3},
+        "profile-tags-empty": {"GetAccountAuthorizationDetails": 1, "GetInstanceProfile": 3},
         # no boundary where the plan wants one: each role confirms it
         "boundary": {"GetAccountAuthorizationDetails": 1, "GetRole": 3},
         # no tags: the answer cannot say the roles are this cluster's

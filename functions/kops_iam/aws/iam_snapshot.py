@@ -221,7 +221,8 @@ def observe_snapshot(
     read on its own, one call each, so the result is what the per-role reads would say:
 
     * ``GetInstanceProfile`` for a profile the answer does not show holding its role (an
-      answer lists profiles only under the roles they hold) or shows without tags;
+      answer lists profiles only under the roles they hold) or shows without tags (no key,
+      or none);
     * ``GetRole`` for a role the answer does not show as this cluster's (its tags decide
       a rejection or an adoption), a role the plan does not want (to be deleted), or one
       without the permissions boundary the plan wants.
@@ -241,7 +242,9 @@ def observe_snapshot(
         profile = None
         if (wanted is not None or mine) and (role is not None or iam is not None):
             seen = held.get(profile_name)
-            if seen is not None and seen.tags is not None:
+            # with iam: a profile shown without tags is read (kops-iam tags every profile
+            # it makes; an answer giving ``[]`` may leave them out as well as no key)
+            if seen is not None and seen.tags is not None and (iam is None or seen.tags):
                 profile = LiveProfile(
                     name=seen.name, roles=seen.roles, tags=dict(seen.tags), path=seen.path
                 )
