@@ -35,6 +35,7 @@ from infra.bundling import (
     COMPILER_ENV,
     RUNTIME_PROVIDED,
     PipLocalBundling,
+    ask_interpreter,
     cache_tag,
     canonical,
     find_compiler,
@@ -94,17 +95,7 @@ class Deployed:
 
 def interpreter_version(interpreter: str) -> str:
     """``3.13.0`` for an interpreter of that version (``""`` when it does not answer)."""
-    try:
-        done = subprocess.run(
-            [interpreter, "-c", "import platform; print(platform.python_version())"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
+    return ask_interpreter(interpreter, "platform.python_version()")
 
 
 def build_deployed(target: Path) -> Deployed:

@@ -89,19 +89,25 @@ def find_compiler(python_version: str) -> str | None:
     else:
         candidates = [shutil.which(f"python{python_version}") or "", sys.executable]
     for candidate in filter(None, candidates):
-        try:
-            done = subprocess.run(  # noqa: S603
-                [candidate, "-c", "import sys; print(sys.implementation.cache_tag)"],
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if done.returncode == 0 and done.stdout.strip() == cache_tag(python_version):
+        if ask_interpreter(candidate, "sys.implementation.cache_tag") == cache_tag(python_version):
             return candidate
     return None
+
+
+def ask_interpreter(interpreter: str, expression: str) -> str:
+    """What ``interpreter`` prints for ``expression`` (``sys`` and ``platform`` imported),
+    or ``""`` when it does not answer (missing, broken shim, timeout, error)."""
+    try:
+        done = subprocess.run(  # noqa: S603
+            [interpreter, "-c", f"import sys, platform; print({expression})"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 @jsii.implements(ILocalBundling)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote
 
 from kops_iam.aws.errors import error_code
-from kops_iam.domain.model import ROLE_KINDS, ClusterPlan, JSONDict, RoleKind
+from kops_iam.domain.model import ROLE_KINDS, ClusterPlan, JSONDict, RoleKind, RolePlan
 from kops_iam.domain.naming import ROOT_PATH, role_name
 from kops_iam.domain.ownership import is_managed, owner_of
 
@@ -76,6 +76,30 @@ class Observed:
     profile: LiveProfile | None
 
 
+class Slot(NamedTuple):
+    """Where one role kind of a cluster is read: its plan (``None``: not wanted) and the
+    names of its role and instance profile."""
+
+    kind: RoleKind
+    wanted: RolePlan | None
+    role: str
+    profile: str
+
+
+def slots(cluster: str, plan: ClusterPlan | None) -> tuple[Slot, ...]:
+    """Each role kind's :class:`Slot`: the plan's names, or kops' names for a kind the plan
+    does not want (an owned role there is to be removed)."""
+    found: list[Slot] = []
+    for kind in ROLE_KINDS:
+        wanted = plan.roles.get(kind) if plan is not None else None
+        if wanted is not None:
+            found.append(Slot(kind, wanted, wanted.role_name, wanted.instance_profile_name))
+        else:
+            name = role_name(kind, cluster)
+            found.append(Slot(kind, None, name, name))
+    return tuple(found)
+
+
 def observe_cluster(
     iam: IAMClient, cluster: str, plan: ClusterPlan | None
 ) -> dict[RoleKind, Observed]:
@@ -88,11 +112,8 @@ def observe_cluster(
     ``ListInstanceProfilesForRole``.
     """
     observed: dict[RoleKind, Observed] = {}
-    for kind in ROLE_KINDS:
-        wanted = plan.roles.get(kind) if plan is not None else None
-        name = wanted.role_name if wanted is not None else role_name(kind, cluster)
+    for kind, wanted, name, profile_name in slots(cluster, plan):
         role = read_role(iam, name)
-        profile_name = wanted.instance_profile_name if wanted is not None else name
         profile = None
         # Another cluster's role (a name collision) is never deleted: no need to read more.
         mine = role is not None and role.owned and role.owner == cluster

@@ -52,9 +52,10 @@ from kops_iam.aws.iam_read import (
     observe_cluster,
     read_profile,
     read_role_facts,
+    slots,
 )
-from kops_iam.domain.model import ROLE_KINDS, ClusterPlan, JSONDict, RoleKind, RolePlan
-from kops_iam.domain.naming import ROLE_NAME_PREFIXES, role_name
+from kops_iam.domain.model import ClusterPlan, JSONDict, RoleKind, RolePlan
+from kops_iam.domain.naming import ROLE_NAME_PREFIXES
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from mypy_boto3_iam import IAMClient
@@ -228,11 +229,8 @@ def observe_snapshot(
       without the permissions boundary the plan wants.
     """
     observed: dict[RoleKind, Observed] = {}
-    for kind in ROLE_KINDS:
-        wanted = plan.roles.get(kind) if plan is not None else None
-        name = wanted.role_name if wanted is not None else role_name(kind, cluster)
+    for kind, wanted, name, profile_name in slots(cluster, plan):
         found = snapshot.roles.get(name)
-        profile_name = wanted.instance_profile_name if wanted is not None else name
         held = {p.name: p for p in found.profiles} if found is not None else {}
         role = found.live() if found is not None else None
         if iam is not None and role is not None and _unsure(role, wanted, cluster):
@@ -286,11 +284,7 @@ def observe_cluster_in_one_page(
     case: ``GetRole`` and ``CreateRole`` find that role) or lists it twice, it cannot say
     which role the per-role reads find: the cluster is read role by role.
     """
-    names = {
-        wanted.role_name if wanted is not None else role_name(kind, cluster)
-        for kind in ROLE_KINDS
-        for wanted in [plan.roles.get(kind) if plan is not None else None]
-    }
+    names = {slot.role for slot in slots(cluster, plan)}
     taken_at = clock()
     page = next(role_pages(iam))
     if page.get("IsTruncated") or page.get("Marker"):
