@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def coldstart() -> tuple[list[Row], Any]:
         from bench import coldstart
 
-        return coldstart.run(plan.coldstart_rounds, first_event_runs=2 if args.quick else 7)
+        return coldstart.run(plan.coldstart_rounds, first_event_runs=3 if args.quick else 15)
 
     def decision() -> tuple[list[Row], Any]:
         from bench import decision

@@ -7,6 +7,7 @@ import platform
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import Final
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS_DIR = ROOT / "events" / "specs"
@@ -53,6 +54,12 @@ def describe() -> dict[str, str]:
     return info
 
 
+#: What Lambda's managed runtime says of itself, and where the handler pauses the garbage
+#: collector on the cold path (docs/adr/0122); the benches that run a fresh process as a
+#: Lambda container does (cold start, memory) set it, the in-process ones do not.
+LAMBDA_RUNTIME_ENV: Final[dict[str, str]] = {"AWS_EXECUTION_ENV": "AWS_Lambda_python3.13"}
+
+
 def lambda_like_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment of a deployed function: region, dummy credentials, the stack's settings.
 
@@ -76,6 +83,7 @@ def lambda_like_env(extra: dict[str, str] | None = None) -> dict[str, str]:
             "KOPS_IAM_AUDIT_BUS_NAME": "kops-iam-audit",
             "PYDANTIC_DISABLE_PLUGINS": "__all__",
             "PYTHONPATH": str(FUNCTIONS_DIR),
+            **LAMBDA_RUNTIME_ENV,
         }
     )
     env.update(extra or {})

@@ -20,7 +20,7 @@ from typing import Any
 
 from bench import specs
 from bench.aws import BENCH_ENV
-from bench.machine import ROOT
+from bench.machine import LAMBDA_RUNTIME_ENV, ROOT
 from bench.report import Row, fmt
 from bench.stats import summarize
 from kops_iam_tools.emulator import Emulator, FunctionConfig
@@ -95,6 +95,7 @@ def _child(
     env = dict(os.environ)
     env.update(emulator.environment())
     env.update(BENCH_ENV)
+    env.update(LAMBDA_RUNTIME_ENV)  # a fresh process, as a Lambda container is
     child = subprocess.Popen(
         [sys.executable, "-c", _CHILD, "trace" if trace else "plain"],
         stdin=subprocess.PIPE,
