@@ -27,6 +27,7 @@ from support.wire import Calls
 
 from bench import specs
 from bench.aws import BenchWorld, bench_world
+from bench.machine import APPROVED_ACTIONS
 from bench.report import Row, Status, fmt, verdict
 from bench.stats import summarize
 from kops_iam_tools.world.events import object_event
@@ -35,7 +36,6 @@ SECTION = "reconcile calls"
 LATENCY = "handler latency"
 #: Issue 15: a per-event reconcile in at most 4 IAM reads per role (the default read).
 MAX_READS_PER_ROLE = 4
-APPROVED = ("ssm:StartSession",)
 EVENT_READS: tuple[Literal["bulk", "per-role"], ...] = ("bulk", "per-role")
 SCENARIOS = ("first apply", "unchanged", "one policy changed", "deletion")
 
@@ -102,7 +102,7 @@ def run(repeats: int, latency_repeats: int) -> tuple[list[Row], dict[str, object
     for read in EVENT_READS:
         # bastion-all-roles.yaml's bastion asks for ssm:StartSession: approved, as an
         # operator who runs it approves it (docs/adr/0062)
-        with bench_world(allowed, allowed_actions=APPROVED, event_read=read) as world:
+        with bench_world(allowed, allowed_actions=APPROVED_ACTIONS, event_read=read) as world:
             for name in (specs.SMALL, specs.FULL):
                 text = specs.sample(name)
                 world.create_policies(specs.managed_policy_arns(text))

@@ -54,6 +54,10 @@ def describe() -> dict[str, str]:
     return info
 
 
+#: Escalations the sample specs' operators approve: bastion-all-roles.yaml's bastion asks for
+#: ssm:StartSession (issue 10). The benches that decide or apply the samples approve them.
+APPROVED_ACTIONS: Final[tuple[str, ...]] = ("ssm:StartSession",)
+
 #: What Lambda's managed runtime says of itself, and where the handler pauses the garbage
 #: collector on the cold path (docs/adr/0122); the benches that run a fresh process as a
 #: Lambda container does (cold start, memory) set it, the in-process ones do not.
