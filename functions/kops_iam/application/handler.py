@@ -25,7 +25,7 @@ import os
 
 #: In Lambda, the cold path runs without CPython's cyclic garbage collector, which the
 #: first invocation's end turns back on (:meth:`Container.end_cold_start`). Loading boto3,
-#: pydantic, the clients and the domain creates ~130,000 long-lived objects, and the
+#: pydantic, the clients and the domain creates ~100,000 long-lived objects, and the
 #: collector would scan them over and over while they load: ~0.2 s of a ~0.9 s cold path,
 #: for no garbage found. Lambda's managed runtimes set ``AWS_EXECUTION_ENV`` to
 #: ``AWS_Lambda_<runtime>``; the tools and the tests do not, and keep Python's default.
