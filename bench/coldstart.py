@@ -14,8 +14,11 @@ it) had kops_iam compiled from source in every child while boto3, pydantic and P
 came from pip's bytecode: a cost charged to one side only, and absent from a run without the
 variable. The deployed asset's bytecode: docs/adr/0118.
 
-The first-event runs alternate with plain-handler runs and their ratio is paired per run, so
-load that changes during the benchmark hits both sides alike.
+The first-event runs rotate with three others, each run once beside each of them: the plain
+handler (the target's yardstick), the libraries' floor (the same first event with no kops-iam
+code) and the plain handler with the collector paused as the handler pauses it in Lambda.
+Ratios are paired per run, so load that changes during the benchmark hits every side alike
+(docs/adr/0122).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from bench.machine import ROOT, lambda_like_env
+from bench.machine import APPROVED_ACTIONS, ROOT, lambda_like_env
 from bench.report import Row, Status, fmt, not_measured, verdict
 from bench.stats import ratio, summarize
 
@@ -219,7 +222,8 @@ def run(rounds: int, first_event_runs: int = 15) -> tuple[list[Row], dict[str, o
 
 @dataclass(frozen=True)
 class FirstEventRuns:
-    """The first-event runs, each beside a plain-handler run and a floor run (ms)."""
+    """The first-event runs' steps, and the plain-handler, floor and paused plain-handler
+    runs made beside them, one of each per first-event run (ms)."""
 
     steps: dict[str, list[float]]
     plain: list[float]
@@ -249,7 +253,7 @@ def _first_event(runs: int, pycache: str) -> FirstEventRuns:
         pycache,
         {
             "KOPS_IAM_ALLOWED_MANAGED_POLICIES": allowed,
-            "KOPS_IAM_ALLOWED_ACTIONS": "ssm:StartSession",
+            "KOPS_IAM_ALLOWED_ACTIONS": ",".join(APPROVED_ACTIONS),
         },
     )
     steps: dict[str, list[float]] = {name: [] for name in FIRST_EVENT_STEPS}
